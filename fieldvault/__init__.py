@@ -1,0 +1,10 @@
+"""fieldvault: consent, encrypted recordings and pseudonymised transcripts for interview research."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("fieldvault")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["__version__"]

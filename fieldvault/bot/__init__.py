@@ -1,0 +1,1 @@
+"""Reserved for the bot component; see ARCHITECTURE.md."""

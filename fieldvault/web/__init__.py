@@ -1,0 +1,1 @@
+"""Reserved for the web component; see ARCHITECTURE.md."""

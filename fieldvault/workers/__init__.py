@@ -1,0 +1,1 @@
+"""Reserved for the workers component; see ARCHITECTURE.md."""
