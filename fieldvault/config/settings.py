@@ -1,0 +1,201 @@
+"""The one settings object: environment variables and an optional TOML file, validated at once."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from fieldvault.errors import ConfigError
+
+ENV_PREFIX = "FIELDVAULT_"
+CONFIG_FILE_ENV = "FIELDVAULT_CONFIG"
+
+
+class Settings(BaseSettings):
+    """Everything fieldvault can be configured with; see README "Configuration"."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    data_dir: Path = Field(
+        default=Path("fieldvault-data"),
+        description="Folder for the embedded databases, the blob store and the key files.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="Research database (SQLAlchemy URL). Default: SQLite `research.sqlite3` "
+        "in the data dir.",
+    )
+    vault_url: str | None = Field(
+        default=None,
+        description="Linkage vault, a separate database. Default: SQLite `vault.sqlite3` "
+        "in the data dir.",
+    )
+    linkage_key_file: Path | None = Field(
+        default=None,
+        description="Key file protecting identities in the vault. Default: "
+        "`keys/linkage.key` in the data dir.",
+    )
+    content_key_file: Path | None = Field(
+        default=None,
+        description="Key file wrapping the per-participant data keys of recordings and "
+        "raw transcripts. Default: `keys/content.key` in the data dir.",
+    )
+    blob_dir: Path | None = Field(
+        default=None, description="Encrypted blob store folder. Default: `blobs` in the data dir."
+    )
+    timezone: str = Field(
+        default="Europe/Oslo", description="Default timezone for deadlines (IANA name)."
+    )
+    telegram_token: SecretStr | None = Field(
+        default=None, description="Telegram bot token; the bot is off when unset."
+    )
+    telegram_bot_username: str = Field(
+        default="fieldvault_bot",
+        description="Bot username used in invite deep links (https://t.me/<name>?start=<code>).",
+    )
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="Base URL of the web front end, used in web invite links.",
+    )
+    log_level: str = Field(default="INFO", description="Logging level.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown timezone {value!r}; use an IANA name such as Europe/Oslo"
+            ) from exc
+        return value
+
+    @field_validator("database_url", "vault_url")
+    @classmethod
+    def _valid_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(
+                "not a database URL; use e.g. sqlite:///path/file.sqlite3 or "
+                "postgresql+psycopg://user@127.0.0.1/dbname"
+            ) from exc
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("use one of DEBUG, INFO, WARNING, ERROR")
+        return upper
+
+    @model_validator(mode="after")
+    def _vault_is_separate(self) -> Settings:
+        if self.research_url == self.linkage_url:
+            raise ValueError(
+                "FIELDVAULT_DATABASE_URL and FIELDVAULT_VAULT_URL point to the same database; "
+                "the linkage vault must be a separate database"
+            )
+        if self.linkage_key_path.resolve() == self.content_key_path.resolve():
+            raise ValueError(
+                "the linkage key and the content key must be different files; "
+                "set FIELDVAULT_LINKAGE_KEY_FILE and FIELDVAULT_CONTENT_KEY_FILE apart"
+            )
+        return self
+
+    @property
+    def research_url(self) -> str:
+        """The research database URL, defaulted into the data dir."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'research.sqlite3'}"
+
+    @property
+    def linkage_url(self) -> str:
+        """The linkage vault URL, defaulted into the data dir."""
+        return self.vault_url or f"sqlite:///{self.data_dir / 'vault.sqlite3'}"
+
+    @property
+    def linkage_key_path(self) -> Path:
+        """Where the linkage key file lives."""
+        return self.linkage_key_file or self.data_dir / "keys" / "linkage.key"
+
+    @property
+    def content_key_path(self) -> Path:
+        """Where the content key file lives."""
+        return self.content_key_file or self.data_dir / "keys" / "content.key"
+
+    @property
+    def blob_path(self) -> Path:
+        """Where encrypted blobs are kept."""
+        return self.blob_dir or self.data_dir / "blobs"
+
+    def __repr_args__(self) -> Any:
+        # Database URLs may carry passwords: show them masked, like SecretStr does for the token.
+        for name, value in super().__repr_args__():
+            if name in {"database_url", "vault_url"} and value is not None:
+                yield name, make_url(value).render_as_string(hide_password=True)
+            else:
+                yield name, value
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"settings file {path} does not exist; check {CONFIG_FILE_ENV}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"settings file {path} is not valid TOML: {exc}") from exc
+    section = data.get("fieldvault", data)
+    if not isinstance(section, dict):
+        raise ConfigError(f"settings file {path}: [fieldvault] must be a table")
+    return section
+
+
+def load_settings(
+    config_file: Path | None = None,
+    environ: dict[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build the settings from environment, an optional TOML file and overrides; report every bad key.
+
+    Precedence: explicit overrides > environment > TOML file > defaults.
+    """
+    import os
+
+    env = dict(os.environ if environ is None else environ)
+    file_values: dict[str, Any] = {}
+    file = config_file or (Path(env[CONFIG_FILE_ENV]) if env.get(CONFIG_FILE_ENV) else None)
+    if file is not None:
+        file_values = _read_toml(file)
+    env_values = {
+        key[len(ENV_PREFIX) :].lower(): value
+        for key, value in env.items()
+        if key.startswith(ENV_PREFIX) and key != CONFIG_FILE_ENV and value != ""
+    }
+    values = {**file_values, **env_values, **overrides}
+    known = set(Settings.model_fields)
+    unknown = sorted(set(values) - known)
+    problems = [
+        f"{ENV_PREFIX}{name.upper()}: unknown setting; see README 'Configuration' for the list"
+        for name in unknown
+    ]
+    try:
+        settings = Settings.model_validate({k: v for k, v in values.items() if k in known})
+    except ValidationError as exc:
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            label = f"{ENV_PREFIX}{field.upper()}" if field else "settings"
+            problems.append(f"{label}: {err['msg'].removeprefix('Value error, ')}")
+        settings = None
+    if problems or settings is None:
+        raise ConfigError("invalid settings:\n  " + "\n  ".join(problems))
+    return settings

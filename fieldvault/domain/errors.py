@@ -1,0 +1,33 @@
+"""Errors of the domain rules; each message tells a researcher or informant what to do."""
+
+from __future__ import annotations
+
+from fieldvault.errors import FieldvaultError, NotFoundError
+
+
+class DomainError(FieldvaultError):
+    """A domain rule refused the request."""
+
+
+class IllegalTransition(DomainError):
+    """A participant cannot move from its current state to the requested one."""
+
+
+class InviteError(DomainError):
+    """An invite code is unknown, expired or already used."""
+
+
+class ConsentError(DomainError):
+    """A consent cannot be recorded or withdrawn as asked."""
+
+
+class ConsentRequired(DomainError):
+    """An action needs a current consent that the participant has not given."""
+
+
+class StudyNotFound(NotFoundError):
+    """No such study (or not yours)."""
+
+
+class ParticipantNotFound(NotFoundError):
+    """No such participant in that study (or not yours)."""

@@ -1,0 +1,186 @@
+"""Participants: random codes, pseudonyms, registration with identity kept in the vault."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from fieldvault.domain.errors import DomainError, ParticipantNotFound
+from fieldvault.domain.studies import get_study, load_definition
+from fieldvault.storage import audit
+from fieldvault.storage.db import transaction
+from fieldvault.storage.models import Participant
+from fieldvault.storage.vault import Identity, LinkageVault
+
+# Crockford-style alphabet without I, L, O, U: codes read aloud or typed are not mistaken.
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 6
+
+# Common Norwegian given names, used when a study has no pseudonym pool of its own.
+BUILTIN_PSEUDONYMS = (
+    "Kari", "Eva", "Liv", "Lars", "Ingrid", "Ola", "Anne", "Per", "Marit", "Knut", "Solveig",
+    "Bjørn", "Randi", "Arne", "Hilde", "Svein", "Tone", "Geir", "Berit", "Terje", "Grete",
+    "Odd", "Astrid", "Rune", "Sigrid", "Tor", "Heidi", "Trond", "Nina", "Egil",
+)  # fmt: skip
+
+
+def new_code() -> str:
+    """A random participant code such as ``P-7K3QXM`` (30 bits, meaningless)."""
+    return "P-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def get_participant(session: Session, study_id: str, code: str) -> Participant:
+    """The participant ``code`` of ``study_id`` or ParticipantNotFound."""
+    participant = session.scalar(
+        select(Participant).where(Participant.study_id == study_id, Participant.code == code)
+    )
+    if participant is None:
+        raise ParticipantNotFound(
+            f"no participant {code!r} in study {study_id!r}; "
+            f"`fieldvault participants {study_id}` lists the codes"
+        )
+    return participant
+
+
+def list_participants(session: Session, study_id: str) -> list[Participant]:
+    """All participants of a study in order of registration."""
+    get_study(session, study_id)
+    return list(
+        session.scalars(
+            select(Participant).where(Participant.study_id == study_id).order_by(Participant.id)
+        )
+    )
+
+
+def choose_pseudonym(session: Session, study_id: str, avoid: frozenset[str]) -> str | None:
+    """A pseudonym not yet used in the study and not equal to any real name in ``avoid``."""
+    definition = load_definition(session, study_id)
+    pool = list(definition.pseudonym_pool or BUILTIN_PSEUDONYMS)
+    used = set(
+        session.scalars(
+            select(Participant.pseudonym).where(
+                Participant.study_id == study_id, Participant.pseudonym.is_not(None)
+            )
+        )
+    )
+    avoid_folded = {part.casefold() for name in avoid for part in name.split()}
+    for candidate in pool:
+        if candidate in used or candidate.casefold() in avoid_folded:
+            continue
+        return candidate
+    return None
+
+
+def new_participant(
+    session: Session, study_id: str, now: dt.datetime, *, avoid: frozenset[str] = frozenset()
+) -> Participant:
+    """Create a participant with a fresh code and pseudonym, state ``invited``."""
+    from fieldvault.domain.consent import State
+
+    get_study(session, study_id)
+    existing = set(session.scalars(select(Participant.code).where(Participant.study_id == study_id)))
+    code = new_code()
+    while code in existing:
+        code = new_code()
+    participant = Participant(
+        study_id=study_id,
+        code=code,
+        pseudonym=choose_pseudonym(session, study_id, avoid),
+        state=State.INVITED.value,
+        variables={},
+        created_at=now,
+        state_changed_at=now,
+    )
+    session.add(participant)
+    session.flush()
+    return participant
+
+
+def validate_variables(session: Session, study_id: str, values: Mapping[str, str]) -> dict[str, Any]:
+    """Check participant variables against the study's declared ones; return typed values."""
+    definition = load_definition(session, study_id)
+    declared = {v.name: v for v in definition.participant_variables}
+    problems: list[str] = []
+    typed: dict[str, Any] = {}
+    for name, raw in values.items():
+        var = declared.get(name)
+        if var is None:
+            problems.append(
+                f"{name}: not a variable of this study (declared: {', '.join(sorted(declared))})"
+            )
+            continue
+        if var.type == "integer":
+            try:
+                typed[name] = int(raw)
+            except ValueError:
+                problems.append(f"{name}: {raw!r} is not a whole number")
+        elif var.type == "choice" and var.choices and raw not in var.choices:
+            problems.append(f"{name}: {raw!r} is not one of {', '.join(var.choices)}")
+        else:
+            typed[name] = raw
+    if problems:
+        raise DomainError("invalid participant variables:\n  " + "\n  ".join(problems))
+    return typed
+
+
+def set_variables(
+    session: Session, participant: Participant, values: Mapping[str, str], now: dt.datetime
+) -> None:
+    """Set research variables (education, age band, …) on a participant."""
+    typed = validate_variables(session, participant.study_id, values)
+    participant.variables = {**participant.variables, **typed}
+    audit.append(
+        session,
+        audit.Event.PARTICIPANT_UPDATED,
+        actor="researcher",
+        study_id=participant.study_id,
+        participant_code=participant.code,
+        details={"variables": sorted(typed)},
+        at=now,
+    )
+
+
+def register_participant(
+    research: sessionmaker[Session],
+    vault: LinkageVault,
+    study_id: str,
+    identity: Identity,
+    variables: Mapping[str, str],
+    now: dt.datetime,
+) -> str:
+    """Register a participant: code and variables in research data, identity in the vault.
+
+    The two databases commit separately, so the vault is written last and undone when the
+    research side fails: no identity is ever left without its participant.
+    """
+    written = False
+    try:
+        with transaction(research) as session:
+            get_study(session, study_id)
+            typed = validate_variables(session, study_id, variables)
+            names = frozenset(filter(None, [identity.name, *vault.all_names(study_id)]))
+            person = new_participant(session, study_id, now, avoid=names)
+            person.variables = typed
+            present = [f for f in ("name", "email", "phone") if getattr(identity, f)]
+            audit.append(
+                session,
+                audit.Event.PARTICIPANT_ADDED,
+                actor="researcher",
+                study_id=study_id,
+                participant_code=person.code,
+                details={"variables": sorted(typed), "identity_fields": present},
+                at=now,
+            )
+            code = person.code
+            vault.put(study_id, code, identity, now)
+            written = True
+    except BaseException:
+        if written:
+            vault.delete(study_id, code)
+        raise
+    return code

@@ -1,0 +1,133 @@
+"""Registering studies and reading their definitions back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from functools import lru_cache
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fieldvault.config.study import StudyDefinition, parse_study
+from fieldvault.domain.errors import DomainError, StudyNotFound
+from fieldvault.storage import audit
+from fieldvault.storage.models import LetterVersion, Study
+
+
+def get_study(session: Session, study_id: str) -> Study:
+    """The study ``study_id`` or StudyNotFound."""
+    study = session.get(Study, study_id)
+    if study is None:
+        raise StudyNotFound(
+            f"no study {study_id!r}; `fieldvault study list` shows the registered studies"
+        )
+    return study
+
+
+@lru_cache(maxsize=64)
+def _parse_cached(sha256: str, text: str) -> StudyDefinition:
+    # Keyed by the hash as well as the text so the cache can never serve a stale definition.
+    return parse_study(text, source=f"study definition {sha256[:12]}")
+
+
+def load_definition(session: Session, study_id: str) -> StudyDefinition:
+    """The parsed definition a study was registered (or last updated) with."""
+    study = get_study(session, study_id)
+    return _parse_cached(study.definition_sha256, study.definition_toml)
+
+
+def register_study(
+    session: Session, definition: StudyDefinition, toml_text: str, now: dt.datetime
+) -> Study:
+    """Register a new study from its validated definition and source text."""
+    if session.get(Study, definition.id) is not None:
+        raise DomainError(
+            f"study {definition.id!r} is already registered; use `fieldvault study update` "
+            "to change its definition"
+        )
+    study = Study(
+        id=definition.id,
+        title=definition.title,
+        definition_toml=toml_text,
+        definition_sha256=hashlib.sha256(toml_text.encode("utf-8")).hexdigest(),
+        timezone=definition.timezone,
+        project_end=definition.project_end,
+        processing_end=definition.processing_end,
+        created_at=now,
+    )
+    session.add(study)
+    session.flush()
+    _store_letters(session, definition, now)
+    audit.append(
+        session,
+        audit.Event.STUDY_REGISTERED,
+        actor="researcher",
+        study_id=definition.id,
+        details={"definition_sha256": study.definition_sha256, "letters": _versions(definition)},
+        at=now,
+    )
+    return study
+
+
+def update_study(
+    session: Session, definition: StudyDefinition, toml_text: str, now: dt.datetime
+) -> tuple[Study, list[str]]:
+    """Replace a study's definition; return it and the languages whose letter changed.
+
+    End dates are not changed here: an extension needs a recorded reason (and in Norway a new
+    assessment), so it has its own command.
+    """
+    study = get_study(session, definition.id)
+    if (study.project_end, study.processing_end) != (
+        definition.project_end,
+        definition.processing_end,
+    ):
+        raise DomainError(
+            "the end dates differ from the registered ones; change them with "
+            "`fieldvault study extend`, which records the reason"
+        )
+    old = load_definition(session, study.id)
+    changed = [
+        lang
+        for lang in definition.languages
+        if lang not in old.languages or old.letter_version(lang) != definition.letter_version(lang)
+    ]
+    study.title = definition.title
+    study.definition_toml = toml_text
+    study.definition_sha256 = hashlib.sha256(toml_text.encode("utf-8")).hexdigest()
+    study.timezone = definition.timezone
+    _store_letters(session, definition, now)
+    audit.append(
+        session,
+        audit.Event.STUDY_UPDATED,
+        actor="researcher",
+        study_id=study.id,
+        details={"definition_sha256": study.definition_sha256, "letters_changed": changed},
+        at=now,
+    )
+    return study, changed
+
+
+def list_studies(session: Session) -> list[Study]:
+    """All registered studies, by id."""
+    return list(session.scalars(select(Study).order_by(Study.id)))
+
+
+def _versions(definition: StudyDefinition) -> dict[str, str]:
+    return {lang: definition.letter_version(lang) for lang in definition.languages}
+
+
+def _store_letters(session: Session, definition: StudyDefinition, now: dt.datetime) -> None:
+    for lang, version in _versions(definition).items():
+        if session.get(LetterVersion, (definition.id, version)) is None:
+            session.add(
+                LetterVersion(
+                    study_id=definition.id,
+                    version=version,
+                    language=lang,
+                    text=definition.letter_text(lang),
+                    first_seen_at=now,
+                )
+            )
+    session.flush()

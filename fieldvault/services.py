@@ -1,0 +1,105 @@
+"""The composition root: builds every shared service of a process from the settings, once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from fieldvault.config.settings import Settings
+from fieldvault.errors import ConfigError
+from fieldvault.storage import migrate
+from fieldvault.storage.blobs import LocalBlobStore
+from fieldvault.storage.content import ContentStore, DataKeys
+from fieldvault.storage.db import make_engine, session_factory, transaction
+from fieldvault.storage.keys import KeyRing, create_key_file
+from fieldvault.storage.vault import LinkageVault
+
+
+@dataclass
+class Services:
+    """What a fieldvault process shares: databases, keys, vault, content store."""
+
+    settings: Settings
+    research: sessionmaker[Session]
+    vault_sessions: sessionmaker[Session]
+    keys: KeyRing
+    vault: LinkageVault
+    content: ContentStore
+    engines: list[Engine] = field(default_factory=list)
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """A research-database transaction: commit on success, roll back on error."""
+        with transaction(self.research) as session:
+            yield session
+
+    def close(self) -> None:
+        """Dispose of the database engines."""
+        for engine in self.engines:
+            engine.dispose()
+
+
+@dataclass(frozen=True)
+class InitReport:
+    """What ``initialise`` created (False = it was already there)."""
+
+    data_dir: Path
+    linkage_key_created: bool
+    content_key_created: bool
+
+
+def initialise(settings: Settings) -> InitReport:
+    """Create the data dir, both key files (0600) and both databases; safe to run again."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.data_dir, 0o700)
+    created = []
+    for path, purpose in (
+        (settings.linkage_key_path, "linkage"),
+        (settings.content_key_path, "content"),
+    ):
+        if path.exists():
+            created.append(False)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        create_key_file(path, purpose)
+        created.append(True)
+    # Loading checks both files (modes, purposes, distinct secrets) before any database exists.
+    KeyRing.load(settings.linkage_key_path, settings.content_key_path)
+    settings.blob_path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    migrate.upgrade(settings.research_url, "research")
+    migrate.upgrade(settings.linkage_url, "vault")
+    return InitReport(settings.data_dir, created[0], created[1])
+
+
+def open_services(settings: Settings) -> Services:
+    """Build the services of one process; refuse when fieldvault was not initialised."""
+    keys = KeyRing.load(settings.linkage_key_path, settings.content_key_path)
+    research_engine = make_engine(settings.research_url)
+    vault_engine = make_engine(settings.linkage_url)
+    for url, which, engine in (
+        (settings.research_url, "research", research_engine),
+        (settings.linkage_url, "vault", vault_engine),
+    ):
+        if migrate.current_revision(url, which) is None:  # type: ignore[arg-type]
+            engine.dispose()
+            raise ConfigError(
+                f"the {which} database is not set up; run `fieldvault init` first"
+            )
+    research = session_factory(research_engine)
+    vault_sessions = session_factory(vault_engine)
+    blobs = LocalBlobStore(settings.blob_path)
+    return Services(
+        settings=settings,
+        research=research,
+        vault_sessions=vault_sessions,
+        keys=keys,
+        vault=LinkageVault(vault_sessions, keys.linkage),
+        content=ContentStore(blobs=blobs, keys=DataKeys(vault_sessions, keys.content)),
+        engines=[research_engine, vault_engine],
+    )
