@@ -88,9 +88,7 @@ def open_services(settings: Settings) -> Services:
     ):
         if migrate.current_revision(url, which) is None:  # type: ignore[arg-type]
             engine.dispose()
-            raise ConfigError(
-                f"the {which} database is not set up; run `fieldvault init` first"
-            )
+            raise ConfigError(f"the {which} database is not set up; run `fieldvault init` first")
     research = session_factory(research_engine)
     vault_sessions = session_factory(vault_engine)
     blobs = LocalBlobStore(settings.blob_path)

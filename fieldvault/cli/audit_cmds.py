@@ -16,8 +16,9 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
-@click.option("--expected-head", metavar="SEQ:HASH",
-              help="A head recorded earlier; detects a deleted tail.")  # fmt: skip
+@click.option(
+    "--expected-head", metavar="SEQ:HASH", help="A head recorded earlier; detects a deleted tail."
+)
 @click.pass_context
 def verify(ctx: click.Context, expected_head: str | None) -> None:
     """Check every link of the audit chain; exit 1 at the first broken one."""
@@ -31,7 +32,9 @@ def verify(ctx: click.Context, expected_head: str | None) -> None:
     with services.research() as session:
         result = audit.verify(session, expected_head=head)
     if result.ok:
-        click.echo(f"audit chain OK: {result.checked} events; head {result.head_seq}:{result.head_hash}")
+        click.echo(
+            f"audit chain OK: {result.checked} events; head {result.head_seq}:{result.head_hash}"
+        )
         return
     click.echo(
         f"audit chain BROKEN at event {result.first_broken_seq}: {result.reason} "

@@ -27,12 +27,18 @@ def consent() -> None:
 @click.argument("code")
 @click.option("--grant", multiple=True, metavar="ITEM", help="An item the informant ticked.")
 @click.option("--refuse", multiple=True, metavar="ITEM", help="An item left unticked.")
-@click.option("--evidence", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The scanned signed form (PDF, PNG, JPEG, TIFF); stored encrypted.")  # fmt: skip
+@click.option(
+    "--evidence",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The scanned signed form (PDF, PNG, JPEG, TIFF); stored encrypted.",
+)
 @click.option("--language", default="nb", show_default=True, help="Language of the form.")
-@click.option("--signed-on", type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="Date on the form (YYYY-MM-DD); default today.")  # fmt: skip
+@click.option(
+    "--signed-on",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Date on the form (YYYY-MM-DD); default today.",
+)
 @click.option("--researcher", required=True, help="Who took the paper consent.")
 @click.pass_context
 def record(
@@ -50,7 +56,9 @@ def record(
     granted, refused = _items(grant), _items(refuse)
     both = sorted(set(granted) & set(refused))
     if both:
-        raise click.BadParameter(f"{', '.join(both)} both granted and refused", param_hint="--grant")
+        raise click.BadParameter(
+            f"{', '.join(both)} both granted and refused", param_hint="--grant"
+        )
     decisions = {**dict.fromkeys(granted, True), **dict.fromkeys(refused, False)}
     services = services_from(ctx)
     now = utcnow()
@@ -67,8 +75,7 @@ def record(
             evidence=scan,
             now=now,
         )
-    outcome = "declined" if not all(d.granted for d in result.decisions if d.item_id in granted) else ""
     click.echo(
-        f"consent record {result.id} for {code}: granted {', '.join(granted) or 'nothing'}"
-        f"{'; refused ' + ', '.join(refused) if refused else ''}{outcome}"
+        f"consent record {result.id} for {code} ({result.participant.state}): "
+        f"granted {', '.join(granted) or 'nothing'}; refused {', '.join(refused) or 'nothing'}"
     )

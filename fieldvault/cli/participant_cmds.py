@@ -30,10 +30,20 @@ def web_link(base_url: str, code: str) -> str:
 @click.command()
 @click.argument("study_id", metavar="STUDY")
 @click.option("--count", "-n", type=click.IntRange(1, 1000), default=1, show_default=True)
-@click.option("--expires", "expires_days", type=click.IntRange(1, 365), default=30, show_default=True,
-              help="Days until the invites expire.")  # fmt: skip
-@click.option("--qr", "qr_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Write a PNG QR code of each Telegram link into this folder (for posters).")  # fmt: skip
+@click.option(
+    "--expires",
+    "expires_days",
+    type=click.IntRange(1, 365),
+    default=30,
+    show_default=True,
+    help="Days until the invites expire.",
+)
+@click.option(
+    "--qr",
+    "qr_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write a PNG QR code of each Telegram link into this folder (for posters).",
+)
 @click.pass_context
 def invite(
     ctx: click.Context, study_id: str, count: int, expires_days: int, qr_dir: Path | None
@@ -56,7 +66,9 @@ def invite(
         click.echo(f"{tg}\t{web_link(settings.public_base_url, code)}")
         if qr_dir is not None:
             segno.make(tg, error="m").save(str(qr_dir / f"invite-{index:03d}.png"), scale=8)
-    click.echo(f"{len(codes)} invite(s) for {study_id}, each usable once, until {expires}", err=True)
+    click.echo(
+        f"{len(codes)} invite(s) for {study_id}, each usable once, until {expires}", err=True
+    )
 
 
 @click.group("participant")
@@ -69,8 +81,13 @@ def participant() -> None:
 @click.option("--name", required=True, help="The informant's name (stored only in the vault).")
 @click.option("--email", help="Contact e-mail (vault only).")
 @click.option("--phone", help="Contact phone (vault only).")
-@click.option("--var", "variables", multiple=True, metavar="KEY=VALUE",
-              help="A research variable declared by the study, e.g. education=sosionom.")  # fmt: skip
+@click.option(
+    "--var",
+    "variables",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A research variable declared by the study, e.g. utdanning=sosionom.",
+)
 @click.pass_context
 def add(
     ctx: click.Context,

@@ -165,7 +165,7 @@ def load_settings(
     environ: dict[str, str] | None = None,
     **overrides: Any,
 ) -> Settings:
-    """Build the settings from environment, an optional TOML file and overrides; report every bad key.
+    """Build settings from environment, optional TOML file and overrides; report every bad key.
 
     Precedence: explicit overrides > environment > TOML file > defaults.
     """

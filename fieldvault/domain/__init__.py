@@ -1,1 +1,1 @@
-"""Domain rules (consent, participants, retention): one place, called by bot, web, CLI and workers."""
+"""Domain rules (consent, participants, retention), called by every front end and worker."""

@@ -67,7 +67,9 @@ TRANSITIONS: Mapping[State, frozenset[State]] = {
 HOLDS_CONSENT = frozenset({State.CONSENTED, State.INTERVIEWED, State.TRANSCRIBED, State.APPROVED})
 
 CHANNELS = frozenset({"telegram", "web", "paper"})
-INVITE_CODE_BYTES = 16  # 22 url-safe characters: fits a Telegram start payload (max 64, A-Za-z0-9_-)
+INVITE_CODE_BYTES = (
+    16  # 22 url-safe characters: fits a Telegram start payload (max 64, A-Za-z0-9_-)
+)
 
 
 def transition(participant: Participant, new: State, now: dt.datetime) -> None:
@@ -210,9 +212,7 @@ def record_consent(
     known = {item.id for item in definition.consent_items}
     unknown = sorted(set(decisions) - known)
     if unknown:
-        raise ConsentError(
-            f"unknown consent item(s) {', '.join(unknown)}; the study has {', '.join(sorted(known))}"
-        )
+        raise ConsentError(_unknown_items(unknown, known))
     missing = sorted(known - set(decisions))
     if missing:
         raise ConsentError(
@@ -279,9 +279,7 @@ def withdraw(
     targets = set(known if items is None else items)
     unknown = sorted(targets - known)
     if unknown:
-        raise ConsentError(
-            f"unknown consent item(s) {', '.join(unknown)}; the study has {', '.join(sorted(known))}"
-        )
+        raise ConsentError(_unknown_items(unknown, known))
     whole = items is None or bool(targets & definition.required_item_ids)
     if whole:
         targets = set(known)
@@ -313,6 +311,10 @@ def withdraw(
         at=now,
     )
     return record
+
+
+def _unknown_items(unknown: list[str], known: set[str]) -> str:
+    return f"unknown consent item(s) {', '.join(unknown)}; the study has {', '.join(sorted(known))}"
 
 
 def current_consent(session: Session, participant: Participant) -> ConsentState:

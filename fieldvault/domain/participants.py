@@ -83,7 +83,9 @@ def new_participant(
     from fieldvault.domain.consent import State
 
     get_study(session, study_id)
-    existing = set(session.scalars(select(Participant.code).where(Participant.study_id == study_id)))
+    existing = set(
+        session.scalars(select(Participant.code).where(Participant.study_id == study_id))
+    )
     code = new_code()
     while code in existing:
         code = new_code()
@@ -101,7 +103,9 @@ def new_participant(
     return participant
 
 
-def validate_variables(session: Session, study_id: str, values: Mapping[str, str]) -> dict[str, Any]:
+def validate_variables(
+    session: Session, study_id: str, values: Mapping[str, str]
+) -> dict[str, Any]:
     """Check participant variables against the study's declared ones; return typed values."""
     definition = load_definition(session, study_id)
     declared = {v.name: v for v in definition.participant_variables}

@@ -101,9 +101,7 @@ class Invite(ResearchBase):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    participant_id: Mapped[int | None] = mapped_column(
-        ForeignKey("participants.id"), nullable=True
-    )
+    participant_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id"), nullable=True)
 
 
 class ConsentRecord(ResearchBase):
