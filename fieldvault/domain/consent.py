@@ -225,7 +225,7 @@ def record_consent(
     declined = any(not decisions[i] for i in definition.required_item_ids)
     transition(participant, State.DECLINED if declined else State.CONSENTED, now)
     record = ConsentRecord(
-        participant_id=participant.id,
+        participant=participant,
         kind="consent",
         letter_version=version,
         language=language,
@@ -289,7 +289,7 @@ def withdraw(
     if whole:
         transition(participant, State.WITHDRAWN, now)
     record = ConsentRecord(
-        participant_id=participant.id,
+        participant=participant,
         kind="withdrawal",
         letter_version=current.letter_version,
         language=current.language,

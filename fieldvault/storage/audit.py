@@ -1,0 +1,348 @@
+"""The audit chain: append-only, hash-chained events that never hold a direct identifier.
+
+Each event's hash is the SHA-256 of a canonical JSON document of its fields and the hash of the
+event before it (``prev_hash``; the first event links to 64 zeros). :func:`verify` walks the chain
+in ``seq`` order and finds an edited row (its hash no longer matches), a deleted row (a gap in
+``seq``) and reordered or replaced rows (a ``prev_hash`` that does not match).
+
+What a chain alone cannot show: that events were deleted *from the end*, because the shorter
+chain is still a valid chain; nor that someone with write access rewrote every hash from some
+event onwards, since the hash is unkeyed. Both are caught by comparing against a head recorded
+somewhere the database's writers cannot change (a printed report, the DPO's mailbox, a ticket):
+:func:`head` gives it, every :class:`VerifyResult` shows it, and ``verify(session,
+expected_head=...)`` checks that the recorded event is still there with the same hash.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from fieldvault.storage.models import AuditEvent, as_utc, utcnow
+
+__all__ = [
+    "GENESIS_HASH",
+    "AuditEvent",
+    "Event",
+    "VerifyResult",
+    "append",
+    "event_hash",
+    "head",
+    "verify",
+]
+
+GENESIS_HASH = "0" * 64
+
+# pg_advisory_xact_lock key that serialises appends; any fixed 64-bit number no other part of
+# fieldvault uses. Advisory locks are per database, so studies on other databases don't contend.
+ADVISORY_LOCK_KEY = 0x66_76_61_75_64_69_74  # "fvaudit"
+
+_LIMITS = {"actor": 64, "study_id": 63, "participant_code": 32}
+
+
+class Event(StrEnum):
+    """Every kind of audit event; the value is what is stored and hashed."""
+
+    STUDY_REGISTERED = "study.registered"
+    STUDY_UPDATED = "study.updated"
+    STUDY_EXTENDED = "study.extended"
+    STUDY_ENDED = "study.ended"
+    INVITE_CREATED = "invite.created"
+    INVITE_REDEEMED = "invite.redeemed"
+    INVITE_REVOKED = "invite.revoked"
+    PARTICIPANT_ADDED = "participant.added"
+    PARTICIPANT_UPDATED = "participant.updated"
+    CONSENT_GIVEN = "consent.given"
+    CONSENT_REFUSED = "consent.refused"
+    CONSENT_WITHDRAWN = "consent.withdrawn"
+    UPLOAD_ACCEPTED = "upload.accepted"
+    UPLOAD_REJECTED = "upload.rejected"
+    TRANSCRIPT_CREATED = "transcript.created"
+    TRANSCRIPT_APPROVED = "transcript.approved"
+    EXPORT_CREATED = "export.created"
+    DELETION_SHRED = "deletion.shred"
+    DELETION_PURGE = "deletion.purge"
+    KEYS_ROTATED = "keys.rotated"
+
+
+# Detail keys that name or reach a person. Compared after lower-casing and dropping everything
+# but letters and digits, so "E-mail", "phoneNumber" and "telegram_user_id" are all caught.
+IDENTIFIER_KEYS = frozenset(
+    {
+        "name",
+        "fullname",
+        "firstname",
+        "lastname",
+        "surname",
+        "givenname",
+        "familyname",
+        "username",
+        "email",
+        "emailaddress",
+        "mail",
+        "phone",
+        "phonenumber",
+        "mobile",
+        "telephone",
+        "tel",
+        "telegramuserid",
+        "telegramid",
+        "telegramusername",
+        "tguserid",
+        "chatid",
+        "address",
+        "streetaddress",
+        "postaddress",
+        "homeaddress",
+        "ip",
+        "ipaddress",
+        "birthdate",
+        "dateofbirth",
+        "dob",
+        "ssn",
+        "nationalid",
+        "personnummer",
+        "fodselsnummer",
+        "fødselsnummer",
+    }
+)
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The outcome of :func:`verify`; the head is that of the intact part of the chain."""
+
+    ok: bool
+    checked: int  # events that verified (the intact prefix when the chain is broken)
+    first_broken_seq: int | None
+    reason: str | None
+    head_seq: int
+    head_hash: str
+
+
+def append(
+    session: Session,
+    event: str,
+    *,
+    actor: str,
+    study_id: str | None = None,
+    participant_code: str | None = None,
+    details: dict[str, Any] | None = None,
+    at: dt.datetime | None = None,
+) -> AuditEvent:
+    """Add an event at the end of the chain, inside the caller's transaction, and return it."""
+    kind = Event(event)  # unknown event names are a programming error: ValueError
+    clean = _canonical_details(details or {})
+    _refuse_identifiers(clean)
+    for field, value in (
+        ("actor", actor),
+        ("study_id", study_id),
+        ("participant_code", participant_code),
+    ):
+        if value is not None and len(value) > _LIMITS[field]:
+            raise ValueError(f"audit {field} is longer than {_LIMITS[field]} characters")
+    if at is not None and at.tzinfo is None:
+        raise ValueError("audit times must be timezone-aware")
+    # Stored and hashed in UTC: SQLite keeps the wall time only, so any other offset would be lost.
+    when = (at or utcnow()).astimezone(dt.UTC)
+
+    _serialise_appends(session)
+    last_seq, last_hash = head(session)
+    row = AuditEvent(
+        seq=last_seq + 1,
+        at=when,
+        event=kind.value,
+        study_id=study_id,
+        participant_code=participant_code,
+        actor=actor,
+        details=clean,
+        prev_hash=last_hash,
+    )
+    row.hash = event_hash(
+        seq=row.seq,
+        at=when,
+        event=row.event,
+        study_id=study_id,
+        participant_code=participant_code,
+        actor=actor,
+        details=clean,
+        prev_hash=last_hash,
+    )
+    session.add(row)
+    # Flush now so a clash shows here, at the append, rather than at some later commit.
+    session.flush()
+    return row
+
+
+def _serialise_appends(session: Session) -> None:
+    """Hold, until the transaction ends, a lock that every other append must wait for.
+
+    Without it two writers could both read head N and both write N+1. The chain still could not
+    fork then (``seq`` is the primary key, so the second insert fails), but one business
+    transaction would fail for nothing; the lock makes the second writer wait and then read the
+    first one's event as its head.
+    """
+    connection = session.connection()
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        # Released at commit or rollback. Under READ COMMITTED (the default) each statement sees
+        # what was committed before it began, so the head read after the lock is the latest one.
+        # Under REPEATABLE READ the snapshot may predate the lock: the insert then fails on the
+        # primary key instead of forking the chain.
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+    elif dialect == "sqlite":
+        # SQLite has one writer at a time, and the write lock, once taken, is held to the end of
+        # the transaction. pysqlite starts a transaction lazily, right before the first
+        # INSERT/UPDATE/DELETE, so earlier SELECTs of this session held no snapshot; this no-op
+        # UPDATE (it matches no row, yet takes the write lock) therefore begins the transaction
+        # and waits (busy_timeout) for any other writer to commit. The head read after it is
+        # then the newest committed one, and nobody can append until we commit. If this
+        # transaction has written already, it holds the lock and this costs nothing.
+        session.execute(text("UPDATE audit_events SET seq = seq WHERE 0 = 1"))
+    # Other databases: the primary key on seq still prevents a fork (see the docstring).
+
+
+def head(session: Session) -> tuple[int, str]:
+    """The last event's (seq, hash), or (0, 64 zeros) for an empty chain; record it elsewhere."""
+    row = session.execute(
+        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
+    return (0, GENESIS_HASH) if row is None else (row.seq, row.hash)
+
+
+def verify(session: Session, expected_head: tuple[int, str] | None = None) -> VerifyResult:
+    """Walk the whole chain; with ``expected_head`` also detect that its tail was removed."""
+    prev_seq, prev_hash = 0, GENESIS_HASH
+    checked = 0
+    seen_at_expected: str | None = GENESIS_HASH if expected_head and expected_head[0] == 0 else None
+
+    def broken(seq: int, reason: str) -> VerifyResult:
+        return VerifyResult(False, checked, seq, reason, prev_seq, prev_hash)
+
+    # Plain columns rather than ORM objects: the identity map could hand back a row as this
+    # session loaded it earlier, not as it is stored now.
+    columns = select(
+        AuditEvent.seq,
+        AuditEvent.at,
+        AuditEvent.event,
+        AuditEvent.study_id,
+        AuditEvent.participant_code,
+        AuditEvent.actor,
+        AuditEvent.details,
+        AuditEvent.prev_hash,
+        AuditEvent.hash,
+    ).order_by(AuditEvent.seq)
+    rows = session.execute(columns.execution_options(yield_per=1000))
+    try:
+        for row in session.execute(columns.execution_options(yield_per=1000)):
+            expected = prev_seq + 1
+            if row.seq != expected:
+                return broken(
+                    min(expected, row.seq),
+                    f"expected event {expected} but the next one is {row.seq}: events were deleted",
+                )
+            if row.prev_hash != prev_hash:
+                return broken(
+                    row.seq,
+                    f"its prev_hash does not match event {prev_seq}: "
+                    "events were reordered, replaced or deleted",
+                )
+            computed = event_hash(
+                seq=row.seq,
+                at=row.at,
+                event=row.event,
+                study_id=row.study_id,
+                participant_code=row.participant_code,
+                actor=row.actor,
+                details=row.details,
+                prev_hash=row.prev_hash,
+            )
+            if computed != row.hash:
+                return broken(row.seq, "its content does not match its hash: the event was edited")
+            checked += 1
+            prev_seq, prev_hash = row.seq, row.hash
+            if expected_head and row.seq == expected_head[0]:
+                seen_at_expected = row.hash
+    finally:
+        # An early return leaves rows unread; on PostgreSQL that is a server-side cursor.
+        rows.close()
+
+    if expected_head is not None:
+        head_seq, head_hash = expected_head
+        if head_seq > prev_seq:
+            return broken(
+                prev_seq + 1,
+                f"the chain ends at event {prev_seq} but event {head_seq} was recorded as head: "
+                "events were deleted from the end",
+            )
+        if seen_at_expected != head_hash:
+            return broken(
+                head_seq,
+                f"event {head_seq} differs from the recorded head: the chain was rewritten",
+            )
+    return VerifyResult(True, checked, None, None, prev_seq, prev_hash)
+
+
+def event_hash(
+    *,
+    seq: int,
+    at: dt.datetime,
+    event: str,
+    study_id: str | None,
+    participant_code: str | None,
+    actor: str,
+    details: dict[str, Any],
+    prev_hash: str,
+) -> str:
+    """SHA-256 (hex) of the canonical JSON of one event's fields and the previous hash."""
+    document = {
+        "seq": seq,
+        # SQLite hands back naive datetimes (stored as UTC); PostgreSQL aware ones in its zone.
+        "at": as_utc(at).astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        "event": str(event),
+        "study_id": study_id,
+        "participant_code": participant_code,
+        "actor": actor,
+        "details": details,
+        "prev_hash": prev_hash,
+    }
+    return hashlib.sha256(_canonical_json(document).encode("utf-8")).hexdigest()
+
+
+def _canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _canonical_details(details: dict[str, Any]) -> dict[str, Any]:
+    # Round-trip through JSON so what is hashed is exactly what the JSON column gives back:
+    # tuples become lists, non-string keys strings; NaN (which PostgreSQL refuses) is rejected.
+    try:
+        clean = json.loads(json.dumps(details, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"audit details must be plain JSON: {exc}") from None
+    if not isinstance(clean, dict):
+        raise ValueError("audit details must be a JSON object")
+    return clean
+
+
+def _refuse_identifiers(value: Any, path: str = "details") -> None:
+    # Identities live in the linkage vault only; the audit is kept forever and must name nobody.
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            normalised = "".join(ch for ch in key.lower() if ch.isalnum())
+            if normalised in IDENTIFIER_KEYS:
+                raise ValueError(
+                    f"audit {path} may not hold {key!r}: direct identifiers never enter the "
+                    "audit; refer to the participant code instead"
+                )
+            _refuse_identifiers(inner, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            _refuse_identifiers(inner, f"{path}[{index}]")
