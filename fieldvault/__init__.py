@@ -1,4 +1,4 @@
-"""fieldvault: consent, encrypted recordings and pseudonymised transcripts for interview research."""
+"""fieldvault: consent, encrypted recordings and pseudonymised transcripts for interviews."""
 
 from importlib.metadata import PackageNotFoundError, version
 
