@@ -47,7 +47,9 @@ def upgrade() -> None:
         sa.Column("telegram_lookup", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_identities")),
-        sa.UniqueConstraint("study_id", "participant_code", name=op.f("uq_identities_study_id_participant_code")),
+        sa.UniqueConstraint(
+            "study_id", "participant_code", name=op.f("uq_identities_study_id_participant_code")
+        ),
     )
     op.create_index(op.f("ix_identities_study_id"), "identities", ["study_id"], unique=False)
     op.create_index(
