@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -37,5 +38,8 @@ def _register() -> None:
 
 def main() -> None:
     """Console entry point."""
+    # Everything fieldvault writes (databases, journals, key files, exports) is private to
+    # the service account; group and others get nothing, whatever the caller's umask.
+    os.umask(0o077)
     _register()
     cli(prog_name="fieldvault")

@@ -161,3 +161,10 @@ def test_serve_reports_that_the_bot_is_off_without_a_token(fv: Fieldvault) -> No
     fv("init")
     result = fv("serve", "--once")
     assert "bot is off" in result.stderr
+
+
+def test_databases_and_keys_are_private_to_the_owner(fv: Fieldvault) -> None:
+    fv("init")
+    for path in fv.data_dir.rglob("*"):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode & 0o077 == 0, f"{path.name} is {oct(mode)}"
