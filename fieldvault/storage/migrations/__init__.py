@@ -1,0 +1,1 @@
+"""Alembic environments: research/ and vault/, sharing environment.py."""
