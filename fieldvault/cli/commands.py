@@ -10,6 +10,7 @@ def register(root: click.Group) -> None:
     from fieldvault.cli import (
         audit_cmds,
         consent_cmds,
+        key_cmds,
         participant_cmds,
         setup_cmds,
         study_admin_cmds,
@@ -26,3 +27,4 @@ def register(root: click.Group) -> None:
     root.add_command(participant_cmds.participants)
     root.add_command(consent_cmds.consent)
     root.add_command(audit_cmds.audit_group)
+    root.add_command(key_cmds.keys)

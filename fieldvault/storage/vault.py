@@ -143,3 +143,24 @@ class LinkageVault:
             if ident.name:
                 names.append(ident.name)
         return names
+
+    def reseal(self) -> int:
+        """Re-seal every identity under the current linkage key (rotation); return the count."""
+        with transaction(self._sessions) as session:
+            rows = session.scalars(select(VaultIdentity)).all()
+            changed = 0
+            for row in rows:
+                if row.key_id == self._keys.current_id:
+                    continue
+                ad = _associated_data(row.study_id, row.participant_code)
+                identity = Identity.from_json(
+                    open_sealed(self._keys.get(row.key_id), row.sealed, ad)
+                )
+                row.sealed = seal(self._keys.current, identity.to_json(), ad)
+                row.key_id = self._keys.current_id
+                if identity.telegram_user_id is not None:
+                    row.telegram_lookup = self._lookup(
+                        self._keys.current, identity.telegram_user_id
+                    )
+                changed += 1
+            return changed

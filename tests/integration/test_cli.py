@@ -63,6 +63,7 @@ def test_every_command_has_help(fv: Fieldvault) -> None:
         ["participants"],
         ["consent", "record"],
         ["audit", "verify"],
+        ["keys", "rotate"],
     ]
     for command in commands:
         result = fv(*command, "--help")
