@@ -8,12 +8,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 EXAMPLE := fieldvault/config/examples/nav-veileder.toml
 
-.PHONY: run install test lint bench clean-venv
+.PHONY: run install test lint bench bench-transcription clean-venv
 
 $(STAMP):
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/fieldvault models install base
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -34,6 +35,9 @@ test: $(STAMP) lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/crypto_stream.py
+
+bench-transcription: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/transcription.py
 
 clean-venv:
 	rm -rf $(VENV)

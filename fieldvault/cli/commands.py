@@ -28,3 +28,29 @@ def register(root: click.Group) -> None:
     root.add_command(consent_cmds.consent)
     root.add_command(audit_cmds.audit_group)
     root.add_command(key_cmds.keys)
+    from fieldvault.cli import model_cmds, transcript_cmds, worker_cmds
+
+    root.add_command(worker_cmds.upload)
+    root.add_command(worker_cmds.worker)
+    root.add_command(worker_cmds.jobs)
+    root.add_command(transcript_cmds.transcript)
+    root.add_command(model_cmds.models)
+    from fieldvault.cli import bot_cmds
+
+    root.add_command(bot_cmds.bot)
+    root.add_command(bot_cmds.researcher)
+    from fieldvault.cli import retention_cmds
+
+    study_cmds.study.add_command(retention_cmds.extend)
+    consent_cmds.consent.add_command(retention_cmds.withdraw)
+    root.add_command(retention_cmds.retention_group, name="retention")
+    from fieldvault.cli import pseudonymise_cmds
+
+    root.add_command(pseudonymise_cmds.pseudonymise_cmd)
+    root.add_command(pseudonymise_cmds.terms)
+    root.add_command(pseudonymise_cmds.review)
+    transcript_cmds.transcript.add_command(pseudonymise_cmds.approve)
+    transcript_cmds.transcript.add_command(pseudonymise_cmds.approved)
+    from fieldvault.cli import export_cmds
+
+    root.add_command(export_cmds.export)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -60,11 +60,71 @@ class Settings(BaseSettings):
         default="fieldvault_bot",
         description="Bot username used in invite deep links (https://t.me/<name>?start=<code>).",
     )
+    telegram_base_url: str = Field(
+        default="https://api.telegram.org/bot",
+        description="Bot API base URL (the token is appended); point it at a local Bot API "
+        "server to lift the 20 MB download limit.",
+    )
+    telegram_base_file_url: str = Field(
+        default="https://api.telegram.org/file/bot",
+        description="Bot API file download base URL (the token is appended).",
+    )
+    telegram_local_mode: bool = Field(
+        default=False,
+        description="The Bot API server is a local one on this machine: files are read from its "
+        "disk (no 20 MB limit) and deleted there right after they are stored encrypted.",
+    )
+    telegram_webhook_url: str | None = Field(
+        default=None,
+        description="Public HTTPS URL Telegram posts updates to; unset means long polling.",
+    )
+    telegram_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret token Telegram sends with every webhook request; required with a "
+        "webhook URL.",
+    )
+    telegram_webhook_listen: str = Field(
+        default="127.0.0.1", description="Address the webhook server listens on."
+    )
+    telegram_webhook_port: int = Field(
+        default=8443, description="Port the webhook server listens on."
+    )
+    telegram_rate_limit: bool = Field(
+        default=True,
+        description="Keep outgoing bot messages within Telegram's flood limits.",
+    )
     public_base_url: str = Field(
         default="http://127.0.0.1:8080",
         description="Base URL of the web front end, used in web invite links.",
     )
     log_level: str = Field(default="INFO", description="Logging level.")
+    queue_url: str | None = Field(
+        default=None,
+        description="Task queue. Default: an SQLite queue `queue.sqlite3` in the data dir; "
+        "`redis://host:6379/0` lets several worker machines share the work.",
+    )
+    model_dir: Path | None = Field(
+        default=None,
+        description="Folder of installed Whisper models (`fieldvault models install`). "
+        "Default: `models` in the data dir.",
+    )
+    whisper_engine: Literal["faster-whisper", "openai-whisper"] = Field(
+        default="faster-whisper", description="Transcription engine."
+    )
+    whisper_model: str = Field(
+        default="base",
+        description="An installed model name (see `fieldvault models list`) or a model folder.",
+    )
+    whisper_device: Literal["cpu", "cuda", "auto"] = Field(
+        default="cpu", description="Where Whisper runs."
+    )
+    whisper_compute_type: str = Field(
+        default="default",
+        description="faster-whisper compute type; `default` = int8 on CPU, float16 on CUDA.",
+    )
+    whisper_threads: int = Field(
+        default=0, ge=0, description="CPU threads for Whisper; 0 = all cores."
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -91,6 +151,13 @@ class Settings(BaseSettings):
             ) from exc
         return value
 
+    @field_validator("queue_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("use a Redis URL such as redis://127.0.0.1:6379/0, or leave it unset")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -98,6 +165,16 @@ class Settings(BaseSettings):
         if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("use one of DEBUG, INFO, WARNING, ERROR")
         return upper
+
+    @model_validator(mode="after")
+    def _webhook_has_secret(self) -> Settings:
+        if self.telegram_webhook_url is not None and self.telegram_webhook_secret is None:
+            raise ValueError(
+                "FIELDVAULT_TELEGRAM_WEBHOOK_URL is set without "
+                "FIELDVAULT_TELEGRAM_WEBHOOK_SECRET; a webhook must check a secret token on "
+                "every request"
+            )
+        return self
 
     @model_validator(mode="after")
     def _vault_is_separate(self) -> Settings:
@@ -134,6 +211,16 @@ class Settings(BaseSettings):
         return self.content_key_file or self.data_dir / "keys" / "content.key"
 
     @property
+    def models_path(self) -> Path:
+        """Where installed Whisper models are kept."""
+        return self.model_dir or self.data_dir / "models"
+
+    @property
+    def queue_path(self) -> Path:
+        """The embedded (SQLite) task queue file, used when no queue URL is set."""
+        return self.data_dir / "queue.sqlite3"
+
+    @property
     def blob_path(self) -> Path:
         """Where encrypted blobs are kept."""
         return self.blob_dir or self.data_dir / "blobs"
@@ -141,7 +228,7 @@ class Settings(BaseSettings):
     def __repr_args__(self) -> Any:
         # Database URLs may carry passwords: show them masked, like SecretStr does for the token.
         for name, value in super().__repr_args__():
-            if name in {"database_url", "vault_url"} and value is not None:
+            if name in {"database_url", "vault_url", "queue_url"} and value is not None:
                 yield name, make_url(value).render_as_string(hide_password=True)
             else:
                 yield name, value

@@ -66,9 +66,15 @@ class Event(StrEnum):
     UPLOAD_REJECTED = "upload.rejected"
     TRANSCRIPT_CREATED = "transcript.created"
     TRANSCRIPT_APPROVED = "transcript.approved"
+    TRANSCRIPT_PSEUDONYMISED = "transcript.pseudonymised"
+    TRANSCRIPT_REVIEWED = "transcript.reviewed"
+    TERM_ADDED = "term.added"
     EXPORT_CREATED = "export.created"
     DELETION_SHRED = "deletion.shred"
     DELETION_PURGE = "deletion.purge"
+    DELETION_SCHEDULED = "deletion.scheduled"
+    DELETION_NOTICE = "deletion.notice"
+    RETENTION_REMINDER = "retention.reminder"
     KEYS_ROTATED = "keys.rotated"
 
 

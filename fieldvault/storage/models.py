@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -203,3 +204,232 @@ class WrappedDataKey(VaultBase):
     kek_id: Mapped[str] = mapped_column(String(64))
     wrapped: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# --- Telegram bot (research database; no Telegram id in the clear) -----------------------
+
+
+class BotConversation(ResearchBase):
+    """Where one Telegram chat is in the bot's conversation, keyed by an HMAC of the chat id."""
+
+    __tablename__ = "bot_conversations"
+
+    chat_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    study_id: Mapped[str | None] = mapped_column(ForeignKey("studies.id"), nullable=True)
+    participant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("participants.id"), nullable=True, index=True
+    )
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    step: Mapped[str] = mapped_column(String(32))
+    # Bumped on every step change: a button carries it, so an older button no longer works.
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ResearcherLink(ResearchBase):
+    """A researcher's Telegram account linked to one study through a one-time code."""
+
+    __tablename__ = "researcher_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[str] = mapped_column(ForeignKey("studies.id"), index=True)
+    label: Mapped[str] = mapped_column(String(64))
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    linked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # HMAC of the researcher's Telegram user id (same scheme as the bot's chat keys).
+    telegram_lookup: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+
+
+# --- recordings and transcription (issue 4) -------------------------------------------------
+
+
+class Recording(ResearchBase):
+    """One interview's recording: one or more audio tracks (e.g. Zoom's per-speaker files)."""
+
+    __tablename__ = "recordings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[str] = mapped_column(ForeignKey("studies.id"), index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    source: Mapped[str] = mapped_column(String(16))  # cli | telegram | web
+    duration_s: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    tracks: Mapped[list[RecordingTrack]] = relationship(
+        back_populates="recording", order_by="RecordingTrack.position"
+    )
+
+
+class RecordingTrack(ResearchBase):
+    """One encrypted audio file of a recording; file names are not kept (they may name people)."""
+
+    __tablename__ = "recording_tracks"
+    __table_args__ = (UniqueConstraint("recording_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    object_id: Mapped[str] = mapped_column(ForeignKey("blob_objects.object_id"))
+    container: Mapped[str] = mapped_column(String(32))
+    codec: Mapped[str] = mapped_column(String(32))
+    duration_s: Mapped[float] = mapped_column(Float)
+
+    recording: Mapped[Recording] = relationship(back_populates="tracks")
+
+
+class TranscriptionJob(ResearchBase):
+    """The transcription of a recording: state, lease and progress (the queue carries only ids)."""
+
+    __tablename__ = "transcription_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id"), unique=True)
+    study_id: Mapped[str] = mapped_column(ForeignKey("studies.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)  # queued|running|done|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    enqueued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Which worker holds the job ("host:pid") and until when; an expired lease or a dead pid on
+    # the same host lets another worker take it over after a crash.
+    claimed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    eta_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Transcript(ResearchBase):
+    """A raw (not yet pseudonymised) transcript; its text is an encrypted blob."""
+
+    __tablename__ = "transcripts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Unique: however often a job is retried or taken over, a recording has one raw transcript.
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id"), unique=True)
+    object_id: Mapped[str] = mapped_column(ForeignKey("blob_objects.object_id"))
+    language: Mapped[str] = mapped_column(String(8))
+    engine: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(64))
+    segment_count: Mapped[int] = mapped_column(Integer)
+    suspect_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# --- retention: deletion deadlines, withdrawal purges, notices (issue 6) ----------------------
+
+
+class Deletion(ResearchBase):
+    """One participant's deletion, step by step, so an interrupted sweep resumes where it stopped.
+
+    The steps run in this order and each is stamped when done: intent (``created_at``), notice,
+    data keys destroyed, blobs deleted, identity deleted, done. Nothing identifies the person:
+    the report is built from these rows (codes and counts only).
+    """
+
+    __tablename__ = "deletions"
+    __table_args__ = (UniqueConstraint("participant_id", "reason"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[str] = mapped_column(ForeignKey("studies.id"), index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    participant_code: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(16))  # deadline | withdrawal
+    # The deadline (UTC) this deletion carries out; None for withdrawal purges.
+    deadline: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    step: Mapped[str] = mapped_column(String(16), index=True)
+    # What was found to destroy at intent time: {"objects": {kind: n}, "identity": bool}.
+    planned: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    notice_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    notice_outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    keys_destroyed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    blobs_deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    identity_deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Notice(ResearchBase):
+    """An outbox entry: a message to an informant (by code) or to a study's researchers.
+
+    The text is rendered by the front end that delivers it (bot, web status page) from ``kind``
+    and ``params``; neither holds an identity. ``dedupe_key`` makes each notice exist once.
+    """
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[str] = mapped_column(ForeignKey("studies.id"), index=True)
+    audience: Mapped[str] = mapped_column(String(16))  # informant | researchers
+    participant_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    kind: Mapped[str] = mapped_column(String(32))  # deletion | reminder | extension
+    dedupe_key: Mapped[str] = mapped_column(String(160), unique=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # When delivery was settled, and how: sent | unreachable | failed.
+    settled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StudyExtension(ResearchBase):
+    """A change of a study's processing end date, with the reason and the assessment behind it."""
+
+    __tablename__ = "study_extensions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[str] = mapped_column(ForeignKey("studies.id"), index=True)
+    old_processing_end: Mapped[dt.date] = mapped_column(Date)
+    new_processing_end: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    assessment_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+# --- pseudonymisation (issue 5) -------------------------------------------------------------
+
+
+class PseudonymisedTranscript(ResearchBase):
+    """A transcript's pseudonymised version: under review, then approved.
+
+    While under review the pseudonymised text lives only inside the encrypted redaction map
+    (``review_object_id``, kind ``redaction_map``), because it may still hold what the
+    automatic pass missed. Approval copies the reviewed, pseudonymised segments into
+    ``document``: only then is it research data.
+    """
+
+    __tablename__ = "pseudonymised_transcripts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    transcript_id: Mapped[int] = mapped_column(ForeignKey("transcripts.id"), unique=True)
+    study_id: Mapped[str] = mapped_column(ForeignKey("studies.id"), index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    language: Mapped[str] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(16))  # review | approved
+    review_object_id: Mapped[str | None] = mapped_column(
+        ForeignKey("blob_objects.object_id"), nullable=True
+    )
+    replacements: Mapped[int] = mapped_column(Integer)
+    suspects: Mapped[int] = mapped_column(Integer)
+    document: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    approved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class VaultStudyDocument(VaultBase):
+    """A sealed per-study document in the vault: the term list or the placeholder book."""
+
+    __tablename__ = "study_documents"
+
+    study_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(64))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

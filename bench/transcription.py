@@ -1,0 +1,277 @@
+"""Transcription benchmark: openai-whisper (reference) vs faster-whisper direct vs the pipeline.
+
+One run, the same synthetic >= 5-minute English audio (the fixture clips concatenated with sox),
+the same base weights, beam 5, no conditioning on previous text. Each contender runs in its own
+process so its peak RSS is its own. The pipeline is the whole fieldvault path: encrypted intake
+-> queue -> decrypt -> decode -> transcribe -> encrypt -> store.
+
+    .venv/bin/python bench/transcription.py [--minutes 5] [--skip-reference] [--device cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import wave
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
+CLIPS = ("interview_en", "track_interviewer", "track_informant")
+
+
+def build_audio(folder: Path, minutes: float) -> tuple[Path, float, str]:
+    """Decode the English fixtures to WAV and concatenate them with sox to ``minutes``."""
+    from fieldvault.workers.audio import decode
+
+    parts, texts, total = [], [], 0.0
+    for name in CLIPS:
+        samples = decode(io.BytesIO((DATA / f"{name}.ogg").read_bytes()))
+        path = folder / f"{name}.wav"
+        with wave.open(str(path), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(16000)
+            out.writeframes((samples * 32767).astype("<i2").tobytes())
+        parts.append((path, len(samples) / 16000, (DATA / f"{name}.txt").read_text().strip()))
+    sequence: list[Path] = []
+    while total < minutes * 60:
+        for path, seconds, text in parts:
+            sequence.append(path)
+            texts.append(text)
+            total += seconds
+    target = folder / "long.wav"
+    subprocess.run(["sox", *map(str, sequence), str(target)], check=True)
+    return target, total, " ".join(texts)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process in MB (ru_maxrss is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_openai(audio: Path, model_dir: Path, device: str) -> dict[str, object]:
+    """openai-whisper on the converted checkpoint: fp32 on CPU (fp16 on CUDA)."""
+    import torch
+    import whisper
+
+    from fieldvault.workers.audio import decode
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    model = whisper.load_model(str(model_dir / "base" / "openai-whisper.pt"), device=device)
+    start = time.perf_counter()
+    samples = decode(io.BytesIO(audio.read_bytes()))
+    result = model.transcribe(
+        samples,
+        language="en",
+        beam_size=5,
+        condition_on_previous_text=False,
+        fp16=device == "cuda",
+    )
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "text": result["text"], "rss_mb": peak_rss_mb()}
+
+
+def child_faster(audio: Path, model_dir: Path, device: str, compute: str) -> dict[str, object]:
+    """faster-whisper called directly with the pipeline's options."""
+    from faster_whisper import WhisperModel
+
+    model = WhisperModel(str(model_dir / "base"), device=device, compute_type=compute)
+    start = time.perf_counter()
+    segments, _ = model.transcribe(
+        str(audio), language="en", beam_size=5, vad_filter=True, condition_on_previous_text=False
+    )
+    text = " ".join(s.text.strip() for s in segments)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "text": text, "rss_mb": peak_rss_mb()}
+
+
+def child_pipeline(audio: Path, model_dir: Path, device: str, compute: str) -> dict[str, object]:
+    """The full fieldvault path on a fresh embedded (SQLite) installation."""
+    from fieldvault.config.settings import load_settings
+    from fieldvault.config.study import load_study
+    from fieldvault.domain import consent, studies
+    from fieldvault.domain.participants import get_participant
+    from fieldvault.domain.recordings import accept_recording, read_transcripts
+    from fieldvault.services import initialise, open_services
+    from fieldvault.workers.queue import Worker, build_engine, build_huey
+
+    now = dt.datetime(2021, 3, 1, 9, 0, tzinfo=dt.UTC)
+    example = ROOT / "fieldvault" / "config" / "examples" / "nav-veileder.toml"
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = load_settings(
+            environ={},
+            data_dir=Path(tmp) / "data",
+            model_dir=model_dir,
+            whisper_device=device,
+            whisper_compute_type=compute,
+        )
+        initialise(settings)
+        services = open_services(settings)
+        definition = load_study(example)
+        with services.unit_of_work() as session:
+            studies.register_study(session, definition, example.read_text("utf-8"), now)
+            [invite] = consent.create_invites(session, definition.id, 1, dt.timedelta(days=7), now)
+        with services.unit_of_work() as session:
+            code = consent.redeem_invite(session, invite, now).code
+        with services.unit_of_work() as session:
+            person = get_participant(session, definition.id, code)
+            consent.mark_informed(session, person, "nb", now)
+            consent.record_consent(
+                session,
+                person,
+                {"interview-recording": True, "identifiable-publication": False},
+                language="nb",
+                channel="paper",
+                letter_delivered_at=now,
+                now=now,
+                how={"researcher": "bench"},
+            )
+        worker = Worker(services, build_huey(settings), lambda: build_engine(settings))
+        worker.engine()  # model load is not part of the timed path, as for the direct runs
+        start = time.perf_counter()
+        with audio.open("rb") as fh:
+            accept_recording(
+                services.research,
+                services.content,
+                study_id=definition.id,
+                code=code,
+                files=[(audio.name, fh)],
+                language="en",
+                source="cli",
+                now=now,
+            )
+        intake = time.perf_counter() - start
+        worker.run(until_idle=True, poll_s=0.05)
+        seconds = time.perf_counter() - start
+        with services.research() as session:
+            [doc] = read_transcripts(session, services.content, definition.id, code)
+        services.close()
+    text = " ".join(s["text"] for s in doc["segments"])
+    return {"seconds": seconds, "intake_s": intake, "text": text, "rss_mb": peak_rss_mb()}
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    """Word error rate (word-level Levenshtein over the reference length)."""
+    import re
+
+    ref = re.findall(r"\w+", reference.lower())
+    hyp = re.findall(r"\w+", hypothesis.lower())
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1] / max(1, len(ref))
+
+
+def run_child(mode: str, args: argparse.Namespace, audio: Path, model_dir: Path) -> dict:
+    """Run one contender in a fresh process and return its JSON line."""
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        mode,
+        "--audio",
+        str(audio),
+        "--model-dir",
+        str(model_dir),
+        "--device",
+        args.device,
+        "--compute-type",
+        args.compute_type,
+    ]
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    """Prepare audio and model, run each contender, print the table."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--minutes", type=float, default=5.0)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--compute-type", default="int8")
+    parser.add_argument("--skip-reference", action="store_true")
+    parser.add_argument(
+        "--pipeline-only", action="store_true", help="Only the pipeline (e.g. RSS of 60 min)."
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="Runs of faster-whisper and pipeline (median)."
+    )
+    parser.add_argument("--child")
+    parser.add_argument("--audio", type=Path)
+    parser.add_argument("--model-dir", type=Path)
+    args = parser.parse_args()
+    if args.child:
+        if args.child == "openai":
+            result = child_openai(args.audio, args.model_dir, args.device)
+        elif args.child == "faster":
+            result = child_faster(args.audio, args.model_dir, args.device, args.compute_type)
+        else:
+            result = child_pipeline(args.audio, args.model_dir, args.device, args.compute_type)
+        print(json.dumps(result))
+        return
+
+    from fieldvault.workers import weights
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        model_dir = folder / "models"
+        weights.install("base", model_dir)
+        audio, duration, reference = build_audio(folder, args.minutes)
+        print(
+            f"audio {duration:.0f} s ({duration / 60:.1f} min), {os.cpu_count()} CPU(s), "
+            f"device {args.device}, faster-whisper compute {args.compute_type}, beam 5"
+        )
+        results = {}
+        if not (args.skip_reference or args.pipeline_only):
+            results["openai"] = run_child("openai", args, audio, model_dir)
+            print(f"  openai: {results['openai']['seconds']:.1f} s", flush=True)
+        runs: dict[str, list[dict]] = {"pipeline": []}
+        if not args.pipeline_only:
+            runs = {"faster": [], "pipeline": []}
+        # Interleaved and repeated: on a shared 2-core machine one run varies by +-15 %.
+        for _ in range(args.repeat):
+            for mode in runs:
+                runs[mode].append(run_child(mode, args, audio, model_dir))
+                print(f"  {mode}: {runs[mode][-1]['seconds']:.1f} s", flush=True)
+        for mode, done in runs.items():
+            median = sorted(done, key=lambda r: r["seconds"])[len(done) // 2]
+            results[mode] = dict(median, rss_mb=max(r["rss_mb"] for r in done))
+    labels = {
+        "openai": "openai-whisper (reference)",
+        "faster": f"faster-whisper {args.compute_type}, direct",
+        "pipeline": "fieldvault pipeline",
+    }
+    print(
+        f"\n{'contender':34} {'time s':>8} {'RTF':>7} {'x realtime':>10} {'RSS MB':>8} {'WER':>6}"
+    )
+    for mode, r in results.items():
+        rtf = r["seconds"] / duration
+        print(
+            f"{labels[mode]:34} {r['seconds']:8.1f} {rtf:7.3f} {1 / rtf:10.1f} "
+            f"{r['rss_mb']:8.0f} {wer(reference, r['text']):6.3f}"
+        )
+    if args.pipeline_only:
+        return
+    direct, pipeline = results["faster"]["seconds"], results["pipeline"]["seconds"]
+    print(f"\n(median of {args.repeat} interleaved runs for faster-whisper and the pipeline)")
+    print(f"pipeline / faster-whisper direct: {pipeline / direct:.2f}x (target <= 1.10)")
+    print(f"  of which encrypted intake (encrypt + probe): {results['pipeline']['intake_s']:.1f} s")
+    if "openai" in results:
+        ref = results["openai"]["seconds"]
+        print(f"openai-whisper / faster-whisper direct: {ref / direct:.1f}x")
+        print(f"openai-whisper / pipeline: {ref / pipeline:.1f}x (target >= 5)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+"""``fieldvault retention run|report``, ``study extend`` and ``consent withdraw``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from zoneinfo import ZoneInfo
+
+import click
+
+from fieldvault.cli.context import services_from
+from fieldvault.domain import consent, retention
+from fieldvault.domain.participants import get_participant
+from fieldvault.domain.withdrawal import purge_after_withdrawal
+from fieldvault.storage.models import Study, utcnow
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    # A time given without an offset is taken as UTC, the clock of everything stored.
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _parse_at(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.datetime:
+    if value is None:
+        return utcnow()
+    try:
+        return _aware(dt.datetime.fromisoformat(value))
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO date-time, e.g. 2021-07-01T00:00+02:00"
+        ) from None
+
+
+@click.group()
+def retention_group() -> None:
+    """Deletion at the processing end date: sweep, reminders, report."""
+
+
+@retention_group.command("run")
+@click.option(
+    "--at",
+    "now",
+    callback=_parse_at,
+    metavar="ISO-DATETIME",
+    help="Run as of this time (default: now; no offset means UTC).",
+)
+@click.option("--dry-run", is_flag=True, help="Only show what is due; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@click.pass_context
+def run(ctx: click.Context, now: dt.datetime, dry_run: bool, as_json: bool) -> None:
+    """Send due reminders and delete what is due (recordings, raw transcripts, identities)."""
+    services = services_from(ctx)
+    report = retention.run_sweep(services, now, dry_run=dry_run)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "at": report.at.isoformat(),
+                    "dry_run": report.dry_run,
+                    "reminders": report.reminders,
+                    "studies_due": report.studies_due,
+                    "studies_ended": report.studies_ended,
+                    "deleted": report.deleted,
+                    "objects": dict(report.objects),
+                    "keys": report.keys,
+                    "identities": report.identities,
+                    "study_documents": report.study_documents,
+                    "notices": dict(report.notices),
+                    "withdrawals": report.withdrawals,
+                    "unapproved": report.unapproved,
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+        return
+    verb = "would delete" if dry_run else "deleted"
+    if report.nothing_to_do:
+        click.echo(f"{now.isoformat()}: nothing is due")
+    for entry in report.reminders:
+        click.echo(
+            f"reminder: {entry['study']} is deleted in {entry['days']} day(s), at "
+            f"{entry['deadline']}; {len(entry['unapproved_codes'])} transcript(s) not approved"
+        )
+    for study_id, codes in report.deleted.items():
+        click.echo(f"{study_id}: {verb} the data of {len(codes)} participant(s)")
+        if codes:
+            click.echo("  codes: " + ", ".join(codes))
+    if report.studies_due:
+        objects = ", ".join(f"{k} {v}" for k, v in sorted(report.objects.items())) or "none"
+        click.echo(
+            f"objects {verb}: {objects}; identities {verb}: {report.identities}; "
+            f"study term lists/placeholder books deleted: {report.study_documents}"
+        )
+    for study_id, codes in report.unapproved.items():
+        if codes:
+            click.echo(f"warning: {study_id}: not approved by the deadline: {', '.join(codes)}")
+    if report.notices:
+        click.echo("notices: " + ", ".join(f"{k} {v}" for k, v in sorted(report.notices.items())))
+    for item in report.withdrawals:
+        click.echo(f"withdrawal purge {'due' if dry_run else 'completed'}: {item}")
+    for study_id in report.studies_ended:
+        click.echo(f"{study_id}: ended")
+
+
+@retention_group.command("report")
+@click.argument("study_id", metavar="STUDY")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def report_cmd(ctx: click.Context, study_id: str, as_json: bool) -> None:
+    """For the data protection officer: what was deleted when (codes and counts only)."""
+    result = retention.study_report(services_from(ctx), study_id)
+    data = result.as_dict()
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    local = result.deadline.astimezone(ZoneInfo(result.timezone))
+    click.echo(f"study {result.study_id}")
+    click.echo(
+        f"  processing ends {result.processing_end} ({result.timezone}); deletion due "
+        f"{local.isoformat()} = {result.deadline.isoformat()}"
+    )
+    for ext in result.extensions:
+        ref = f", assessment {ext['assessment_ref']}" if ext["assessment_ref"] else ""
+        click.echo(f"  extended {ext['from']} -> {ext['to']} at {ext['at']}: {ext['reason']}{ref}")
+    for rem in result.reminders:
+        click.echo(f"  reminder {rem['days']} day(s) before, at {rem['at']} ({rem['delivery']})")
+    click.echo(f"  ended: {data['ended_at'] or 'not yet'}")
+    click.echo(f"  participants deleted: {len(result.deleted)}")
+    for entry in result.deleted:
+        click.echo(f"    {entry['code']} at {entry['at']}")
+    if result.in_progress:
+        click.echo(f"  in progress (rerun the sweep): {', '.join(result.in_progress)}")
+    objects = ", ".join(f"{k} {v}" for k, v in result.objects.items()) or "none"
+    click.echo(f"  objects deleted: {objects}; identities deleted: {result.identities}")
+    if result.notices:
+        click.echo(
+            "  deletion notices: " + ", ".join(f"{k} {v}" for k, v in result.notices.items())
+        )
+    for w in result.withdrawals:
+        scope = "whole" if w["whole"] else "in part"
+        click.echo(f"  withdrawal ({scope}) {w['code']} at {w['at']}: objects {w['objects']}")
+    left = result.remaining["objects"]
+    if left:
+        click.echo(f"  still held: {', '.join(f'{k} {v}' for k, v in left.items())}")
+
+
+@click.command("extend")
+@click.argument("study_id", metavar="STUDY")
+@click.option(
+    "--to",
+    "new_end",
+    required=True,
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The new processing end date (YYYY-MM-DD).",
+)
+@click.option("--reason", required=True, help="Why the data are kept longer (recorded).")
+@click.option(
+    "--assessment-ref", metavar="REF", help="Reference of the new assessment (e.g. Sikt's)."
+)
+@click.pass_context
+def extend(
+    ctx: click.Context,
+    study_id: str,
+    new_end: dt.datetime,
+    reason: str,
+    assessment_ref: str | None,
+) -> None:
+    """Move the processing end date later, with a recorded reason; informants are told."""
+    services = services_from(ctx)
+    with services.unit_of_work() as session:
+        row = retention.extend(
+            session,
+            study_id,
+            new_end.date(),
+            reason=reason,
+            assessment_ref=assessment_ref,
+            now=utcnow(),
+        )
+        study = session.get(Study, study_id)
+        assert study is not None
+        deadline = retention.study_deadline(study)
+    click.echo(
+        f"{study_id}: processing end moved from {row.old_processing_end} to "
+        f"{row.new_processing_end}; deletion now due {deadline.isoformat()}. "
+        "Informants are told at the next sweep. Update processing_end in the study file too."
+    )
+
+
+@click.command("withdraw")
+@click.argument("study_id", metavar="STUDY")
+@click.argument("code")
+@click.option(
+    "--item",
+    "items",
+    multiple=True,
+    metavar="ITEM",
+    help="Withdraw only this consent item (repeatable); default: the whole consent.",
+)
+@click.pass_context
+def withdraw(ctx: click.Context, study_id: str, code: str, items: tuple[str, ...]) -> None:
+    """Record a withdrawal (e.g. by e-mail or phone) and purge what it covers at once."""
+    services = services_from(ctx)
+    now = utcnow()
+    wanted = [part.strip() for value in items for part in value.split(",") if part.strip()]
+    with services.unit_of_work() as session:
+        person = get_participant(session, study_id, code)
+        record = consent.withdraw(
+            session,
+            person,
+            channel="cli",
+            now=now,
+            items=frozenset(wanted) if wanted else None,
+            actor="researcher",
+        )
+        withdrawn = frozenset(d.item_id for d in record.decisions)
+    report = purge_after_withdrawal(services, study_id, code, withdrawn, now)
+    scope = "the whole consent" if report.whole else ", ".join(sorted(withdrawn))
+    objects = ", ".join(f"{k} {v}" for k, v in sorted(report.shredded.items())) or "none"
+    click.echo(
+        f"{code} withdrew {scope}; deleted objects: {objects}; "
+        f"identity deleted: {'yes' if report.identity_deleted else 'no'}"
+    )

@@ -1,0 +1,126 @@
+"""``fieldvault upload``, ``worker`` and ``jobs``: recordings in, transcription out."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+
+from fieldvault.cli.context import services_from
+from fieldvault.domain.recordings import JobView, accept_recording, list_jobs
+from fieldvault.storage.models import utcnow
+
+
+@click.command()
+@click.argument("study_id", metavar="STUDY")
+@click.argument("code", metavar="CODE")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--language", metavar="xx", help="Language of the interview (no, nn, en…); default: detect."
+)
+@click.pass_context
+def upload(
+    ctx: click.Context, study_id: str, code: str, files: tuple[Path, ...], language: str | None
+) -> None:
+    """Encrypt one interview's recording (several files = per-speaker tracks) and queue it."""
+    services = services_from(ctx)
+    with contextlib.ExitStack() as stack:
+        opened = [(path.name, stack.enter_context(path.open("rb"))) for path in files]
+        recording = accept_recording(
+            services.research,
+            services.content,
+            study_id=study_id,
+            code=code,
+            files=opened,
+            language=language,
+            source="cli",
+            now=utcnow(),
+        )
+    from fieldvault.workers.queue import Worker, build_engine, build_huey
+
+    # Queue it now so a running worker starts at once; a worker's sweep would find it anyway.
+    worker = Worker(
+        services, build_huey(services.settings), lambda: build_engine(services.settings)
+    )
+    try:
+        worker.dispatch()
+    except Exception as exc:  # the recording is safely stored; the next worker sweep queues it
+        click.echo(
+            f"note: the queue is not reachable now ({type(exc).__name__}); a worker will "
+            "queue the job when it starts",
+            err=True,
+        )
+    click.echo(
+        f"recording {recording.id} of {code}: {len(files)} file(s), "
+        f"{recording.duration_s:.0f} s, encrypted; transcription queued"
+    )
+
+
+@click.command()
+@click.option("--until-idle", is_flag=True, help="Exit when nothing is queued (for scripts).")
+@click.pass_context
+def worker(ctx: click.Context, until_idle: bool) -> None:
+    """Run the transcription worker (SQLite queue, or Redis with FIELDVAULT_QUEUE_URL)."""
+    from fieldvault.workers.queue import Worker, build_engine, build_huey
+
+    services = services_from(ctx)
+    runner = Worker(
+        services, build_huey(services.settings), lambda: build_engine(services.settings)
+    )
+    stop = threading.Event()
+    # SIGTERM (docker stop, systemd) lets the running task finish, then exits; a task cut short
+    # any other way is taken over by the next worker when its lease lapses.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    done = runner.run(until_idle=until_idle, stop=stop)
+    click.echo(f"worker: {done} task(s) run", err=True)
+
+
+def _jobs_table(views: list[JobView]) -> Table:
+    table = Table("job", "study", "participant", "audio", "state", "progress", "ETA", "tries")
+    for v in views:
+        eta = f"{v.eta_s:.0f} s" if v.eta_s is not None and v.state == "running" else ""
+        state = v.state if not v.error or v.state == "done" else f"{v.state} ({v.error})"
+        table.add_row(
+            str(v.job_id),
+            v.study_id,
+            v.participant_code,
+            f"{v.duration_s / 60:.1f} min",
+            state,
+            ProgressBar(total=1.0, completed=v.progress, width=20),
+            eta,
+            str(v.attempts),
+        )
+    return table
+
+
+@click.command()
+@click.argument("study_id", metavar="STUDY", required=False)
+@click.option("--watch", is_flag=True, help="Keep the table live until every job has ended.")
+@click.pass_context
+def jobs(ctx: click.Context, study_id: str | None, watch: bool) -> None:
+    """List transcription jobs with their progress."""
+    services = services_from(ctx)
+
+    def views() -> list[JobView]:
+        with services.research() as session:
+            return list_jobs(session, study_id)
+
+    current = views()
+    if not watch:
+        Console().print(_jobs_table(current))
+        return
+    with Live(_jobs_table(current), refresh_per_second=2) as live:
+        while any(v.state in {"queued", "running"} for v in current):
+            time.sleep(1.0)
+            current = views()
+            live.update(_jobs_table(current))

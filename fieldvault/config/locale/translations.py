@@ -1,0 +1,279 @@
+"""Source of the nb and nn catalogs: ``python -m fieldvault.config.locale.translations``.
+
+Extract the message ids with ``pybabel extract -k _ -o fieldvault/config/locale/fieldvault.pot
+fieldvault/bot``, add translations below, then run this module to rewrite the .po files
+(English is the source language, so its catalog has the ids only).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po, write_po
+
+HERE = Path(__file__).parent
+
+# msgid: (nb, nn)
+T: dict[str, tuple[str, str]] = {
+    "Welcome! This is the study “{title}”.": (
+        "Velkommen! Dette er studien «{title}».",
+        "Velkomen! Dette er studien «{title}».",
+    ),
+    "Which language do you want to read the information in?": (
+        "Hvilket språk vil du lese informasjonen på?",
+        "Kva språk vil du lese informasjonen på?",
+    ),
+    "The information letter of “{title}” has changed since you consented. "
+    "Please read the new version and answer again.": (
+        "Informasjonsskrivet for «{title}» er endret siden du samtykket. "
+        "Les den nye versjonen og svar på nytt.",
+        "Informasjonsskrivet for «{title}» er endra sidan du samtykte. "
+        "Les den nye versjonen og svar på nytt.",
+    ),
+    "Read the new letter": ("Les det nye skrivet", "Les det nye skrivet"),
+    "This button has expired.": (
+        "Denne knappen er ikke lenger gyldig.",
+        "Denne knappen er ikkje lenger gyldig.",
+    ),
+    "Language: {language}": ("Språk: {language}", "Språk: {language}"),
+    "Question {n} of {total}": ("Spørsmål {n} av {total}", "Spørsmål {n} av {total}"),
+    "This one is needed to take part: if you answer no, you will not be interviewed.": (
+        "Dette må du si ja til for å delta: svarer du nei, blir du ikke intervjuet.",
+        "Dette må du seie ja til for å vere med: svarar du nei, blir du ikkje intervjua.",
+    ),
+    "This one is optional: you can take part whatever you answer.": (
+        "Dette er frivillig: du kan delta uansett hva du svarer.",
+        "Dette er friviljug: du kan vere med same kva du svarar.",
+    ),
+    "Yes": ("Ja", "Ja"),
+    "No": ("Nei", "Nei"),
+    "Your answer: {answer}": ("Ditt svar: {answer}", "Svaret ditt: {answer}"),
+    "Thank you for reading. Without this consent you cannot take part, so we have noted that "
+    "you declined. Nothing more will happen. If you change your mind, send /start to read the "
+    "letter again.": (
+        "Takk for at du leste. Uten dette samtykket kan du ikke delta, så vi har notert at du "
+        "takket nei. Det skjer ikke noe mer. Ombestemmer du deg, send /start for å lese "
+        "skrivet igjen.",
+        "Takk for at du las. Utan dette samtykket kan du ikkje vere med, så vi har notert at du "
+        "takka nei. Det skjer ikkje noko meir. Ombestemmer du deg, send /start for å lese "
+        "skrivet att.",
+    ),
+    "Your answers:": ("Svarene dine:", "Svara dine:"),
+    "Confirm to give your consent, or change your answers.": (
+        "Bekreft for å gi samtykket ditt, eller endre svarene.",
+        "Stadfest for å gi samtykket ditt, eller endre svara.",
+    ),
+    "Confirm": ("Bekreft", "Stadfest"),
+    "Change": ("Endre", "Endre"),
+    "Let us go through the questions again.": (
+        "Vi går gjennom spørsmålene på nytt.",
+        "Vi går gjennom spørsmåla på nytt.",
+    ),
+    "Thank you! Your consent is recorded.": (
+        "Takk! Samtykket ditt er registrert.",
+        "Takk! Samtykket ditt er registrert.",
+    ),
+    "Recordings and the link between you and your answers are deleted by {date}.": (
+        "Opptak og koblingen mellom deg og svarene dine slettes senest {date}.",
+        "Opptak og koplinga mellom deg og svara dine blir sletta seinast {date}.",
+    ),
+    "You can withdraw at any time with /withdraw, without giving a reason.": (
+        "Du kan trekke deg når som helst med /withdraw, uten å begrunne det.",
+        "Du kan trekkje deg når som helst med /withdraw, utan å grunngje det.",
+    ),
+    "/status shows what we hold about you; /contact shows whom to ask.": (
+        "/status viser hva vi har om deg; /contact viser hvem du kan spørre.",
+        "/status viser kva vi har om deg; /contact viser kven du kan spørje.",
+    ),
+    "Confirmed.": ("Bekreftet.", "Stadfesta."),
+    "The information letter, for you to keep.": (
+        "Informasjonsskrivet, som du kan beholde.",
+        "Informasjonsskrivet, som du kan ta vare på.",
+    ),
+    "Study: {title}": ("Studie: {title}", "Studie: {title}"),
+    "Your participant code: {code}": ("Deltakerkoden din: {code}", "Deltakarkoden din: {code}"),
+    "Status: {state}": ("Status: {state}", "Status: {state}"),
+    "What we hold about you:": ("Dette har vi om deg:", "Dette har vi om deg:"),
+    "your Telegram name, user name and ids, kept apart from everything else in a locked "
+    "register (the linkage key)": (
+        "navnet, brukernavnet og id-ene dine i Telegram, lagret adskilt fra alt annet i et "
+        "låst register (koblingsnøkkelen)",
+        "namnet, brukarnamnet og id-ane dine i Telegram, lagra skilt frå alt anna i eit "
+        "låst register (koplingsnøkkelen)",
+    ),
+    "your consent answers and when you gave them": (
+        "samtykkesvarene dine og når du ga dem",
+        "samtykkesvara dine og når du gav dei",
+    ),
+    "recordings of your interview: {n}": (
+        "opptak av intervjuet ditt: {n}",
+        "opptak av intervjuet ditt: {n}",
+    ),
+    "Until {date}. Then recordings and the link to you are deleted; only anonymous material "
+    "remains.": (
+        "Til {date}. Da slettes opptak og koblingen til deg; bare anonymt materiale blir igjen.",
+        "Til {date}. Då blir opptak og koplinga til deg sletta; berre anonymt materiale blir att.",
+    ),
+    "/copy sends you a copy of it all; /withdraw withdraws your consent.": (
+        "/copy sender deg en kopi av alt; /withdraw trekker tilbake samtykket ditt.",
+        "/copy sender deg ein kopi av alt; /withdraw trekkjer tilbake samtykket ditt.",
+    ),
+    "All data we hold about you (not the audio itself).": (
+        "Alle opplysninger vi har om deg (ikke selve lydopptaket).",
+        "Alle opplysningar vi har om deg (ikkje sjølve lydopptaket).",
+    ),
+    "Which language do you want?": ("Hvilket språk vil du ha?", "Kva språk vil du ha?"),
+    "You have no consent to withdraw.": (
+        "Du har ikke noe samtykke å trekke tilbake.",
+        "Du har ikkje noko samtykke å trekkje tilbake.",
+    ),
+    "Everything: leave the study": (
+        "Alt: trekk meg fra studien",
+        "Alt: trekk meg frå studien",
+    ),
+    "Only: {item}": ("Bare: {item}", "Berre: {item}"),
+    "Cancel": ("Avbryt", "Avbryt"),
+    "What do you want to withdraw?": ("Hva vil du trekke tilbake?", "Kva vil du trekkje tilbake?"),
+    "Nothing was changed.": ("Ingenting ble endret.", "Ingenting vart endra."),
+    "You are about to withdraw from the study. Your recordings, raw transcripts and the link "
+    "between you and your code will be deleted. This cannot be undone.": (
+        "Du er i ferd med å trekke deg fra studien. Opptakene, de rå transkripsjonene og "
+        "koblingen mellom deg og koden din blir slettet. Dette kan ikke angres.",
+        "Du er i ferd med å trekkje deg frå studien. Opptaka, dei rå transkripsjonane og "
+        "koplinga mellom deg og koden din blir sletta. Dette kan ikkje angrast.",
+    ),
+    "You are about to withdraw this consent: {item}": (
+        "Du er i ferd med å trekke tilbake dette samtykket: {item}",
+        "Du er i ferd med å trekkje tilbake dette samtykket: {item}",
+    ),
+    "Your recordings and raw transcripts will be deleted.": (
+        "Opptakene og de rå transkripsjonene blir slettet.",
+        "Opptaka og dei rå transkripsjonane blir sletta.",
+    ),
+    "Are you sure?": ("Er du sikker?", "Er du sikker?"),
+    "Yes, withdraw": ("Ja, trekk tilbake", "Ja, trekk tilbake"),
+    "No, keep it": ("Nei, behold det", "Nei, behald det"),
+    "Withdraw?": ("Trekke tilbake?", "Trekkje tilbake?"),
+    "Your withdrawal is recorded. Deleting your data now…": (
+        "Tilbaketrekkingen er registrert. Sletter opplysningene dine nå …",
+        "Tilbaketrekkinga er registrert. Slettar opplysningane dine no …",
+    ),
+    "Done. This is what was deleted:": (
+        "Ferdig. Dette ble slettet:",
+        "Ferdig. Dette vart sletta:",
+    ),
+    "recordings: {n}": ("opptak: {n}", "opptak: {n}"),
+    "raw transcripts: {n}": ("rå transkripsjoner: {n}", "rå transkripsjonar: {n}"),
+    "other files about you: {n}": ("andre filer om deg: {n}", "andre filer om deg: {n}"),
+    "your name, Telegram ids and the link between you and your code": (
+        "navnet ditt, Telegram-id-ene og koblingen mellom deg og koden din",
+        "namnet ditt, Telegram-id-ane og koplinga mellom deg og koden din",
+    ),
+    "We no longer know who you are. Thank you for your time.": (
+        "Vi vet ikke lenger hvem du er. Takk for tiden din.",
+        "Vi veit ikkje lenger kven du er. Takk for tida di.",
+    ),
+    "Done. There was nothing to delete for this consent.": (
+        "Ferdig. Det var ingenting å slette for dette samtykket.",
+        "Ferdig. Det var ingenting å slette for dette samtykket.",
+    ),
+    "Researcher": ("Forsker", "Forskar"),
+    "Supervisor": ("Veileder", "Rettleiar"),
+    "Data protection officer": ("Personvernombud", "Personvernombod"),
+    "Assessment": ("Vurdering", "Vurdering"),
+    "Complaints": ("Klage", "Klage"),
+    "Contacts": ("Kontakt", "Kontakt"),
+    "Letter version": ("Versjon av skrivet", "Versjon av skrivet"),
+    "Sorry, this invitation link does not work: it is unknown, expired or already used. Please "
+    "ask the researcher for a new link. Nothing has been stored about you.": (
+        "Beklager, denne invitasjonslenken virker ikke: den er ukjent, utløpt eller allerede "
+        "brukt. Be forskeren om en ny lenke. Ingenting er lagret om deg.",
+        "Orsak, denne invitasjonslenkja verkar ikkje: ho er ukjend, gått ut eller alt brukt. "
+        "Be forskaren om ei ny lenkje. Ingenting er lagra om deg.",
+    ),
+    "This bot collects consent for research interviews. To take part, open the invitation link "
+    "the researcher sent you.": (
+        "Denne boten samler inn samtykke til forskningsintervjuer. For å delta, åpne "
+        "invitasjonslenken du fikk fra forskeren.",
+        "Denne boten samlar inn samtykke til forskingsintervju. For å vere med, opne "
+        "invitasjonslenkja du fekk frå forskaren.",
+    ),
+    "We hold nothing about you in this chat.": (
+        "Vi har ingenting om deg i denne chatten.",
+        "Vi har ingenting om deg i denne chatten.",
+    ),
+    "You can use these commands:\n"
+    "/status – what we hold about you and until when\n"
+    "/copy – a copy of all data about you\n"
+    "/withdraw – withdraw your consent, wholly or in part\n"
+    "/contact – whom to contact, and where to complain\n"
+    "/language – change the language\n"
+    "/help – this list": (
+        "Du kan bruke disse kommandoene:\n"
+        "/status – hva vi har om deg, og hvor lenge\n"
+        "/copy – en kopi av alle opplysninger om deg\n"
+        "/withdraw – trekk tilbake samtykket, helt eller delvis\n"
+        "/contact – hvem du kan kontakte, og hvor du kan klage\n"
+        "/language – bytt språk\n"
+        "/help – denne lista",
+        "Du kan bruke desse kommandoane:\n"
+        "/status – kva vi har om deg, og kor lenge\n"
+        "/copy – ein kopi av alle opplysningar om deg\n"
+        "/withdraw – trekk tilbake samtykket, heilt eller delvis\n"
+        "/contact – kven du kan kontakte, og kvar du kan klage\n"
+        "/language – byt språk\n"
+        "/help – denne lista",
+    ),
+    "invited": ("invitert", "invitert"),
+    "informed, not yet answered": ("informert, ikke svart ennå", "informert, ikkje svart enno"),
+    "consented": ("samtykket", "samtykt"),
+    "declined": ("takket nei", "takka nei"),
+    "withdrawn": ("trukket seg", "trekt seg"),
+    "interviewed": ("intervjuet", "intervjua"),
+    "interview transcribed": ("intervjuet er transkribert", "intervjuet er transkribert"),
+    "transcript approved": ("transkripsjonen er godkjent", "transkripsjonen er godkjend"),
+    "Sorry, something went wrong and nothing was changed. Try again.": (
+        "Beklager, noe gikk galt, og ingenting ble endret. Prøv igjen.",
+        "Orsak, noko gjekk gale, og ingenting vart endra. Prøv att.",
+    ),
+    # Researcher messages.
+    "Linked as a researcher of {study}. /participants lists its participants.": (
+        "Koblet som forsker i {study}. /participants viser deltakerne.",
+        "Kopla som forskar i {study}. /participants viser deltakarane.",
+    ),
+    "No participants yet.": ("Ingen deltakere ennå.", "Ingen deltakarar enno."),
+    "Not accepted: {reason}": ("Ikke tatt imot: {reason}", "Ikkje teke imot: {reason}"),
+    "This file is larger than 20 MB, the most a bot may download from Telegram. Upload it "
+    "through the web page instead, or run a local Bot API server (see the README).": (
+        "Filen er større enn 20 MB, det meste en bot kan laste ned fra Telegram. Last den opp "
+        "på nettsiden i stedet, eller bruk en lokal Bot API-server (se README).",
+        "Fila er større enn 20 MB, det meste ein bot kan laste ned frå Telegram. Last ho opp "
+        "på nettsida i staden, eller bruk ein lokal Bot API-tenar (sjå README).",
+    ),
+    "Recording {id} for {code} is stored encrypted and queued for transcription.": (
+        "Opptak {id} for {code} er lagret kryptert og satt i kø for transkribering.",
+        "Opptak {id} for {code} er lagra kryptert og sett i kø for transkribering.",
+    ),
+}
+
+
+def main() -> None:
+    """Rewrite en, nb and nn catalogs from the template and the table above."""
+    with (HERE / "fieldvault.pot").open("rb") as handle:
+        template = read_po(handle)
+    for index, lang in enumerate(("nb", "nn", "en")):
+        catalog = Catalog(locale=lang, project="fieldvault", domain="fieldvault")
+        for message in template:
+            if not message.id:
+                continue
+            text = "" if lang == "en" else T.get(str(message.id), ("", ""))[index]
+            catalog.add(message.id, text, flags=message.flags)
+        target = HERE / lang / "LC_MESSAGES" / "fieldvault.po"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("wb") as handle:
+            write_po(handle, catalog, omit_header=False, no_location=True, width=100)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,651 @@
+"""Pseudonymisation in a study: term lists, study-wide numbering, transcripts, review, approval.
+
+Where each thing lives (DESIGN.md's data classes):
+
+- study terms and the placeholder book name real people and offices: sealed in the vault
+  (``StudyDocuments``), never in the research database;
+- a transcript's review bundle — the pseudonymised segments, every replacement with what it
+  replaced, and the suspects left — is the *redaction map*: encrypted under the participant's
+  ``redaction_map`` data key, so shredding the participant destroys it;
+- only an approved pseudonymised transcript is written to the research database in the clear
+  (``PseudonymisedTranscript.document``); approval refuses text that still holds a name or
+  contact the vault knows for the study.
+
+Audit events carry counts and categories, never text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fieldvault.domain import consent
+from fieldvault.domain.consent import State
+from fieldvault.domain.errors import DomainError
+from fieldvault.domain.participants import get_participant
+from fieldvault.domain.studies import get_study, load_definition
+from fieldvault.errors import NotFoundError
+from fieldvault.pseudonymise import (
+    Category,
+    KnownPerson,
+    PlaceholderBook,
+    Result,
+    Term,
+    pseudonymise,
+    pseudonymise_lines,
+)
+from fieldvault.pseudonymise.engine import TERM_CATEGORIES
+from fieldvault.services import Services
+from fieldvault.storage import audit
+from fieldvault.storage.db import transaction
+from fieldvault.storage.models import (
+    BlobObject,
+    Participant,
+    PseudonymisedTranscript,
+    Recording,
+    Transcript,
+)
+from fieldvault.storage.study_documents import StudyDocuments
+
+REVIEW = "review"
+APPROVED = "approved"
+
+
+class PseudonymisationError(DomainError):
+    """A pseudonymisation request that cannot be carried out as asked."""
+
+
+class NothingToReview(NotFoundError):
+    """The participant has no transcript to review or approve."""
+
+
+def documents(services: Services) -> StudyDocuments:
+    """The vault's sealed study documents, opened with the linkage key."""
+    return StudyDocuments(services.vault_sessions, services.keys.linkage)
+
+
+# --- study terms ----------------------------------------------------------------------------------
+
+
+def parse_category(value: str) -> Category:
+    """A term category from the command line (person, workplace, place, other)."""
+    for category in TERM_CATEGORIES:
+        if category.value == value:
+            return category
+    allowed = ", ".join(c.value for c in TERM_CATEGORIES)
+    raise PseudonymisationError(f"unknown term category {value!r}; use one of {allowed}")
+
+
+def load_terms(services: Services, study_id: str) -> list[Term]:
+    """The study's term list (decrypted from the vault)."""
+    data = documents(services).get(study_id, "terms")
+    if data is None:
+        return []
+    return [Term(t["text"], Category(t["category"])) for t in json.loads(data)]
+
+
+def add_term(services: Services, study_id: str, text: str, category: str, now: dt.datetime) -> int:
+    """Add a term to the study's list (sealed in the vault); return how many terms it has."""
+    cat = parse_category(category)
+    clean = " ".join(text.split())
+    if len(clean) < 2:
+        raise PseudonymisationError("a term needs at least two characters")
+    with services.research() as session:
+        get_study(session, study_id)
+    terms = load_terms(services, study_id)
+    if not any(t.text.casefold() == clean.casefold() for t in terms):
+        terms.append(Term(clean, cat))
+    payload = [{"text": t.text, "category": t.category.value} for t in terms]
+    documents(services).put(study_id, "terms", json.dumps(payload, ensure_ascii=False).encode())
+    with transaction(services.research) as session:
+        audit.append(
+            session,
+            audit.Event.TERM_ADDED,
+            actor="researcher",
+            study_id=study_id,
+            details={"category": cat.value, "terms": len(terms)},
+            at=now,
+        )
+    return len(terms)
+
+
+# --- who the vault knows, and the study-wide numbering -------------------------------------------
+
+
+def known_people(services: Services, session: Session, study_id: str) -> list[KnownPerson]:
+    """Every participant of the study with a name in the vault, each with their pseudonym.
+
+    All participants, not only the one speaking: informants mention each other.
+    """
+    people = []
+    rows = session.scalars(select(Participant).where(Participant.study_id == study_id)).all()
+    for participant in rows:
+        identity = services.vault.get(study_id, participant.code)
+        if identity is None or not participant.pseudonym:
+            continue
+        if not (identity.name or identity.email or identity.phone or identity.telegram_username):
+            continue
+        people.append(
+            KnownPerson.from_identity(
+                identity.name,
+                participant.pseudonym,
+                email=identity.email,
+                phone=identity.phone,
+                username=identity.telegram_username,
+            )
+        )
+    return people
+
+
+def load_book(services: Services, study_id: str) -> PlaceholderBook:
+    """The study's placeholder numbering (decrypted from the vault)."""
+    data = documents(services).get(study_id, "placeholders")
+    return PlaceholderBook() if data is None else PlaceholderBook.from_json(data)
+
+
+def save_book(services: Services, study_id: str, book: PlaceholderBook) -> None:
+    """Seal the numbering back into the vault."""
+    documents(services).put(study_id, "placeholders", book.to_json())
+
+
+def pseudonymise_text(
+    services: Services,
+    study_id: str,
+    text: str,
+    *,
+    language: str | None = None,
+    participant_code: str | None = None,
+    extra_terms: Sequence[str] = (),
+) -> Result:
+    """Pseudonymise any text of a study (field notes too) with its vault, terms and numbering."""
+    with services.research() as session:
+        definition = load_definition(session, study_id)
+        if participant_code is not None:
+            get_participant(session, study_id, participant_code)
+        people = known_people(services, session, study_id)
+    terms = load_terms(services, study_id) + [Term(t, Category.OTHER) for t in extra_terms]
+    book = load_book(services, study_id)
+    result = pseudonymise(
+        text,
+        language=language or definition.languages[0],
+        known_people=people,
+        terms=terms,
+        placeholders=book,
+    )
+    save_book(services, study_id, book)
+    return result
+
+
+# --- transcripts ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """One line of a review: a replacement (with what it replaced) or a suspect left in."""
+
+    number: int
+    kind: str  # replacement | suspect
+    segment: int
+    category: str
+    original: str
+    placeholder: str
+    context: str
+    status: str  # auto | rejected | suspect
+
+
+def _bundle(
+    document: dict[str, Any], result: Result, lines: list[str], rejected: Sequence[int] = ()
+) -> dict[str, Any]:
+    """The review bundle stored encrypted as the redaction map."""
+    text = "\n".join(document.get("_source_lines") or [])
+    starts = [0]
+    for line in text.split("\n")[:-1]:
+        starts.append(starts[-1] + len(line) + 1)
+
+    def segment_of(offset: int) -> int:
+        index = 0
+        for i, start in enumerate(starts):
+            if start <= offset:
+                index = i
+        return index
+
+    return {
+        "version": 1,
+        "language": document["language"],
+        "source_lines": document.get("_source_lines") or [],
+        "segments": [
+            {"start": s["start"], "end": s["end"], "speaker": s["speaker"], "text": line}
+            for s, line in zip(document["segments"], lines, strict=True)
+        ],
+        "replacements": [
+            {
+                "segment": segment_of(span.source_start),
+                "category": span.category.value,
+                "placeholder": span.placeholder,
+                "original": span.original,
+                "source_start": span.source_start,
+                "source_end": span.source_end,
+            }
+            for span in result.spans
+        ],
+        "suspects": [
+            {
+                "segment": segment_of(s.source_start),
+                "reason": s.reason,
+                "original": text[s.source_start : s.source_end],
+                "source_start": s.source_start,
+                "source_end": s.source_end,
+            }
+            for s in result.suspects
+        ],
+        "rejected": sorted(rejected),
+    }
+
+
+def _run_engine(
+    services: Services, study_id: str, document: dict[str, Any], people: list[KnownPerson]
+) -> tuple[list[str], Result, list[str]]:
+    source = [" ".join(str(seg["text"]).split()) for seg in document["segments"]]
+    book = load_book(services, study_id)
+    lines, result = pseudonymise_lines(
+        source,
+        language=str(document.get("language") or "nb"),
+        known_people=people,
+        terms=load_terms(services, study_id),
+        placeholders=book,
+    )
+    save_book(services, study_id, book)
+    return lines, result, source
+
+
+def _read_raw(services: Services, obj: BlobObject) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(b"".join(services.content.read(obj)))
+    return document
+
+
+def _store_bundle(
+    services: Services,
+    session: Session,
+    participant: Participant,
+    bundle: dict[str, Any],
+    now: dt.datetime,
+) -> BlobObject:
+    payload = json.dumps(bundle, ensure_ascii=False).encode("utf-8")
+    return services.content.put(
+        session,
+        study_id=participant.study_id,
+        participant_id=participant.id,
+        participant_code=participant.code,
+        kind="redaction_map",
+        source=[payload],
+        now=now,
+    )
+
+
+def pseudonymise_transcript(
+    services: Services, transcript_id: int, now: dt.datetime
+) -> PseudonymisedTranscript:
+    """The pseudonymise job: one raw transcript → a review bundle (idempotent, takes an id)."""
+    with services.research() as session:
+        existing = session.scalar(
+            select(PseudonymisedTranscript).where(
+                PseudonymisedTranscript.transcript_id == transcript_id
+            )
+        )
+        if existing is not None:
+            return existing
+        row = session.execute(
+            select(Transcript, Recording, BlobObject)
+            .join(Recording, Recording.id == Transcript.recording_id)
+            .join(BlobObject, BlobObject.object_id == Transcript.object_id)
+            .where(Transcript.id == transcript_id, BlobObject.deleted_at.is_(None))
+        ).first()
+        if row is None:
+            raise NothingToReview(f"transcript {transcript_id} does not exist (any more)")
+        transcript, recording, obj = row
+        study_id = recording.study_id
+        people = known_people(services, session, study_id)
+    document = _read_raw(services, obj)
+    lines, result, source = _run_engine(services, study_id, document, people)
+    document["_source_lines"] = source
+    bundle = _bundle(document, result, lines)
+    written: str | None = None
+    try:
+        with transaction(services.research) as session:
+            participant = session.get(Participant, recording.participant_id)
+            assert participant is not None
+            blob = _store_bundle(services, session, participant, bundle, now)
+            written = blob.object_id
+            pseudo = PseudonymisedTranscript(
+                transcript_id=transcript.id,
+                study_id=study_id,
+                participant_id=participant.id,
+                language=str(document.get("language") or transcript.language),
+                state=REVIEW,
+                review_object_id=blob.object_id,
+                replacements=len(result.spans),
+                suspects=len(result.suspects),
+                created_at=now,
+            )
+            session.add(pseudo)
+            audit.append(
+                session,
+                audit.Event.TRANSCRIPT_PSEUDONYMISED,
+                actor="worker:pseudonymise",
+                study_id=study_id,
+                participant_code=participant.code,
+                details={
+                    "transcript_id": transcript.id,
+                    "replacements": len(result.spans),
+                    "suspects": len(result.suspects),
+                    "categories": _category_counts(result),
+                },
+                at=now,
+            )
+            session.flush()
+            session.expunge(pseudo)
+            return pseudo
+    except BaseException:
+        if written is not None:
+            services.content.blobs.delete(written)
+        raise
+
+
+def _category_counts(result: Result) -> list[str]:
+    # "email:2", not {"email": 2}: the audit refuses detail keys that look like identifiers.
+    counts: dict[str, int] = {}
+    for span in result.spans:
+        counts[span.category.value] = counts.get(span.category.value, 0) + 1
+    return [f"{k}:{v}" for k, v in sorted(counts.items())]
+
+
+def pseudonymise_pending(
+    services: Services, now: dt.datetime, study_id: str | None = None
+) -> list[int]:
+    """Run the pseudonymise job for every transcript that has none yet; return their ids."""
+    with services.research() as session:
+        stmt = (
+            select(Transcript.id)
+            .join(Recording, Recording.id == Transcript.recording_id)
+            .outerjoin(
+                PseudonymisedTranscript,
+                PseudonymisedTranscript.transcript_id == Transcript.id,
+            )
+            .where(PseudonymisedTranscript.id.is_(None))
+            .order_by(Transcript.id)
+        )
+        if study_id is not None:
+            stmt = stmt.where(Recording.study_id == study_id)
+        pending = list(session.scalars(stmt))
+    for transcript_id in pending:
+        pseudonymise_transcript(services, transcript_id, now)
+    return pending
+
+
+def _participant_rows(
+    session: Session, study_id: str, code: str, state: str | None = None
+) -> list[PseudonymisedTranscript]:
+    participant = get_participant(session, study_id, code)
+    stmt = (
+        select(PseudonymisedTranscript)
+        .where(PseudonymisedTranscript.participant_id == participant.id)
+        .order_by(PseudonymisedTranscript.transcript_id)
+    )
+    if state is not None:
+        stmt = stmt.where(PseudonymisedTranscript.state == state)
+    return list(session.scalars(stmt))
+
+
+def _load_bundle(services: Services, session: Session, row: PseudonymisedTranscript) -> Any:
+    if row.review_object_id is None:
+        raise NothingToReview("the redaction map of this transcript has been destroyed")
+    obj = session.get(BlobObject, row.review_object_id)
+    if obj is None or obj.deleted_at is not None:
+        raise NothingToReview("the redaction map of this transcript has been destroyed")
+    return json.loads(b"".join(services.content.read(obj)))
+
+
+def _context(text: str, start: int, end: int, width: int = 30) -> str:
+    left = text[max(0, start - width) : start].split("\n")[-1]
+    right = text[end : end + width].split("\n")[0]
+    return f"…{left}⟦{text[start:end]}⟧{right}…"
+
+
+def review(services: Services, study_id: str, code: str, now: dt.datetime) -> list[ReviewItem]:
+    """Every replacement and suspect of the participant's transcripts under review.
+
+    Runs the pseudonymise job first for transcripts that have not had it yet. The items hold
+    original text: they are for the researcher's screen, never for storage or logs.
+    """
+    pseudonymise_pending(services, now, study_id)
+    items: list[ReviewItem] = []
+    with services.research() as session:
+        rows = _participant_rows(session, study_id, code, REVIEW)
+        if not rows:
+            raise NothingToReview(
+                f"{code} has no transcript waiting for review in {study_id}; "
+                f"`fieldvault jobs {study_id}` shows the transcription jobs"
+            )
+        for row in rows:
+            bundle = _load_bundle(services, session, row)
+            source = "\n".join(bundle.get("source_lines") or [])
+            rejected = set(bundle.get("rejected", []))
+            for rep in bundle["replacements"]:
+                number = len(items) + 1
+                items.append(
+                    ReviewItem(
+                        number=number,
+                        kind="replacement",
+                        segment=rep["segment"],
+                        category=rep["category"],
+                        original=rep["original"],
+                        placeholder=rep["placeholder"],
+                        context=_context(source, rep["source_start"], rep["source_end"])
+                        if source
+                        else "",
+                        status="rejected" if number in rejected else "auto",
+                    )
+                )
+            for sus in bundle["suspects"]:
+                items.append(
+                    ReviewItem(
+                        number=len(items) + 1,
+                        kind="suspect",
+                        segment=sus["segment"],
+                        category=sus["reason"],
+                        original=sus["original"],
+                        placeholder="",
+                        context=_context(source, sus["source_start"], sus["source_end"])
+                        if source
+                        else "",
+                        status="suspect",
+                    )
+                )
+    return items
+
+
+def redo(services: Services, study_id: str, code: str, now: dt.datetime) -> int:
+    """Pseudonymise the participant's transcripts under review again (after new terms)."""
+    with services.research() as session:
+        rows = _participant_rows(session, study_id, code, REVIEW)
+        people = known_people(services, session, study_id)
+        jobs = []
+        for row in rows:
+            transcript = session.get(Transcript, row.transcript_id)
+            assert transcript is not None
+            obj = session.get(BlobObject, transcript.object_id)
+            if obj is None or obj.deleted_at is not None:
+                continue
+            jobs.append((row.id, obj))
+    for row_id, obj in jobs:
+        document = _read_raw(services, obj)
+        lines, result, source = _run_engine(services, study_id, document, people)
+        document["_source_lines"] = source
+        bundle = _bundle(document, result, lines)
+        with transaction(services.research) as session:
+            current = session.get(PseudonymisedTranscript, row_id)
+            assert current is not None
+            row = current
+            participant = session.get(Participant, row.participant_id)
+            assert participant is not None
+            old = row.review_object_id
+            blob = _store_bundle(services, session, participant, bundle, now)
+            row.review_object_id = blob.object_id
+            row.replacements, row.suspects = len(result.spans), len(result.suspects)
+            if old is not None:
+                old_obj = session.get(BlobObject, old)
+                if old_obj is not None:
+                    services.content.blobs.delete(old)
+                    old_obj.deleted_at = now
+            audit.append(
+                session,
+                audit.Event.TRANSCRIPT_REVIEWED,
+                actor="researcher",
+                study_id=study_id,
+                participant_code=code,
+                details={"transcript_id": row.transcript_id, "action": "redo"},
+                at=now,
+            )
+    return len(jobs)
+
+
+def reject(
+    services: Services, study_id: str, code: str, numbers: Sequence[int], now: dt.datetime
+) -> int:
+    """Undo automatic replacements (by review number): the original text stays in."""
+    wanted = set(numbers)
+    changed = 0
+    with transaction(services.research) as session:
+        rows = _participant_rows(session, study_id, code, REVIEW)
+        offset = 0
+        for row in rows:
+            bundle = _load_bundle(services, session, row)
+            count = len(bundle["replacements"])
+            mine = {n - offset for n in wanted if offset < n <= offset + count}
+            offset += count + len(bundle["suspects"])
+            if not mine:
+                continue
+            bundle["rejected"] = sorted(set(bundle.get("rejected", [])) | mine)
+            participant = session.get(Participant, row.participant_id)
+            assert participant is not None
+            old = row.review_object_id
+            blob = _store_bundle(services, session, participant, bundle, now)
+            row.review_object_id = blob.object_id
+            if old is not None:
+                services.content.blobs.delete(old)
+                old_obj = session.get(BlobObject, old)
+                if old_obj is not None:
+                    old_obj.deleted_at = now
+            changed += len(mine)
+            audit.append(
+                session,
+                audit.Event.TRANSCRIPT_REVIEWED,
+                actor="researcher",
+                study_id=study_id,
+                participant_code=code,
+                details={"transcript_id": row.transcript_id, "rejected": len(mine)},
+                at=now,
+            )
+    return changed
+
+
+def _apply_rejections(bundle: dict[str, Any]) -> list[str]:
+    """The pseudonymised lines with rejected replacements put back to their originals."""
+    rejected = set(bundle.get("rejected", []))
+    lines = [seg["text"] for seg in bundle["segments"]]
+    if not rejected:
+        return lines
+    # Rebuild each line from the source with only the accepted replacements.
+    source = bundle.get("source_lines")
+    if not source:
+        return lines
+    starts = [0]
+    for line in source[:-1]:
+        starts.append(starts[-1] + len(line) + 1)
+    text = "\n".join(source)
+    out: list[str] = []
+    pos = 0
+    for number, rep in enumerate(bundle["replacements"], start=1):
+        out.append(text[pos : rep["source_start"]])
+        out.append(rep["original"] if number in rejected else rep["placeholder"])
+        pos = rep["source_end"]
+    out.append(text[pos:])
+    return "".join(out).split("\n")
+
+
+def _vault_leftovers(lines: list[str], people: list[KnownPerson]) -> int:
+    """How many lines still hold a full name, an e-mail or a phone number the vault knows."""
+    hits = 0
+    for line in lines:
+        for person in people:
+            secrets = [n for n in person.names if " " in n] + list(person.emails)
+            secrets += [re.sub(r"\D", "", p)[-8:] for p in person.phones]
+            digits = re.sub(r"\D", "", line)
+            if any(s and (s.casefold() in line.casefold() or s in digits) for s in secrets):
+                hits += 1
+                break
+    return hits
+
+
+def approve(
+    services: Services, study_id: str, code: str, now: dt.datetime, actor: str = "researcher"
+) -> int:
+    """Approve the participant's reviewed transcripts: their pseudonymised text becomes data.
+
+    Refused while a name or contact the vault knows is still in the text.
+    """
+    with transaction(services.research) as session:
+        rows = _participant_rows(session, study_id, code, REVIEW)
+        if not rows:
+            raise NothingToReview(f"{code} has no transcript waiting for approval in {study_id}")
+        people = known_people(services, session, study_id)
+        for row in rows:
+            bundle = _load_bundle(services, session, row)
+            lines = _apply_rejections(bundle)
+            if _vault_leftovers(lines, people):
+                raise PseudonymisationError(
+                    f"transcript {row.transcript_id} of {code} still holds a name or contact of "
+                    "a participant; review it again (undo the rejection or add a term)"
+                )
+            row.document = {
+                "language": bundle["language"],
+                "segments": [
+                    {"start": seg["start"], "end": seg["end"], "speaker": seg["speaker"], "text": t}
+                    for seg, t in zip(bundle["segments"], lines, strict=True)
+                ],
+            }
+            row.state = APPROVED
+            row.approved_at = now
+            row.approved_by = actor
+            audit.append(
+                session,
+                audit.Event.TRANSCRIPT_APPROVED,
+                actor=actor,
+                study_id=study_id,
+                participant_code=code,
+                details={
+                    "transcript_id": row.transcript_id,
+                    "replacements": row.replacements,
+                    "rejected": len(bundle.get("rejected", [])),
+                },
+                at=now,
+            )
+        participant = get_participant(session, study_id, code)
+        if State(participant.state) is State.TRANSCRIBED:
+            consent.transition(participant, State.APPROVED, now)
+        return len(rows)
+
+
+def approved_documents(session: Session, study_id: str, code: str) -> list[dict[str, Any]]:
+    """The participant's approved pseudonymised transcripts (research data)."""
+    return [
+        dict(row.document or {}, transcript_id=row.transcript_id)
+        for row in _participant_rows(session, study_id, code, APPROVED)
+    ]

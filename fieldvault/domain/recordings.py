@@ -1,0 +1,278 @@
+"""Interview recordings: encrypted intake (rule 1 and 7), transcription jobs, raw transcripts.
+
+Every front end (CLI, bot, web) hands uploads to ``accept_recording``. It encrypts each file
+while reading it, probes the audio from the decrypted stream in memory, and either keeps all
+files of the interview with a queued transcription job, or keeps nothing at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from fieldvault.domain import consent
+from fieldvault.domain.consent import State
+from fieldvault.domain.errors import DomainError
+from fieldvault.domain.participants import get_participant
+from fieldvault.domain.studies import get_study, load_definition
+from fieldvault.errors import NotFoundError
+from fieldvault.storage import audit
+from fieldvault.storage.content import ContentStore
+from fieldvault.storage.db import transaction
+from fieldvault.storage.models import (
+    BlobObject,
+    Participant,
+    Recording,
+    RecordingTrack,
+    Transcript,
+    TranscriptionJob,
+)
+from fieldvault.workers.audio import AudioProblem, StreamReader, probe
+
+SOURCES = frozenset({"cli", "telegram", "web"})
+_LANGUAGE = re.compile(r"^[a-z]{2,3}$")
+
+
+class RecordingRefused(DomainError):
+    """An upload was refused; nothing of it was kept."""
+
+    def __init__(self, message: str, reason: str = "bad-audio") -> None:
+        """``reason`` goes to the audit chain: ``no-consent`` or ``bad-audio``."""
+        super().__init__(message)
+        self.reason = reason
+
+
+class TranscriptNotFound(NotFoundError):
+    """No transcript (yet) for that participant."""
+
+
+def speaker_label(position: int, track_count: int) -> str:
+    """The speaker of a track: per-speaker tracks are numbered, a single mixed track is unknown."""
+    return f"speaker-{position + 1}" if track_count > 1 else "unknown"
+
+
+def accept_recording(
+    research: sessionmaker[Session],
+    content: ContentStore,
+    *,
+    study_id: str,
+    code: str,
+    files: Sequence[tuple[str, BinaryIO]],
+    language: str | None,
+    source: str,
+    now: dt.datetime,
+) -> Recording:
+    """Encrypt and keep one interview's audio files and queue its transcription, or refuse."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}")
+    if not files:
+        raise RecordingRefused("no audio file given")
+    if language is not None and not _LANGUAGE.match(language):
+        raise RecordingRefused(
+            f"language {language!r} is not a language code such as no, nn, nb or en"
+        )
+    with research() as session:
+        participant = get_participant(session, study_id, code)
+        if not consent.may_hold_recording(session, participant):
+            item = load_definition(session, study_id).recording_item_id
+            _audit_refusal(research, study_id, code, source, "no-consent", len(files), now)
+            raise RecordingRefused(
+                f"participant {code} has no current consent to {item!r}; "
+                "no recording can be accepted",
+                "no-consent",
+            )
+    written: list[str] = []
+    try:
+        with transaction(research) as session:
+            participant = get_participant(session, study_id, code)
+            # Checked again inside the writing transaction: consent may have been withdrawn.
+            if not consent.may_hold_recording(session, participant):
+                raise RecordingRefused(
+                    f"participant {code} has withdrawn consent to recording", "no-consent"
+                )
+            tracks = []
+            for name, fh in files:
+                obj = content.put(
+                    session,
+                    study_id=study_id,
+                    participant_id=participant.id,
+                    participant_code=code,
+                    kind="recording",
+                    source=fh,
+                    now=now,
+                )
+                written.append(obj.object_id)
+                try:
+                    info = _probe_stored(content, obj)
+                except AudioProblem as exc:
+                    raise RecordingRefused(f"file {name!r} {exc}") from exc
+                tracks.append((obj, info))
+            recording = Recording(
+                study_id=study_id,
+                participant_id=participant.id,
+                language=language,
+                source=source,
+                duration_s=max(info.duration_s for _, info in tracks),
+                created_at=now,
+            )
+            session.add(recording)
+            session.flush()
+            for position, (obj, info) in enumerate(tracks):
+                session.add(
+                    RecordingTrack(
+                        recording_id=recording.id,
+                        position=position,
+                        object_id=obj.object_id,
+                        container=info.container,
+                        codec=info.codec,
+                        duration_s=info.duration_s,
+                    )
+                )
+            session.add(
+                TranscriptionJob(
+                    recording_id=recording.id, study_id=study_id, state="queued", created_at=now
+                )
+            )
+            if State(participant.state) is State.CONSENTED:
+                consent.transition(participant, State.INTERVIEWED, now)
+            audit.append(
+                session,
+                audit.Event.UPLOAD_ACCEPTED,
+                actor=source,
+                study_id=study_id,
+                participant_code=code,
+                details={
+                    "recording_id": recording.id,
+                    "tracks": len(tracks),
+                    "duration_s": round(recording.duration_s, 1),
+                    "language": language or "detect",
+                },
+                at=now,
+            )
+            session.flush()
+            session.refresh(recording, ["tracks"])
+            return recording
+    except BaseException as exc:
+        # The transaction rolled back the rows; the ciphertext files must go too.
+        for object_id in written:
+            content.blobs.delete(object_id)
+        if isinstance(exc, RecordingRefused):
+            _audit_refusal(research, study_id, code, source, exc.reason, len(files), now)
+        raise
+
+
+def _probe_stored(content: ContentStore, obj: BlobObject) -> Any:
+    # Probing the stored ciphertext, decrypted in memory, checks exactly what was kept and works
+    # for streams that cannot be rewound (bot and web uploads).
+    reader = StreamReader(lambda: content.read(obj), obj.plaintext_size)
+    try:
+        return probe(reader)  # type: ignore[arg-type]
+    finally:
+        reader.close()
+
+
+def _audit_refusal(
+    research: sessionmaker[Session],
+    study_id: str,
+    code: str,
+    source: str,
+    reason: str,
+    files: int,
+    now: dt.datetime,
+) -> None:
+    with transaction(research) as session:
+        audit.append(
+            session,
+            audit.Event.UPLOAD_REJECTED,
+            actor=source,
+            study_id=study_id,
+            participant_code=code,
+            details={"reason": reason, "files": files},
+            at=now,
+        )
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A transcription job as listed by ``fieldvault jobs``."""
+
+    job_id: int
+    study_id: str
+    participant_code: str
+    recording_id: int
+    state: str
+    progress: float
+    eta_s: float | None
+    attempts: int
+    duration_s: float
+    error: str | None
+
+
+def list_jobs(session: Session, study_id: str | None = None) -> list[JobView]:
+    """Transcription jobs, newest last, optionally of one study."""
+    stmt = (
+        select(TranscriptionJob, Recording, Participant)
+        .join(Recording, Recording.id == TranscriptionJob.recording_id)
+        .join(Participant, Participant.id == Recording.participant_id)
+        .order_by(TranscriptionJob.id)
+    )
+    if study_id is not None:
+        get_study(session, study_id)
+        stmt = stmt.where(TranscriptionJob.study_id == study_id)
+    return [
+        JobView(
+            job_id=job.id,
+            study_id=job.study_id,
+            participant_code=participant.code,
+            recording_id=recording.id,
+            state=job.state,
+            progress=job.progress,
+            eta_s=job.eta_s,
+            attempts=job.attempts,
+            duration_s=recording.duration_s,
+            error=job.error,
+        )
+        for job, recording, participant in session.execute(stmt).all()
+    ]
+
+
+def read_transcripts(
+    session: Session, content: ContentStore, study_id: str, code: str
+) -> list[dict[str, Any]]:
+    """The participant's raw transcripts, decrypted in memory, oldest recording first."""
+    participant = get_participant(session, study_id, code)
+    rows = session.execute(
+        select(Transcript, BlobObject)
+        .join(Recording, Recording.id == Transcript.recording_id)
+        .join(BlobObject, BlobObject.object_id == Transcript.object_id)
+        .where(Recording.participant_id == participant.id, BlobObject.deleted_at.is_(None))
+        .order_by(Recording.id)
+    ).all()
+    documents = [json.loads(b"".join(content.read(obj))) for _, obj in rows]
+    if not documents:
+        raise TranscriptNotFound(
+            f"no transcript for {code} in {study_id} yet; `fieldvault jobs {study_id}` "
+            "shows the transcription jobs"
+        )
+    return documents
+
+
+def format_text(document: dict[str, Any]) -> str:
+    """A transcript as plain text: one line per segment with time, speaker and suspect marks."""
+    lines = []
+    for seg in document["segments"]:
+        start = int(seg["start"])
+        mark = "  [CHECK: " + "; ".join(seg["suspect"]) + "]" if seg["suspect"] else ""
+        speaker = f" {seg['speaker']}:" if seg["speaker"] != "unknown" else ""
+        lines.append(
+            f"[{start // 3600:d}:{start // 60 % 60:02d}:{start % 60:02d}]{speaker} "
+            f"{seg['text']}{mark}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,217 @@
+"""Audio through PyAV without plaintext on disk: probing uploads and decoding decrypted streams."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import av
+import numpy as np
+import numpy.typing as npt
+
+SAMPLE_RATE = 16000  # what Whisper expects
+ACCEPTED_CONTAINERS = frozenset(
+    {"mov,mp4,m4a,3gp,3g2,mj2", "mp3", "wav", "ogg", "matroska,webm", "flac"}
+)
+ACCEPTED_LABEL = "m4a/mp4, mp3, wav, ogg/opus, webm or flac"
+# A file whose decodable audio ends this much earlier than its header claims is truncated.
+TRUNCATION_TOLERANCE_S = 1.0
+
+
+class AudioProblem(Exception):
+    """What is wrong with an audio file, in words a researcher understands."""
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What probing found."""
+
+    container: str
+    codec: str
+    duration_s: float
+    sample_rate: int
+    channels: int
+
+
+class StreamReader(io.RawIOBase):
+    """A read-only, seekable file over a stream that can be restarted (e.g. a decrypted blob).
+
+    PyAV needs seeking for formats such as MP4 whose index sits at the end. Seeking forward
+    skips; seeking backward restarts the stream. Nothing is ever written anywhere.
+    """
+
+    def __init__(self, open_stream: Callable[[], Iterator[bytes]], size: int) -> None:
+        """``open_stream`` yields the plaintext from the start each time it is called."""
+        super().__init__()
+        self._open = open_stream
+        self._size = size
+        self._stream: Iterator[bytes] = iter(())
+        self._buffer = b""
+        self._buffer_start = 0  # stream position of _buffer[0]
+        self._stream_pos = 0  # stream position after the last chunk read
+        self._pos = 0
+        self._restart()
+
+    def _restart(self) -> None:
+        close = getattr(self._stream, "close", None)
+        if close is not None:
+            close()
+        self._stream = self._open()
+        self._buffer = b""
+        self._buffer_start = 0
+        self._stream_pos = 0
+
+    def readable(self) -> bool:
+        """Always."""
+        return True
+
+    def seekable(self) -> bool:
+        """Always (backwards by restarting the stream)."""
+        return True
+
+    def tell(self) -> int:
+        """Current position."""
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Move the position; the stream is only touched on the next read."""
+        if whence == io.SEEK_SET:
+            pos = offset
+        elif whence == io.SEEK_CUR:
+            pos = self._pos + offset
+        elif whence == io.SEEK_END:
+            pos = self._size + offset
+        else:
+            raise ValueError(f"bad whence {whence}")
+        if pos < 0:
+            raise ValueError("negative seek position")
+        self._pos = pos
+        return pos
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        """Fill ``buffer`` from the current position."""
+        if self._pos >= self._size:
+            return 0
+        if self._pos < self._buffer_start:
+            self._restart()
+        while self._pos >= self._stream_pos:
+            chunk = next(self._stream, None)
+            if chunk is None:
+                return 0
+            self._buffer_start = self._stream_pos
+            self._buffer = chunk
+            self._stream_pos += len(chunk)
+        start = self._pos - self._buffer_start
+        n = min(len(buffer), len(self._buffer) - start)
+        buffer[:n] = self._buffer[start : start + n]
+        self._pos += n
+        return n
+
+    def close(self) -> None:
+        """Close the underlying stream."""
+        close = getattr(self._stream, "close", None)
+        if close is not None:
+            close()
+        super().close()
+
+
+def _size(file: BinaryIO) -> int:
+    file.seek(0, io.SEEK_END)
+    size = file.tell()
+    file.seek(0)
+    return size
+
+
+def _truncation(file: BinaryIO, fmt: str, size: int) -> str | None:
+    """Container-level signs of a cut-off file that FFmpeg reads past without complaint."""
+    if fmt == "wav":
+        # RIFF: the "data" chunk declares its length; a cut file is shorter than that.
+        head = file.read(4096)
+        at = head.find(b"data")
+        if at >= 0 and at + 8 <= len(head):
+            declared = int.from_bytes(head[at + 4 : at + 8], "little")
+            if declared not in (0, 0xFFFFFFFF) and at + 8 + declared > size:
+                return f"its header declares {at + 8 + declared} bytes but it has {size}"
+    elif fmt == "ogg":
+        # The last Ogg page of a complete stream carries the end-of-stream flag (0x04).
+        file.seek(max(0, size - 65536))
+        tail = file.read()
+        at = tail.rfind(b"OggS")
+        if at >= 0 and at + 5 < len(tail) and not tail[at + 5] & 0x04:
+            return "its last page is not the end of the stream"
+    return None
+
+
+def probe(file: BinaryIO) -> AudioInfo:
+    """Open, demux and decode all of ``file``; AudioProblem when it is not sound, whole audio."""
+    size = _size(file)
+    if size == 0:
+        raise AudioProblem("is empty (0 bytes)")
+    try:
+        container = av.open(file, mode="r")
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise AudioProblem(
+            f"is not a readable audio file: corrupt, truncated or not audio "
+            f"({ACCEPTED_LABEL} expected)"
+        ) from exc
+    try:
+        fmt = container.format.name
+        if not container.streams.audio:
+            raise AudioProblem("holds no audio stream")
+        if fmt not in ACCEPTED_CONTAINERS:
+            raise AudioProblem(f"format {fmt!r} is not accepted ({ACCEPTED_LABEL} expected)")
+        stream = container.streams.audio[0]
+        declared = float(container.duration) / av.time_base if container.duration else None
+        decoded_end = 0.0
+        frames = 0
+        try:
+            for frame in container.decode(stream):
+                frames += 1
+                if frame.time is not None:
+                    decoded_end = max(decoded_end, frame.time + frame.samples / frame.sample_rate)
+        except av.error.FFmpegError as exc:
+            raise AudioProblem(f"is corrupt after {decoded_end:.1f} s ({exc.strerror})") from exc
+        if frames == 0 or decoded_end <= 0.0:
+            raise AudioProblem("holds no decodable audio (empty or corrupt)")
+        if declared is not None and declared - decoded_end > max(
+            TRUNCATION_TOLERANCE_S, 0.02 * declared
+        ):
+            raise AudioProblem(
+                f"is truncated: its header says {declared:.1f} s but the audio ends at "
+                f"{decoded_end:.1f} s"
+            )
+        container.close()
+        file.seek(0)
+        cut = _truncation(file, fmt.split(",")[0], size)
+        if cut is not None:
+            raise AudioProblem(f"is truncated: {cut}")
+        codec = stream.codec_context.name
+        return AudioInfo(
+            container=fmt.split(",")[0],
+            codec=codec,
+            duration_s=decoded_end,
+            sample_rate=stream.codec_context.sample_rate or 0,
+            channels=stream.codec_context.channels or 0,
+        )
+    finally:
+        container.close()
+
+
+def decode(file: BinaryIO) -> npt.NDArray[np.float32]:
+    """Decode the first audio stream to 16 kHz mono float32 samples, all in memory."""
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+    chunks: list[npt.NDArray[np.int16]] = []
+    with av.open(file, mode="r") as container:
+        stream = container.streams.audio[0]
+        for frame in container.decode(stream):
+            for out in resampler.resample(frame):
+                chunks.append(np.asarray(out.to_ndarray(), dtype=np.int16).reshape(-1))
+        for out in resampler.resample(None):
+            chunks.append(np.asarray(out.to_ndarray(), dtype=np.int16).reshape(-1))
+    if not chunks:
+        return np.zeros(0, dtype=np.float32)
+    # int16 while collecting halves the peak memory of a long recording.
+    samples = np.concatenate(chunks)
+    return (samples.astype(np.float32) / 32768.0).astype(np.float32, copy=False)

@@ -1,0 +1,252 @@
+"""Whisper engines behind one small interface, and the flags that mark suspect segments.
+
+Both engines take 16 kHz mono float32 samples (decoded in memory from the decrypted stream) and
+yield segments lazily, so the worker can store progress while a long recording runs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+# Thresholds are Whisper's own fallback thresholds (openai/whisper transcribe.py): a segment past
+# them is one Whisper itself would have retried; here it is kept and flagged for review.
+COMPRESSION_RATIO_MAX = 2.4
+AVG_LOGPROB_MIN = -1.0
+NO_SPEECH_PROB_MAX = 0.6
+BEAM_SIZE = 5
+SAMPLE_RATE = 16000
+# faster-whisper computes the log-mel spectrogram of everything it is given at once (about
+# 1.2 GB of STFT for an hour), so long recordings are transcribed in pieces of about ten
+# minutes, cut in the quietest half second near each boundary.
+PIECE_S = 600
+CUT_SEARCH_S = 15
+
+
+@dataclass
+class Segment:
+    """One timestamped piece of transcript and why it may be wrong."""
+
+    start: float
+    end: float
+    text: str
+    avg_logprob: float
+    no_speech_prob: float
+    compression_ratio: float
+    speaker: str = "unknown"
+    suspect: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TranscribeResult:
+    """Language (given or detected) and a lazy segment iterator."""
+
+    language: str
+    duration_s: float
+    segments: Iterator[Segment]
+
+
+class Engine(Protocol):
+    """A Whisper implementation."""
+
+    name: str
+    model_name: str
+
+    def transcribe(self, audio: npt.NDArray[np.float32], language: str | None) -> TranscribeResult:
+        """Transcribe 16 kHz mono samples; ``language`` None means detect."""
+        ...
+
+
+def compression_ratio(text: str) -> float:
+    """How much zlib shrinks the text: repeated, looping text compresses far better than speech."""
+    data = text.encode("utf-8")
+    return len(data) / max(1, len(zlib.compress(data)))
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def repeated_phrase(text: str, min_repeats: int = 3) -> bool:
+    """Whether a phrase of 1-6 words occurs ``min_repeats`` times in a row (a Whisper loop)."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    for n in range(1, 7):
+        for i in range(0, len(words) - n * min_repeats + 1):
+            phrase = words[i : i + n]
+            if all(words[i + k * n : i + (k + 1) * n] == phrase for k in range(1, min_repeats)):
+                return True
+    return False
+
+
+def flag(segment: Segment, previous: Segment | None = None) -> Segment:
+    """Add the reasons why ``segment`` may be invented or repeated text."""
+    reasons: list[str] = []
+    if segment.compression_ratio > COMPRESSION_RATIO_MAX or repeated_phrase(segment.text):
+        reasons.append(f"repetition (compression ratio {segment.compression_ratio:.2f})")
+    if (
+        previous is not None
+        and segment.text.strip()
+        and segment.text.strip() == previous.text.strip()
+    ):
+        reasons.append("same text as the previous segment")
+    if segment.avg_logprob < AVG_LOGPROB_MIN:
+        reasons.append(f"low confidence (avg log-prob {segment.avg_logprob:.2f})")
+    if segment.no_speech_prob > NO_SPEECH_PROB_MAX:
+        reasons.append(f"probably no speech here (no-speech prob {segment.no_speech_prob:.2f})")
+    segment.suspect = reasons
+    return segment
+
+
+def _flagged(segments: Iterator[Segment]) -> Iterator[Segment]:
+    previous = None
+    for segment in segments:
+        yield flag(segment, previous)
+        previous = segment
+
+
+class FasterWhisperEngine:
+    """faster-whisper (CTranslate2): int8 on CPU, float16 on CUDA, VAD filter on."""
+
+    name = "faster-whisper"
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        device: str = "cpu",
+        compute_type: str = "default",
+        threads: int = 0,
+        model_name: str | None = None,
+    ) -> None:
+        """Load the CTranslate2 model in ``model_path`` (never from a hub)."""
+        from faster_whisper import WhisperModel
+
+        if device == "auto":
+            import ctranslate2
+
+            device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+        if compute_type == "default":
+            compute_type = "int8" if device == "cpu" else "float16"
+        self.model_name = model_name or model_path.name
+        self.compute_type = compute_type
+        self._model = WhisperModel(
+            str(model_path),
+            device=device,
+            compute_type=compute_type,
+            cpu_threads=threads,
+            local_files_only=True,
+        )
+
+    def transcribe(self, audio: npt.NDArray[np.float32], language: str | None) -> TranscribeResult:
+        """Transcribe with beam 5 and without conditioning on earlier text (avoids loops)."""
+        pieces = split_points(audio)
+        first, info = self._run(audio[pieces[0] : pieces[1]], language)
+        detected = language or info.language
+
+        def convert() -> Iterator[Segment]:
+            yield from self._segments(first, 0.0)
+            for start, end in itertools.pairwise(pieces[1:]):
+                segments, _ = self._run(audio[start:end], detected)
+                yield from self._segments(segments, start / SAMPLE_RATE)
+
+        duration = len(audio) / SAMPLE_RATE
+        return TranscribeResult(detected, duration, _flagged(convert()))
+
+    def _run(self, audio: npt.NDArray[np.float32], language: str | None) -> tuple[Any, Any]:
+        return self._model.transcribe(
+            audio,
+            language=language,
+            beam_size=BEAM_SIZE,
+            vad_filter=True,
+            condition_on_previous_text=False,
+        )
+
+    @staticmethod
+    def _segments(segments: Any, offset: float) -> Iterator[Segment]:
+        for s in segments:
+            yield Segment(
+                start=float(s.start) + offset,
+                end=float(s.end) + offset,
+                text=s.text.strip(),
+                avg_logprob=float(s.avg_logprob),
+                no_speech_prob=float(s.no_speech_prob),
+                compression_ratio=float(s.compression_ratio),
+            )
+
+
+def split_points(audio: npt.NDArray[np.float32], piece_s: int = PIECE_S) -> list[int]:
+    """Sample indices that cut ``audio`` into pieces of about ``piece_s``, in quiet places."""
+    step, search, window = piece_s * SAMPLE_RATE, CUT_SEARCH_S * SAMPLE_RATE, SAMPLE_RATE // 2
+    hop = SAMPLE_RATE // 10
+    cuts = [0]
+    # The last piece may be up to 1.5 pieces long rather than a short tail.
+    while len(audio) - cuts[-1] > step * 3 // 2:
+        lo = cuts[-1] + step - search
+        power = audio[lo : lo + 2 * search].astype(np.float64) ** 2
+        energies = [power[i : i + window].sum() for i in range(0, len(power) - window, hop)]
+        cuts.append(lo + int(np.argmin(energies)) * hop + window // 2)
+    cuts.append(len(audio))
+    return cuts
+
+
+class OpenAIWhisperEngine:
+    """openai-whisper (PyTorch) from a local ``.pt`` checkpoint; the reference implementation."""
+
+    name = "openai-whisper"
+
+    def __init__(
+        self,
+        checkpoint: Path,
+        *,
+        device: str = "cpu",
+        threads: int = 0,
+        model_name: str | None = None,
+    ) -> None:
+        """Load ``checkpoint`` (see ``fieldvault models install`` for the converted base)."""
+        import torch
+        import whisper
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.model_name = model_name or checkpoint.stem
+        self._device = "cuda" if device == "cuda" else "cpu"
+        self._model = whisper.load_model(str(checkpoint), device=self._device)
+
+    def transcribe(self, audio: npt.NDArray[np.float32], language: str | None) -> TranscribeResult:
+        """Transcribe with beam 5, fp32 on CPU, no conditioning on previous text."""
+        result = self._model.transcribe(
+            audio,
+            language=language,
+            beam_size=BEAM_SIZE,
+            condition_on_previous_text=False,
+            fp16=self._device == "cuda",
+            verbose=None,
+        )
+
+        def convert() -> Iterator[Segment]:
+            for s in result["segments"]:
+                yield Segment(
+                    start=float(s["start"]),
+                    end=float(s["end"]),
+                    text=str(s["text"]).strip(),
+                    avg_logprob=float(s["avg_logprob"]),
+                    no_speech_prob=float(s["no_speech_prob"]),
+                    compression_ratio=float(s["compression_ratio"]),
+                )
+
+        duration = len(audio) / 16000
+        return TranscribeResult(str(result["language"]), duration, _flagged(convert()))
+
+
+EngineFactory = Callable[[], Engine]

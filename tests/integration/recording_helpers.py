@@ -1,0 +1,77 @@
+"""Shared set-up for the recording and transcription tests: consented participants, audio files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import wave
+from pathlib import Path
+
+import av
+import numpy as np
+
+from fieldvault.domain import consent
+from fieldvault.domain.participants import get_participant
+from fieldvault.services import Services
+
+from .conftest import NOW
+
+DATA = Path(__file__).parents[1] / "data"
+WEEK = dt.timedelta(days=7)
+
+
+def participant(services: Services, study_id: str, *, recording: bool = True) -> str:
+    """A participant who consented (or refused, with ``recording=False``) to being recorded."""
+    with services.unit_of_work() as session:
+        [invite] = consent.create_invites(session, study_id, 1, WEEK, NOW)
+    with services.unit_of_work() as session:
+        code = consent.redeem_invite(session, invite, NOW).code
+    with services.unit_of_work() as session:
+        person = get_participant(session, study_id, code)
+        consent.mark_informed(session, person, "nb", NOW)
+        consent.record_consent(
+            session,
+            person,
+            {"interview-recording": recording, "identifiable-publication": False},
+            language="nb",
+            channel="telegram",
+            letter_delivered_at=NOW,
+            now=NOW + dt.timedelta(minutes=5),
+            how={"message_id": 42},
+        )
+    return code
+
+
+def decode_pcm(path: Path, rate: int = 16000) -> np.ndarray:
+    """Samples of a fixture as 16-bit mono."""
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
+    chunks = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(audio=0):
+            chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
+    return np.concatenate(chunks).astype(np.int16)
+
+
+def wav_bytes(samples: np.ndarray, rate: int = 16000) -> bytes:
+    """A WAV file in memory."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples.tobytes())
+    return buffer.getvalue()
+
+
+def m4a_bytes(samples: np.ndarray, rate: int = 16000) -> bytes:
+    """An AAC-in-MP4 file in memory, like a Zoom export."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as out:
+        stream = out.add_stream("aac", rate=rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return buffer.getvalue()

@@ -1,0 +1,275 @@
+"""Pseudonymisation in a study: terms sealed in the vault, review, approval, the command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from fieldvault.domain import pseudonymisation as pz
+from fieldvault.domain.consent import State
+from fieldvault.domain.participants import get_participant, register_participant
+from fieldvault.services import Services
+from fieldvault.storage import audit
+from fieldvault.storage.models import (
+    BlobObject,
+    PseudonymisedTranscript,
+    Recording,
+    Transcript,
+)
+from fieldvault.storage.vault import Identity
+
+from .conftest import NOW
+
+KARI = Identity(name="Kari Nordmann", email="kari.nordmann@example.no", phone="+47 912 34 567")
+OLA = Identity(name="Ola Bakke", email="ola.bakke@example.no")
+LATER = NOW + dt.timedelta(days=30)
+
+
+def _transcript(services: Services, study_id: str, code: str, lines: list[str]) -> int:
+    """Store a raw transcript the way the transcription worker does (encrypted blob + row)."""
+    document = {
+        "language": "nb",
+        "segments": [
+            {"start": 5.0 * i, "end": 5.0 * i + 4, "text": line, "speaker": "unknown"}
+            for i, line in enumerate(lines)
+        ],
+    }
+    with services.unit_of_work() as session:
+        participant = get_participant(session, study_id, code)
+        recording = Recording(
+            study_id=study_id,
+            participant_id=participant.id,
+            language="nb",
+            source="cli",
+            duration_s=60.0,
+            created_at=LATER,
+        )
+        session.add(recording)
+        session.flush()
+        obj = services.content.put(
+            session,
+            study_id=study_id,
+            participant_id=participant.id,
+            participant_code=code,
+            kind="raw_transcript",
+            source=[json.dumps(document, ensure_ascii=False).encode()],
+            now=LATER,
+        )
+        row = Transcript(
+            recording_id=recording.id,
+            object_id=obj.object_id,
+            language="nb",
+            engine="test",
+            model="none",
+            segment_count=len(lines),
+            suspect_count=0,
+            created_at=LATER,
+        )
+        session.add(row)
+        participant.state = State.TRANSCRIBED.value
+        session.flush()
+        return row.id
+
+
+def _register(services: Services, study_id: str, identity: Identity) -> str:
+    return register_participant(services.research, services.vault, study_id, identity, {}, NOW)
+
+
+def _research_dump(services: Services) -> str:
+    """Every value in every table of the research database, as one string."""
+    parts = []
+    with services.research() as session:
+        for table in ("pseudonymised_transcripts", "audit_events", "participants", "transcripts"):
+            for row in session.execute(text(f"SELECT * FROM {table}")):
+                parts.append(" ".join(str(v) for v in row))
+    return "\n".join(parts)
+
+
+LINES = [
+    "Jeg heter Kari Nordmann og jobber på NAV Volda.",
+    "Kollegaen min Marte Olsen bor i Fjordbyen, og Ola Bakke kjenner henne.",
+    "Ring meg på 912 34 567. Det er et godt liv, dag for dag.",
+]
+
+
+def test_review_then_approve_stores_only_the_pseudonymised_text_as_research_data(
+    services: Services, study_id: str
+) -> None:
+    kari = _register(services, study_id, KARI)
+    _register(services, study_id, OLA)
+    pz.add_term(services, study_id, "Fjordbyen", "place", LATER)
+    transcript_id = _transcript(services, study_id, kari, LINES)
+
+    items = pz.review(services, study_id, kari, LATER)
+    originals = {i.original for i in items if i.kind == "replacement"}
+    assert {"Kari Nordmann", "NAV Volda", "Marte Olsen", "Fjordbyen", "912 34 567"} <= originals
+    with services.research() as session:
+        row = session.scalar(
+            select(PseudonymisedTranscript).where(
+                PseudonymisedTranscript.transcript_id == transcript_id
+            )
+        )
+        assert row is not None and row.state == "review" and row.document is None
+        blob = session.get(BlobObject, row.review_object_id)
+        assert blob is not None and blob.kind == "redaction_map"
+    ciphertext = b"".join(
+        p.read_bytes() for p in services.settings.blob_path.rglob("*") if p.is_file()
+    )
+    assert b"Nordmann" not in ciphertext and b"Fjordbyen" not in ciphertext
+
+    assert pz.approve(services, study_id, kari, LATER) == 1
+    with services.research() as session:
+        [doc] = pz.approved_documents(session, study_id, kari)
+        participant = get_participant(session, study_id, kari)
+        assert participant.state == State.APPROVED.value
+        assert audit.verify(session).ok
+    texts = [seg["text"] for seg in doc["segments"]]
+    pseudonym = participant.pseudonym
+    assert texts[0] == f"Jeg heter {pseudonym} og jobber på [ARBEIDSPLASS]."
+    assert texts[1].startswith("Kollegaen min [PERSON 1] bor i [STED]")
+    assert texts[2] == "Ring meg på [TELEFON]. Det er et godt liv, dag for dag."
+    dump = _research_dump(services)
+    for secret in ("Nordmann", "Marte", "Fjordbyen", "912 34 567", "Ola Bakke", "NAV Volda"):
+        assert secret not in dump
+
+
+def test_the_same_colleague_gets_the_same_placeholder_in_two_participants_transcripts(
+    services: Services, study_id: str
+) -> None:
+    kari = _register(services, study_id, KARI)
+    ola = _register(services, study_id, OLA)
+    _transcript(services, study_id, kari, ["Jeg jobber med Marte Olsen."])
+    _transcript(services, study_id, ola, ["Geir Johansen og Marte var der."])
+    pz.review(services, study_id, kari, LATER)
+    pz.review(services, study_id, ola, LATER)
+    pz.approve(services, study_id, kari, LATER)
+    pz.approve(services, study_id, ola, LATER)
+    with services.research() as session:
+        first = pz.approved_documents(session, study_id, kari)[0]["segments"][0]["text"]
+        second = pz.approved_documents(session, study_id, ola)[0]["segments"][0]["text"]
+    assert first == "Jeg jobber med [PERSON 1]."
+    assert second == "[PERSON 2] og [PERSON 1] var der."
+
+
+def test_a_rejected_replacement_stays_and_approval_refuses_a_name_from_the_vault(
+    services: Services, study_id: str
+) -> None:
+    kari = _register(services, study_id, KARI)
+    _transcript(services, study_id, kari, ["Jeg heter Kari Nordmann og bor i Ørsta."])
+    items = pz.review(services, study_id, kari, LATER)
+    by_original = {i.original: i.number for i in items}
+    assert pz.reject(services, study_id, kari, [by_original["Ørsta"]], LATER) == 1
+    assert any(i.status == "rejected" for i in pz.review(services, study_id, kari, LATER))
+    pz.reject(services, study_id, kari, [by_original["Kari Nordmann"]], LATER)
+    with pytest.raises(pz.PseudonymisationError, match="still holds a name") as caught:
+        pz.approve(services, study_id, kari, LATER)
+    assert "Kari" not in str(caught.value) and "Nordmann" not in str(caught.value)
+
+
+def test_terms_added_during_review_are_applied_again(services: Services, study_id: str) -> None:
+    kari = _register(services, study_id, KARI)
+    _transcript(services, study_id, kari, ["Vi spiste middag, og Trollsenteret var fullt."])
+    before = pz.review(services, study_id, kari, LATER)
+    assert [(i.kind, i.original) for i in before] == [("suspect", "Trollsenteret")]
+    pz.add_term(services, study_id, "Trollsenteret", "workplace", LATER)
+    pz.redo(services, study_id, kari, LATER)
+    after = pz.review(services, study_id, kari, LATER)
+    assert any(i.original == "Trollsenteret" for i in after if i.kind == "replacement")
+    pz.approve(services, study_id, kari, LATER)
+    with services.research() as session:
+        [doc] = pz.approved_documents(session, study_id, kari)
+    assert doc["segments"][0]["text"] == "Vi spiste middag, og [ARBEIDSPLASS] var fullt."
+
+
+def test_terms_are_sealed_in_the_vault_and_their_text_is_never_in_the_research_db(
+    services: Services, study_id: str
+) -> None:
+    pz.add_term(services, study_id, "Marte Olsen", "person", LATER)
+    pz.add_term(services, study_id, "NAV Eksempelvik", "workplace", LATER)
+    assert [t.text for t in pz.load_terms(services, study_id)] == [
+        "Marte Olsen",
+        "NAV Eksempelvik",
+    ]
+    with services.vault_sessions() as session:
+        sealed = session.execute(text("SELECT sealed FROM study_documents")).scalars().all()
+    assert all(b"Marte" not in bytes(s) and b"Eksempelvik" not in bytes(s) for s in sealed)
+    assert "Eksempelvik" not in _research_dump(services)
+    with pytest.raises(pz.PseudonymisationError, match="unknown term category"):
+        pz.add_term(services, study_id, "X Y", "colleague", LATER)
+
+
+def test_the_command_line_prints_json_without_originals(
+    services: Services, study_id: str, tmp_path: Path
+) -> None:
+    kari = _register(services, study_id, KARI)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDVAULT_")}
+    env |= {
+        "FIELDVAULT_DATA_DIR": str(services.settings.data_dir),
+        "FIELDVAULT_DATABASE_URL": services.settings.research_url,
+        "FIELDVAULT_VAULT_URL": services.settings.linkage_url,
+    }
+
+    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "fieldvault", *args],
+            env=env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    added = run("terms", "add", study_id, "Trollkroa", "--category", "workplace")
+    assert added.returncode == 0, added.stderr
+    note = "Kari Nordmann møtte Geir på Trollkroa. Ring 41 22 33 44 eller skriv til Hemmelig."
+    out = run("pseudonymise", "--study", study_id, "--term", "Hemmelig", "--json", "-", stdin=note)
+    assert out.returncode == 0, out.stderr
+    payload = json.loads(out.stdout)
+    for secret in ("Kari", "Nordmann", "Geir", "Trollkroa", "41 22 33 44", "Hemmelig"):
+        assert secret not in out.stdout and secret not in out.stderr
+    assert {s["category"] for s in payload["spans"]} == {
+        "own_name",
+        "person",
+        "workplace",
+        "phone",
+        "other",
+    }
+    for span in payload["spans"]:
+        assert payload["text"][span["start"] : span["end"]] == span["placeholder"]
+        assert set(span) == {"start", "end", "category", "placeholder"}
+    plain = run("pseudonymise", "--study", study_id, "-", stdin="Geir ringte.")
+    assert plain.stdout.strip() == "[PERSON 1] ringte."
+    bad = run("terms", "add", study_id, "X", "--category", "colleague")
+    assert bad.returncode != 0
+
+    _transcript(services, study_id, kari, ["Kari Nordmann jobber på NAV Volda."])
+    listed = run("review", study_id, kari)
+    assert listed.returncode == 0, listed.stderr
+    assert "'Kari Nordmann' → " in listed.stdout and "[ARBEIDSPLASS]" in listed.stdout
+    assert run("transcript", "approve", study_id, kari).returncode == 0
+    shown = run("transcript", "approved", study_id, kari)
+    assert shown.returncode == 0, shown.stderr
+    assert "jobber på [ARBEIDSPLASS]." in shown.stdout and "Kari" not in shown.stdout
+
+
+def test_nothing_from_the_vault_reaches_the_logs(
+    services: Services, study_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    kari = _register(services, study_id, KARI)
+    pz.add_term(services, study_id, "Trollkroa", "workplace", LATER)
+    _transcript(services, study_id, kari, LINES)
+    pz.review(services, study_id, kari, LATER)
+    pz.approve(services, study_id, kari, LATER)
+    pz.pseudonymise_text(services, study_id, "Kari Nordmann var på Trollkroa.")
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    for secret in ("Kari", "Nordmann", "Trollkroa", "912 34 567", "example.no"):
+        assert secret not in logged

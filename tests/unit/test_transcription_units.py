@@ -1,0 +1,131 @@
+"""Suspect-segment flags, the seekable decrypted-stream reader and the offline model install."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fieldvault.workers import weights
+from fieldvault.workers.audio import StreamReader
+from fieldvault.workers.transcription import (
+    SAMPLE_RATE,
+    Segment,
+    compression_ratio,
+    flag,
+    repeated_phrase,
+    split_points,
+)
+
+
+def _segment(text: str, **kw: float) -> Segment:
+    values = {"avg_logprob": -0.2, "no_speech_prob": 0.01, "compression_ratio": 1.2} | kw
+    return Segment(start=0.0, end=2.0, text=text, **values)  # type: ignore[arg-type]
+
+
+def test_ordinary_speech_is_not_suspect() -> None:
+    text = "Jeg har jobbet på kontoret i omtrent sju år, mest med unge brukere."
+    assert flag(_segment(text, compression_ratio=compression_ratio(text))).suspect == []
+
+
+@pytest.mark.parametrize(
+    ("segment", "reason"),
+    [
+        (_segment("Thank you. Thank you. Thank you. Thank you."), "repetition"),
+        (_segment("so so so so", compression_ratio=1.0), "repetition"),
+        (_segment("anything", compression_ratio=2.9), "repetition"),
+        (_segment("Takk for at du så på.", avg_logprob=-1.4), "low confidence"),
+        (_segment("Teksting av Nicolai Winther", no_speech_prob=0.93), "no speech"),
+    ],
+)
+def test_each_kind_of_suspect_segment_is_flagged_with_its_reason(
+    segment: Segment, reason: str
+) -> None:
+    assert any(reason in r for r in flag(segment).suspect)
+
+
+def test_a_segment_repeating_the_previous_one_is_flagged() -> None:
+    first = _segment("Og det var det.")
+    assert "same text as the previous segment" in flag(_segment("Og det var det."), first).suspect
+
+
+def test_repeated_phrase_needs_three_in_a_row() -> None:
+    assert repeated_phrase("we went to the office, to the office, to the office")
+    assert not repeated_phrase("to the office and back to the office")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    data=st.binary(min_size=0, max_size=3000),
+    chunk=st.integers(1, 700),
+    ops=st.lists(
+        st.tuples(st.integers(-3100, 3100), st.sampled_from([0, 1, 2]), st.integers(0, 900))
+    ),
+)
+def test_stream_reader_reads_and_seeks_like_a_file(
+    data: bytes, chunk: int, ops: list[tuple[int, int, int]]
+) -> None:
+    opened = []
+
+    def stream():  # type: ignore[no-untyped-def]
+        opened.append(1)
+        for i in range(0, len(data), chunk):
+            yield data[i : i + chunk]
+
+    reader = io.BufferedReader(StreamReader(stream, len(data)))
+    expected = io.BytesIO(data)
+    for offset, whence, size in ops:
+        base = {0: 0, 1: expected.tell(), 2: len(data)}[whence]
+        if base + offset < 0:
+            with pytest.raises((ValueError, OSError)):
+                reader.seek(offset, whence)
+            continue
+        want = expected.seek(offset, whence)
+        assert reader.seek(offset, whence) == want
+        assert reader.read(size) == expected.read(size)
+    assert len(opened) <= len(ops) + 1
+
+
+def test_install_checks_the_pinned_hash_and_repairs_a_damaged_model(tmp_path: Path) -> None:
+    installed = weights.install("base", tmp_path)
+    assert installed.sha256 == weights.MODELS["base"].model_sha256
+    assert {p.name for p in installed.path.iterdir()} >= {
+        "model.bin",
+        "config.json",
+        "tokenizer.json",
+        "vocabulary.txt",
+        weights.OPENAI_CHECKPOINT,
+    }
+    assert weights.installed(tmp_path) == ["base"]
+    with (installed.path / "model.bin").open("r+b") as fh:
+        fh.seek(os.path.getsize(installed.path / "model.bin") // 2)
+        fh.write(b"\x00\x01\x02\x03")
+    with pytest.raises(weights.ModelError, match="reinstall"):
+        weights.verify("base", tmp_path)
+    weights.install("base", tmp_path)
+    assert weights.verify("base", tmp_path).sha256 == installed.sha256
+
+
+def test_an_unknown_or_missing_model_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(weights.ModelError, match="unknown model 'large'"):
+        weights.install("large", tmp_path)
+    with pytest.raises(weights.ModelError, match="models install base"):
+        weights.resolve("base", tmp_path)
+
+
+def test_long_audio_is_cut_in_the_quiet_near_each_ten_minutes() -> None:
+    rng = np.random.default_rng(7)
+    audio = (rng.standard_normal(25 * 60 * SAMPLE_RATE) * 0.1).astype(np.float32)
+    quiet = [(596, 597), (1203, 1204)]  # seconds: a pause near 10 and near 20 minutes
+    for lo, hi in quiet:
+        audio[lo * SAMPLE_RATE : hi * SAMPLE_RATE] = 0.0
+    cuts = split_points(audio)
+    assert cuts[0] == 0 and cuts[-1] == len(audio) and len(cuts) == 4
+    for cut, (lo, hi) in zip(cuts[1:-1], quiet, strict=True):
+        assert lo * SAMPLE_RATE <= cut <= hi * SAMPLE_RATE
+    assert split_points(audio[: 14 * 60 * SAMPLE_RATE]) == [0, 14 * 60 * SAMPLE_RATE]
