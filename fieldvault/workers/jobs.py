@@ -169,6 +169,7 @@ class Outcome:
     status: str  # done | skipped | already-done
     segments: int = 0
     suspects: int = 0
+    transcript_id: int | None = None  # set when done: the pseudonymise job follows on it
 
 
 def run_transcription(services: Services, engine: Engine, job_id: int) -> Outcome:
@@ -321,18 +322,19 @@ def _transcribe(
                 now=now,
             )
             object_id = obj.object_id
-            session.add(
-                Transcript(
-                    recording_id=recording.id,
-                    object_id=obj.object_id,
-                    language=str(document["language"]),
-                    engine=engine.name,
-                    model=engine.model_name,
-                    segment_count=len(segments),
-                    suspect_count=suspects,
-                    created_at=now,
-                )
+            transcript = Transcript(
+                recording_id=recording.id,
+                object_id=obj.object_id,
+                language=str(document["language"]),
+                engine=engine.name,
+                model=engine.model_name,
+                segment_count=len(segments),
+                suspect_count=suspects,
+                created_at=now,
             )
+            session.add(transcript)
+            session.flush()
+            transcript_id = transcript.id
             job.state, job.progress, job.eta_s = "done", 1.0, 0.0
             job.finished_at, job.claimed_by, job.lease_until = now, None, None
             participant_row = session.get(Participant, recording.participant_id)
@@ -366,7 +368,7 @@ def _transcribe(
         if object_id is not None:
             services.content.blobs.delete(object_id)
         raise
-    return Outcome(job_id, "done", len(segments), suspects)
+    return Outcome(job_id, "done", len(segments), suspects, transcript_id)
 
 
 def _progress(services: Services, job_id: int, me: str, share: float, started: float) -> None:
