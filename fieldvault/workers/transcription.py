@@ -22,6 +22,9 @@ import numpy.typing as npt
 COMPRESSION_RATIO_MAX = 2.4
 AVG_LOGPROB_MIN = -1.0
 NO_SPEECH_PROB_MAX = 0.6
+# Below this share of a segment's time heard as speech by the VAD, its text is suspect: Whisper
+# is known to write fluent sentences over silence, music or noise.
+SPEECH_SHARE_MIN = 0.5
 BEAM_SIZE = 5
 SAMPLE_RATE = 16000
 # faster-whisper computes the log-mel spectrogram of everything it is given at once (about
@@ -43,6 +46,8 @@ class Segment:
     compression_ratio: float
     speaker: str = "unknown"
     suspect: list[str] = field(default_factory=list)
+    # Share of [start, end] that the VAD heard as speech; None where no VAD ran.
+    speech_share: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -89,6 +94,30 @@ def repeated_phrase(text: str, min_repeats: int = 3) -> bool:
     return False
 
 
+Interval = tuple[float, float]
+
+
+def speech_share(start: float, end: float, speech: list[Interval]) -> float:
+    """The share of ``[start, end]`` covered by the sorted speech intervals ``speech``."""
+    if end <= start:
+        return 1.0 if any(a <= start <= b for a, b in speech) else 0.0
+    heard = sum(max(0.0, min(end, b) - max(start, a)) for a, b in speech if b > start and a < end)
+    return min(1.0, heard / (end - start))
+
+
+def speech_intervals(audio: npt.NDArray[np.float32], offset_s: float = 0.0) -> list[Interval]:
+    """Where Silero VAD (shipped inside faster-whisper, no download) hears speech, in seconds."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    return _seconds(get_speech_timestamps(audio, VadOptions()), offset_s)
+
+
+def _seconds(chunks: list[dict[str, int]], offset_s: float) -> list[Interval]:
+    return [
+        (c["start"] / SAMPLE_RATE + offset_s, c["end"] / SAMPLE_RATE + offset_s) for c in chunks
+    ]
+
+
 def flag(segment: Segment, previous: Segment | None = None) -> Segment:
     """Add the reasons why ``segment`` may be invented or repeated text."""
     reasons: list[str] = []
@@ -104,13 +133,26 @@ def flag(segment: Segment, previous: Segment | None = None) -> Segment:
         reasons.append(f"low confidence (avg log-prob {segment.avg_logprob:.2f})")
     if segment.no_speech_prob > NO_SPEECH_PROB_MAX:
         reasons.append(f"probably no speech here (no-speech prob {segment.no_speech_prob:.2f})")
+    if (
+        segment.speech_share is not None
+        and segment.speech_share < SPEECH_SHARE_MIN
+        and segment.text.strip()
+    ):
+        reasons.append(
+            f"text where the VAD heard silence ({segment.speech_share:.0%} of it is speech)"
+        )
     segment.suspect = reasons
     return segment
 
 
-def _flagged(segments: Iterator[Segment]) -> Iterator[Segment]:
+def _flagged(
+    segments: Iterator[Segment], speech: Callable[[], list[Interval]] | None = None
+) -> Iterator[Segment]:
+    """Flag each segment; ``speech`` gives the VAD's speech intervals once they are known."""
     previous = None
     for segment in segments:
+        if speech is not None:
+            segment.speech_share = round(speech_share(segment.start, segment.end, speech()), 3)
         yield flag(segment, previous)
         previous = segment
 
@@ -151,26 +193,45 @@ class FasterWhisperEngine:
     def transcribe(self, audio: npt.NDArray[np.float32], language: str | None) -> TranscribeResult:
         """Transcribe with beam 5 and without conditioning on earlier text (avoids loops)."""
         pieces = split_points(audio)
-        first, info = self._run(audio[pieces[0] : pieces[1]], language)
+        speech: list[Interval] = []
+        first, info = self._run(audio[pieces[0] : pieces[1]], language, 0.0, speech)
         detected = language or info.language
 
         def convert() -> Iterator[Segment]:
             yield from self._segments(first, 0.0)
             for start, end in itertools.pairwise(pieces[1:]):
-                segments, _ = self._run(audio[start:end], detected)
-                yield from self._segments(segments, start / SAMPLE_RATE)
+                offset = start / SAMPLE_RATE
+                segments, _ = self._run(audio[start:end], detected, offset, speech)
+                yield from self._segments(segments, offset)
 
         duration = len(audio) / SAMPLE_RATE
-        return TranscribeResult(detected, duration, _flagged(convert()))
+        return TranscribeResult(detected, duration, _flagged(convert(), lambda: speech))
 
-    def _run(self, audio: npt.NDArray[np.float32], language: str | None) -> tuple[Any, Any]:
-        return self._model.transcribe(
-            audio,
+    def _run(
+        self,
+        audio: npt.NDArray[np.float32],
+        language: str | None,
+        offset_s: float,
+        speech: list[Interval],
+    ) -> tuple[Any, Any]:
+        """faster-whisper's own VAD filter, step by step, so its speech chunks can be kept."""
+        from faster_whisper.transcribe import restore_speech_timestamps
+        from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
+
+        # Exactly what ``transcribe(vad_filter=True)`` does inside, with the same functions.
+        chunks = get_speech_timestamps(audio, VadOptions())
+        speech.extend(_seconds(chunks, offset_s))
+        audio_chunks, _ = collect_chunks(audio, chunks)
+        segments, info = self._model.transcribe(
+            np.concatenate(audio_chunks, axis=0),
             language=language,
             beam_size=BEAM_SIZE,
-            vad_filter=True,
+            vad_filter=False,
             condition_on_previous_text=False,
         )
+        if chunks:
+            segments = restore_speech_timestamps(segments, chunks, SAMPLE_RATE)
+        return segments, info
 
     @staticmethod
     def _segments(segments: Any, offset: float) -> Iterator[Segment]:
@@ -245,8 +306,12 @@ class OpenAIWhisperEngine:
                     compression_ratio=float(s["compression_ratio"]),
                 )
 
-        duration = len(audio) / 16000
-        return TranscribeResult(str(result["language"]), duration, _flagged(convert()))
+        duration = len(audio) / SAMPLE_RATE
+        # openai-whisper has no VAD of its own; the same Silero VAD checks its segments.
+        speech = speech_intervals(audio)
+        return TranscribeResult(
+            str(result["language"]), duration, _flagged(convert(), lambda: speech)
+        )
 
 
 EngineFactory = Callable[[], Engine]

@@ -19,8 +19,12 @@ from fieldvault.workers.transcription import (
     compression_ratio,
     flag,
     repeated_phrase,
+    speech_intervals,
+    speech_share,
     split_points,
 )
+
+DATA = Path(__file__).parents[1] / "data"
 
 
 def _segment(text: str, **kw: float) -> Segment:
@@ -47,6 +51,36 @@ def test_each_kind_of_suspect_segment_is_flagged_with_its_reason(
     segment: Segment, reason: str
 ) -> None:
     assert any(reason in r for r in flag(segment).suspect)
+
+
+def test_text_where_the_vad_heard_mostly_silence_is_flagged() -> None:
+    quiet = _segment("Takk for at du så på.")
+    quiet.speech_share = speech_share(0.0, 2.0, [(1.7, 5.0)])
+    assert quiet.speech_share == pytest.approx(0.15)
+    assert any("VAD heard silence" in r for r in flag(quiet).suspect)
+    heard = _segment("Jeg jobber med unge brukere.")
+    heard.speech_share = speech_share(0.0, 2.0, [(0.0, 0.8), (1.0, 2.5)])
+    assert heard.speech_share == pytest.approx(0.9)
+    assert flag(heard).suspect == []
+
+
+def test_speech_share_counts_only_the_overlap_with_speech() -> None:
+    speech = [(0.0, 1.0), (3.0, 4.0)]
+    assert speech_share(0.0, 4.0, speech) == pytest.approx(0.5)
+    assert speech_share(1.0, 3.0, speech) == 0.0
+    assert speech_share(3.5, 3.5, speech) == 1.0
+    assert speech_share(5.0, 6.0, []) == 0.0
+
+
+def test_the_vad_hears_speech_in_a_clip_and_none_in_silence() -> None:
+    from fieldvault.workers.audio import decode
+
+    with (DATA / "interview_en.ogg").open("rb") as clip:
+        audio = decode(clip)  # type: ignore[arg-type]
+    heard = speech_intervals(audio)
+    assert heard and sum(b - a for a, b in heard) > 0.5 * len(audio) / SAMPLE_RATE
+    silence = np.zeros(10 * SAMPLE_RATE, dtype=np.float32)
+    assert speech_intervals(silence) == []
 
 
 def test_a_segment_repeating_the_previous_one_is_flagged() -> None:
