@@ -1,6 +1,6 @@
 """Transcription benchmark: openai-whisper (reference) vs faster-whisper direct vs the pipeline.
 
-One run, the same synthetic >= 5-minute English audio (the fixture clips concatenated with sox),
+One run, the same synthetic >= 5-minute English audio (the fixture clips concatenated),
 the same base weights, beam 5, no conditioning on previous text. Each contender runs in its own
 process so its peak RSS is its own. The pipeline is the whole fieldvault path: encrypted intake
 -> queue -> decrypt -> decode -> transcribe -> encrypt -> store.
@@ -29,27 +29,28 @@ CLIPS = ("interview_en", "track_interviewer", "track_informant")
 
 
 def build_audio(folder: Path, minutes: float) -> tuple[Path, float, str]:
-    """Decode the English fixtures to WAV and concatenate them with sox to ``minutes``."""
+    """Decode the English fixtures and concatenate them into one 16 kHz WAV of ``minutes``."""
+    import numpy as np
+
     from fieldvault.workers.audio import decode
 
-    parts, texts, total = [], [], 0.0
+    clips = []
     for name in CLIPS:
         samples = decode(io.BytesIO((DATA / f"{name}.ogg").read_bytes()))
-        path = folder / f"{name}.wav"
-        with wave.open(str(path), "wb") as out:
-            out.setnchannels(1)
-            out.setsampwidth(2)
-            out.setframerate(16000)
-            out.writeframes((samples * 32767).astype("<i2").tobytes())
-        parts.append((path, len(samples) / 16000, (DATA / f"{name}.txt").read_text().strip()))
-    sequence: list[Path] = []
+        clips.append((samples, (DATA / f"{name}.txt").read_text().strip()))
+    sequence, texts, total = [], [], 0.0
     while total < minutes * 60:
-        for path, seconds, text in parts:
-            sequence.append(path)
+        for samples, text in clips:
+            sequence.append(samples)
             texts.append(text)
-            total += seconds
+            total += len(samples) / 16000
     target = folder / "long.wav"
-    subprocess.run(["sox", *map(str, sequence), str(target)], check=True)
+    with wave.open(str(target), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        pcm = np.clip(np.concatenate(sequence), -1.0, 1.0) * 32767
+        out.writeframes(pcm.astype("<i2").tobytes())
     return target, total, " ".join(texts)
 
 
