@@ -97,6 +97,14 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8080",
         description="Base URL of the web front end, used in web invite links.",
     )
+    web_host: str = Field(
+        default="127.0.0.1",
+        description="Address the web app (upload API) listens on; put a TLS proxy in front of "
+        "it before opening it beyond this machine.",
+    )
+    web_port: int = Field(
+        default=8080, ge=0, le=65535, description="Port the web app listens on (0 = any free)."
+    )
     log_level: str = Field(default="INFO", description="Logging level.")
     queue_url: str | None = Field(
         default=None,

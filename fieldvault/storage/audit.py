@@ -68,6 +68,7 @@ class Event(StrEnum):
     TRANSCRIPT_APPROVED = "transcript.approved"
     TRANSCRIPT_PSEUDONYMISED = "transcript.pseudonymised"
     TRANSCRIPT_REVIEWED = "transcript.reviewed"
+    TRANSCRIPT_DISCARDED = "transcript.discarded"  # a job's result the participant withdrew
     TERM_ADDED = "term.added"
     EXPORT_CREATED = "export.created"
     DELETION_SHRED = "deletion.shred"
@@ -76,6 +77,8 @@ class Event(StrEnum):
     DELETION_NOTICE = "deletion.notice"
     RETENTION_REMINDER = "retention.reminder"
     KEYS_ROTATED = "keys.rotated"
+    API_TOKEN_CREATED = "api_token.created"
+    API_TOKEN_REVOKED = "api_token.revoked"
 
 
 # Detail keys that name or reach a person. Compared after lower-casing and dropping everything
