@@ -186,16 +186,19 @@ class Conversation:
             if row.step == LANGUAGE or (row.step == IDLE and state is State.DECLINED):
                 self._advance(row, LANGUAGE, now)
                 return self._ask_language(definition, lang, row.seq)
+            held = state in HOLDS_CONSENT
             if row.step == ITEM:
                 self._advance(row, ITEM, now)
+                index = int(row.data.get("i", 0))
                 return Outcome(
-                    [self._item_question(definition, lang, int(row.data.get("i", 0)))],
+                    [self._item_question(definition, lang, index, held=held)],
                     seq=row.seq,
                     language=lang,
                 )
             if row.step == SUMMARY:
                 self._advance(row, SUMMARY, now)
-                return self._summary(definition, lang, row.data.get("answers", {}), row.seq)
+                answers = row.data.get("answers", {})
+                return self._summary(definition, lang, answers, row.seq, held=held)
             self._advance(row, IDLE, now)
             return Outcome([Reply(_idle_help(_))], seq=row.seq, language=lang)
 
@@ -299,18 +302,27 @@ class Conversation:
         )
         replies = list(before)
         replies += [Reply(chunk, html=True) for chunk in letter_messages(definition, lang, _)]
-        replies.append(self._item_question(definition, lang, 0))
+        held = State(participant.state) in HOLDS_CONSENT
+        replies.append(self._item_question(definition, lang, 0, held=held))
         return Outcome(replies, seq=press.row.seq, language=lang)
 
-    def _item_question(self, definition: StudyDefinition, lang: str, index: int) -> Reply:
+    def _item_question(
+        self, definition: StudyDefinition, lang: str, index: int, *, held: bool = False
+    ) -> Reply:
         _ = gettext_for(lang)
         item = definition.consent_items[index]
         head = _("Question {n} of {total}").format(n=index + 1, total=len(definition.consent_items))
-        note = (
-            _("This one is needed to take part: if you answer no, you will not be interviewed.")
-            if item.required
-            else _("This one is optional: you can take part whatever you answer.")
-        )
+        if item.required and held:
+            note = _(
+                "This one is needed to take part: if you answer no, you leave the study and "
+                "your recordings and the link to you are deleted."
+            )
+        elif item.required:
+            note = _(
+                "This one is needed to take part: if you answer no, you will not be interviewed."
+            )
+        else:
+            note = _("This one is optional: you can take part whatever you answer.")
         text = f"{head}\n\n{item.text[lang]}\n\n{note}"
         return Reply(text, ((Choice(_("Yes"), "y"), Choice(_("No"), "n")),))
 
@@ -329,7 +341,10 @@ class Conversation:
         messages = {**row.data.get("messages", {}), item.id: press.message_id}
         your_answer = _("Your answer: {answer}").format(answer=_yes_no(_, granted))
         answered = Reply(f"{item.text[lang]}\n\n{your_answer}", edit=True)
-        if item.required and not granted:
+        # Someone who already takes part sees the summary first: there, confirming a No to a
+        # required item is a withdrawal, so it gets the same second step as /withdraw.
+        held = State(participant.state) in HOLDS_CONSENT
+        if item.required and not granted and not held:
             # A No to a required item ends the consent as "declined"; nothing else is asked.
             decisions = {i.id: answers.get(i.id, False) for i in definition.consent_items}
             consent.record_consent(
@@ -352,23 +367,38 @@ class Conversation:
         if index + 1 < len(definition.consent_items):
             self._advance(row, ITEM, press.now, i=index + 1, answers=answers, messages=messages)
             return Outcome(
-                [answered, self._item_question(definition, lang, index + 1)],
+                [answered, self._item_question(definition, lang, index + 1, held=held)],
                 seq=row.seq,
                 language=lang,
             )
         self._advance(row, SUMMARY, press.now, answers=answers, messages=messages)
-        summary = self._summary(definition, lang, answers, row.seq)
+        summary = self._summary(definition, lang, answers, row.seq, held=held)
         summary.replies.insert(0, answered)
         return summary
 
     def _summary(
-        self, definition: StudyDefinition, lang: str, answers: dict[str, bool], seq: int
+        self,
+        definition: StudyDefinition,
+        lang: str,
+        answers: dict[str, bool],
+        seq: int,
+        *,
+        held: bool = False,
     ) -> Outcome:
         _ = gettext_for(lang)
         lines = [_("Your answers:")]
         lines += [
             f"{_mark(answers.get(i.id, False))} {i.text[lang]}" for i in definition.consent_items
         ]
+        if held and any(not answers.get(i) for i in definition.required_item_ids):
+            lines += [
+                "",
+                _(
+                    "You answered no to a question that is needed to take part. If you confirm, "
+                    "you leave the study: your recordings, raw transcripts and the link between "
+                    "you and your code will be deleted. This cannot be undone."
+                ),
+            ]
         lines += ["", _("Confirm to give your consent, or change your answers.")]
         buttons = ((Choice(_("Confirm"), "ok"), Choice(_("Change"), "chg")),)
         return Outcome([Reply("\n".join(lines), buttons)], seq=seq, language=lang)
@@ -407,6 +437,8 @@ class Conversation:
                 "callback_query": press.callback_id,
             },
         )
+        if State(participant.state) is State.WITHDRAWN:
+            return self._left_on_reconsent(press, definition, lang)
         self._advance(row, IDLE, press.now, answers={}, messages={})
         granted = [i for i in definition.consent_items if answers.get(i.id)]
         refused = [i for i in definition.consent_items if not answers.get(i.id)]
@@ -432,6 +464,30 @@ class Conversation:
                 Reply(_("The information letter, for you to keep."), document=letter),
             ],
             seq=row.seq,
+            language=lang,
+        )
+
+    def _left_on_reconsent(self, press: _Press, definition: StudyDefinition, lang: str) -> Outcome:
+        """A required item refused by someone who took part: withdrawn, so purge as /withdraw."""
+        _ = gettext_for(lang)
+        row = press.row
+        assert row.study_id is not None and row.participant_id is not None
+        participant = self._participant(press.session, row)
+        assert participant is not None
+        request = PurgeRequest(
+            row.study_id, participant.code, frozenset(i.id for i in definition.consent_items)
+        )
+        seq = row.seq
+        # The chat key links this chat to the code: it goes with the identity.
+        press.session.delete(row)
+        text = _(
+            "You answered no to a question that is needed to take part, so you have now left "
+            "the study. Deleting your data now…"
+        )
+        return Outcome(
+            [Reply(_("Confirmed."), edit=True), Reply(text)],
+            seq=seq,
+            purge=request,
             language=lang,
         )
 
@@ -483,6 +539,12 @@ class Conversation:
                 ).format(date=definition.processing_end.isoformat()),
                 _("/copy sends you a copy of it all; /withdraw withdraws your consent."),
             ]
+            if State(participant.state) in HOLDS_CONSENT and row.step == IDLE:
+                # Answers can change later (an optional item granted or refused): the informant
+                # reads the current letter again and answers every item, as the first time.
+                self._advance(row, RECONSENT, now)
+                buttons = ((Choice(_("Change my answers"), "rc"),),)
+                return Outcome([Reply("\n".join(lines), buttons)], seq=row.seq, language=lang)
             return Outcome([Reply("\n".join(lines))], language=lang)
 
     def copy(self, sender: Sender, now: dt.datetime) -> Outcome:

@@ -200,7 +200,14 @@ def record_consent(
     evidence_object_id: str | None = None,
     actor: str = "informant",
 ) -> ConsentRecord:
-    """Record a consent given item by item; required items refused mean "declined"."""
+    """Record a consent given item by item; required items refused mean "declined".
+
+    A participant who already holds consent (a new letter version, or a change of an optional
+    item) keeps their state: an interviewed participant stays interviewed. Refusing a required
+    item then ends their participation: the refusal is recorded and followed by a whole
+    withdrawal, exactly as ``withdraw`` records it; the caller queues the purge as for any
+    withdrawal (``participant.state`` is then ``withdrawn``).
+    """
     definition = load_definition(session, participant.study_id)
     if channel not in CHANNELS:
         raise ConsentError(f"unknown channel {channel!r}; use one of {', '.join(sorted(CHANNELS))}")
@@ -223,7 +230,9 @@ def record_consent(
         raise ConsentError("the letter cannot have been delivered after the consent was given")
     version = _ensure_letter_version(session, participant.study_id, definition, language, now)
     declined = any(not decisions[i] for i in definition.required_item_ids)
-    transition(participant, State.DECLINED if declined else State.CONSENTED, now)
+    held = State(participant.state) in HOLDS_CONSENT
+    if not held:
+        transition(participant, State.DECLINED if declined else State.CONSENTED, now)
     record = ConsentRecord(
         participant=participant,
         kind="consent",
@@ -252,9 +261,13 @@ def record_consent(
             "letter_version": version,
             "language": language,
             "channel": channel,
+            **({"reconsent": True} if held else {}),
         },
         at=now,
     )
+    if held and declined:
+        # The study cannot go on without a required item: the same withdrawal as /withdraw.
+        withdraw(session, participant, channel=channel, now=now, actor=actor)
     return record
 
 

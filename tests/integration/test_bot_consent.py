@@ -283,11 +283,6 @@ def test_two_informants_interleaved_never_see_each_others_data(bot: BotHarness) 
     assert {p.state for p in _participants(bot)} == {State.CONSENTED}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="consent domain: transition() refuses consented -> consented, so record_consent "
-    "cannot record a re-consent (or a later change of an optional item); see issue 3 report",
-)
 def test_a_changed_letter_asks_for_consent_to_the_new_text(bot: BotHarness) -> None:
     from fieldvault.config.study import parse_study
     from fieldvault.domain.studies import update_study
@@ -310,7 +305,7 @@ def test_a_changed_letter_asks_for_consent_to_the_new_text(bot: BotHarness) -> N
         await kari.press("Ja")
         await kari.press("Ja")
         receipt = await kari.press("Bekreft")
-        assert "Samtykket ditt er registrert" in receipt[1].text
+        assert "Samtykket ditt er registrert" in receipt[0].text
 
     bot.run(scenario)
     [participant] = _participants(bot)
@@ -319,3 +314,75 @@ def test_a_changed_letter_asks_for_consent_to_the_new_text(bot: BotHarness) -> N
 
         assert not needs_reconsent(session, participant)
         assert current_consent(session, participant).granted("identifiable-publication")
+
+
+def _change_the_letter(h: BotHarness) -> None:
+    from fieldvault.config.study import parse_study
+    from fieldvault.domain.studies import update_study
+    from tests.integration.conftest import EXAMPLE
+
+    text = EXAMPLE.read_text(encoding="utf-8")
+    first_line = parse_study(text).letter_text("nb").splitlines()[0]
+    changed = text.replace(first_line, first_line + " (revidert)", 1)
+    with h.services.unit_of_work() as session:
+        update_study(session, parse_study(changed), changed, h.clock())
+
+
+def test_a_no_to_the_required_item_on_reconsent_is_a_withdrawal_with_purge(
+    bot: BotHarness,
+) -> None:
+    [code] = bot.invites()
+
+    async def scenario(h: BotHarness) -> None:
+        kari = h.tg.user(521, "Kari", "Nordmann", language_code="nb")
+        await _consent(kari, code)
+        _change_the_letter(h)
+        await kari.send("/start")
+        letter = await kari.press("Les det nye skrivet")
+        assert "går du ut av studien" in letter[-1].text
+        # Someone who takes part is not dropped at once: the summary warns, then confirms.
+        await kari.press("Nei")
+        summary = await kari.press("Ja")
+        assert "går du ut av studien" in summary[-1].text and "kan ikke angres" in summary[-1].text
+        assert summary[-1].labels() == ["Bekreft", "Endre"]
+        left = await kari.press("Bekreft")
+        texts = "\n".join(m.text for m in left)
+        assert "du er nå ute av studien" in texts
+        assert "Vi vet ikke lenger hvem du er" in left[-1].text
+
+    bot.run(scenario)
+    [participant] = _participants(bot)
+    assert participant.state == State.WITHDRAWN
+    assert bot.services.vault.get(bot.study_id, participant.code) is None
+    assert bot.services.vault.find_by_telegram(521) == []
+    with bot.services.unit_of_work() as session:
+        kinds = [r.kind for r in session.scalars(select(ConsentRecord).order_by(ConsentRecord.id))]
+        assert kinds == ["consent", "consent", "withdrawal"]
+        assert session.scalars(select(BotConversation)).all() == []
+        events = [e.event for e in session.scalars(select(AuditEvent).order_by(AuditEvent.seq))]
+        assert events[-3:] == ["consent.refused", "consent.withdrawn", "deletion.purge"]
+
+
+def test_an_optional_item_refused_at_first_can_be_granted_later_from_status(
+    bot: BotHarness,
+) -> None:
+    [code] = bot.invites()
+
+    async def scenario(h: BotHarness) -> None:
+        liv = h.tg.user(522, "Liv", language_code="nb")
+        await _consent(liv, code, ("Ja", "Nei"))
+        [status] = await liv.send("/status")
+        assert status.labels() == ["Endre svarene mine"]
+        letter = await liv.press("Endre svarene mine")
+        assert letter[-1].labels() == ["Ja", "Nei"]
+        await liv.press("Ja")
+        await liv.press("Ja")
+        receipt = await liv.press("Bekreft")
+        assert "✅ Jeg godtar at oppgaven" in receipt[0].text
+
+    bot.run(scenario)
+    [participant] = _participants(bot)
+    assert participant.state == State.CONSENTED
+    with bot.services.unit_of_work() as session:
+        assert current_consent(session, participant).granted("identifiable-publication")
+        assert len(session.scalars(select(ConsentRecord)).all()) == 2

@@ -349,3 +349,80 @@ def test_a_file_that_is_not_a_scan_is_refused_as_evidence(
             evidence=io.BytesIO(b"MZ\x90\x00 an executable"),
             now=NOW,
         )
+
+
+def _change_the_letter(services: Services) -> None:
+    from fieldvault.config.study import parse_study
+    from fieldvault.domain.studies import update_study
+
+    from .conftest import EXAMPLE
+
+    text = EXAMPLE.read_text(encoding="utf-8")
+    first_line = parse_study(text).letter_text("nb").splitlines()[0]
+    changed = text.replace(first_line, first_line + " (revidert)", 1)
+    with services.unit_of_work() as session:
+        update_study(session, parse_study(changed), changed, NOW)
+
+
+def _interviewed(services: Services, study_id: str) -> str:
+    code = _invite_and_redeem(services, study_id)
+    _consent(services, study_id, code, interview_recording=True, identifiable_publication=False)
+    with services.unit_of_work() as session:
+        consent.transition(get_participant(session, study_id, code), State.INTERVIEWED, NOW)
+    return code
+
+
+def test_an_interviewed_participant_who_consents_to_a_new_letter_stays_interviewed(
+    services: Services, study_id: str
+) -> None:
+    code = _interviewed(services, study_id)
+    _change_the_letter(services)
+    _consent(services, study_id, code, interview_recording=True, identifiable_publication=True)
+    with services.research() as session:
+        person = get_participant(session, study_id, code)
+        assert person.state == State.INTERVIEWED
+        assert not consent.needs_reconsent(session, person)
+        state = consent.current_consent(session, person)
+        assert state.granted("identifiable-publication")
+        assert state.letter_version == load_definition(session, study_id).letter_version("nb")
+        records = session.scalars(select(ConsentRecord).order_by(ConsentRecord.id)).all()
+        assert [r.kind for r in records] == ["consent", "consent"]
+        assert records[0].letter_version != records[1].letter_version
+        assert consent.may_hold_recording(session, person)
+        assert audit.verify(session).ok
+
+
+def test_an_optional_item_can_be_granted_later_by_consenting_again(
+    services: Services, study_id: str
+) -> None:
+    code = _interviewed(services, study_id)
+    _consent(services, study_id, code, interview_recording=True, identifiable_publication=True)
+    with services.research() as session:
+        person = get_participant(session, study_id, code)
+        assert person.state == State.INTERVIEWED
+        assert consent.current_consent(session, person).granted("identifiable-publication")
+
+
+def test_refusing_a_required_item_on_reconsent_withdraws_the_participation(
+    services: Services, study_id: str
+) -> None:
+    code = _interviewed(services, study_id)
+    _change_the_letter(services)
+    _consent(services, study_id, code, interview_recording=False, identifiable_publication=True)
+    with services.research() as session:
+        person = get_participant(session, study_id, code)
+        assert person.state == State.WITHDRAWN
+        assert not consent.may_hold_recording(session, person)
+        assert not any(consent.current_consent(session, person).items.values())
+        records = session.scalars(select(ConsentRecord).order_by(ConsentRecord.id)).all()
+        assert [r.kind for r in records] == ["consent", "consent", "withdrawal"]
+        assert records[-1].how == {"scope": "all"}
+        events = [
+            e.event
+            for e in session.scalars(select(audit.AuditEvent).order_by(audit.AuditEvent.seq))
+        ]
+        assert events[-2:] == ["consent.refused", "consent.withdrawn"]
+        assert audit.verify(session).ok
+    # Withdrawal is final: the participant cannot consent again afterwards.
+    with pytest.raises(IllegalTransition, match="withdrawn"):
+        _consent(services, study_id, code, interview_recording=True, identifiable_publication=True)

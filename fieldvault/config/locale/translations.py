@@ -237,6 +237,32 @@ T: dict[str, tuple[str, str]] = {
         "Beklager, noe gikk galt, og ingenting ble endret. Prøv igjen.",
         "Orsak, noko gjekk gale, og ingenting vart endra. Prøv att.",
     ),
+    # Re-consent and later changes of answers.
+    "This one is needed to take part: if you answer no, you leave the study and your "
+    "recordings and the link to you are deleted.": (
+        "Dette må du si ja til for å delta: svarer du nei, går du ut av studien, og opptakene "
+        "og koblingen til deg blir slettet.",
+        "Dette må du seie ja til for å vere med: svarar du nei, går du ut av studien, og "
+        "opptaka og koplinga til deg blir sletta.",
+    ),
+    "You answered no to a question that is needed to take part. If you confirm, you leave the "
+    "study: your recordings, raw transcripts and the link between you and your code will be "
+    "deleted. This cannot be undone.": (
+        "Du svarte nei på et spørsmål som må besvares med ja for å delta. Bekrefter du, går du "
+        "ut av studien: opptakene, de rå transkripsjonene og koblingen mellom deg og koden din "
+        "blir slettet. Dette kan ikke angres.",
+        "Du svarte nei på eit spørsmål som må svarast ja på for å vere med. Stadfestar du, går "
+        "du ut av studien: opptaka, dei rå transkripsjonane og koplinga mellom deg og koden din "
+        "blir sletta. Dette kan ikkje angrast.",
+    ),
+    "You answered no to a question that is needed to take part, so you have now left the "
+    "study. Deleting your data now…": (
+        "Du svarte nei på et spørsmål som må besvares med ja for å delta, så du er nå ute av "
+        "studien. Sletter opplysningene dine nå …",
+        "Du svarte nei på eit spørsmål som må svarast ja på for å vere med, så du er no ute av "
+        "studien. Slettar opplysningane dine no …",
+    ),
+    "Change my answers": ("Endre svarene mine", "Endre svara mine"),
     # Researcher messages.
     "Linked as a researcher of {study}. /participants lists its participants.": (
         "Koblet som forsker i {study}. /participants viser deltakerne.",
