@@ -221,3 +221,8 @@ def withdraw(ctx: click.Context, study_id: str, code: str, items: tuple[str, ...
         f"{code} withdrew {scope}; deleted objects: {objects}; "
         f"identity deleted: {'yes' if report.identity_deleted else 'no'}"
     )
+    if report.pseudonymised:
+        click.echo(
+            f"pseudonymised transcripts: {report.pseudonymised['deleted']} deleted, "
+            f"{report.pseudonymised['kept']} approved kept as research data (study policy)"
+        )

@@ -1170,6 +1170,7 @@ def study_report(services: Services, study_id: str) -> StudyRetention:
                 "whole": e.details.get("whole"),
                 "objects": e.details.get("objects", {}),
                 "identity_deleted": e.details.get("identity_deleted"),
+                "pseudonymised": e.details.get("pseudonymised", {}),
             }
             for e in session.scalars(
                 select(audit.AuditEvent)

@@ -3,6 +3,11 @@
 ``purge_after_withdrawal`` runs after ``consent.withdraw`` has recorded the withdrawal. It is
 idempotent: run again, it finds nothing left and reports zeros. (A later change moves it onto
 the job queue; its signature is already what a job needs: ids and a time, no objects.)
+
+Pseudonymised transcripts follow the study's ``policies.on_withdrawal_pseudonymised`` when the
+recording item (or everything) is withdrawn: ``keep`` leaves approved ones in place, as
+research data that still exports; ``delete`` removes them. Transcripts still under review
+always go: their text exists only in the redaction map, which names people.
 """
 
 from __future__ import annotations
@@ -13,18 +18,22 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from fieldvault.domain.consent import State
 from fieldvault.domain.participants import get_participant
 from fieldvault.domain.studies import load_definition
 from fieldvault.storage import audit
-from fieldvault.storage.models import BlobObject
+from fieldvault.storage.models import BlobObject, PseudonymisedTranscript
 
 if TYPE_CHECKING:
     from fieldvault.services import Services
 
-# What withdrawing the recording item destroys; a whole withdrawal destroys every kind.
-RECORDING_KINDS = ("recording", "raw_transcript")
+# What withdrawing the recording item destroys; a whole withdrawal destroys every kind. A
+# redaction map holds the raw text and what each placeholder replaced, so it goes too.
+RECORDING_KINDS = ("recording", "raw_transcript", "redaction_map")
+KEEP = "keep"
+APPROVED = "approved"
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,8 @@ class PurgeReport:
     whole: bool
     shredded: dict[str, int] = field(default_factory=dict)
     identity_deleted: bool = False
+    # Pseudonymised transcripts: {"deleted": n, "kept": m} (kept: approved, policy "keep").
+    pseudonymised: dict[str, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -88,6 +99,10 @@ def purge_after_withdrawal(
                 kinds=kinds,
                 now=now,
             )
+        pseudonymised: dict[str, int] = {}
+        if kinds is None or kinds:
+            keep = definition.policies.on_withdrawal_pseudonymised == KEEP
+            pseudonymised = _settle_pseudonymised(session, participant.id, keep=keep)
         identity_deleted = services.vault.delete(study_id, code) if whole else False
         audit.append(
             session,
@@ -101,7 +116,33 @@ def purge_after_withdrawal(
                 "items": sorted(items_withdrawn),
                 "objects": dict(sorted(shredded.items())),
                 "identity_deleted": identity_deleted,
+                "pseudonymised": pseudonymised,
+                "policy": definition.policies.on_withdrawal_pseudonymised,
             },
             at=now,
         )
-    return PurgeReport(whole=whole, shredded=dict(shredded), identity_deleted=identity_deleted)
+    return PurgeReport(
+        whole=whole,
+        shredded=dict(shredded),
+        identity_deleted=identity_deleted,
+        pseudonymised=pseudonymised,
+    )
+
+
+def _settle_pseudonymised(session: Session, participant_id: int, *, keep: bool) -> dict[str, int]:
+    """Delete the participant's pseudonymised transcripts the policy does not keep; count both."""
+    rows = session.scalars(
+        select(PseudonymisedTranscript).where(
+            PseudonymisedTranscript.participant_id == participant_id
+        )
+    ).all()
+    kept = deleted = 0
+    for row in rows:
+        if keep and row.state == APPROVED and row.document is not None:
+            # Research data: the approved, reviewed text names nobody and stays exportable.
+            kept += 1
+            continue
+        session.delete(row)
+        deleted += 1
+    session.flush()
+    return {"deleted": deleted, "kept": kept}

@@ -5,6 +5,14 @@ compare-and-set on its attempt counter and a lease that progress updates renew; 
 dies (even by SIGKILL) leaves a lease that expires, or a pid on this host that is gone, and the
 next sweep queues the job again. The transcript row is unique per recording and written in the
 same transaction that marks the job done, so a job run twice still yields one transcript.
+
+A job must not bring back what a withdrawal (or the deadline) destroyed. It asks whether the
+recording may still be held before it starts, at every progress update and, last, inside the
+transaction that stores the transcript, after the audit append has taken the lock that every
+audited write (a withdrawal too) waits for: a withdrawal is then either seen by that check, or
+commits after the transcript and its purge destroys it. A job that may not keep its result
+discards it (no transcript row, no ciphertext), ends in state ``withdrawn`` or ``deleted`` and
+leaves a ``transcript.discarded`` audit event.
 """
 
 from __future__ import annotations
@@ -20,8 +28,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from fieldvault.domain import consent
 from fieldvault.domain.consent import State
@@ -49,6 +58,10 @@ PROGRESS_EVERY_S = 2.0
 MAX_ATTEMPTS = 5
 # Longer than the longest retry back-off of the queue (see workers/queue.py).
 STALE_ENQUEUE = dt.timedelta(minutes=15)
+# Why a result is discarded, which is also the job's final state.
+WITHDRAWN = "withdrawn"  # the participant no longer consents to holding the recording
+DELETED = "deleted"  # the recording's ciphertext is gone (a purge or the deadline)
+FINAL_STATES = frozenset({"done", "failed", WITHDRAWN, DELETED})
 
 
 def worker_id() -> str:
@@ -130,7 +143,7 @@ def claim(services: Services, job_id: int, me: str, now: dt.datetime) -> bool:
     """Take job ``job_id`` for this worker; False when it is done, failed or held by a live one."""
     with services.research() as session:
         job = session.get(TranscriptionJob, job_id)
-        if job is None or job.state in {"done", "failed"}:
+        if job is None or job.state in FINAL_STATES:
             return False
         if job.state == "running" and not _takeover_allowed(job, now):
             return False
@@ -161,6 +174,37 @@ class LostLease(Exception):
     """Another worker took the job over (this one was presumed dead)."""
 
 
+class Discard(Exception):
+    """The recording may no longer be held: the job's result must not be stored."""
+
+    def __init__(self, reason: str) -> None:
+        """``reason`` is WITHDRAWN or DELETED."""
+        super().__init__(reason)
+        self.reason = reason
+
+
+def discard_reason(session: Session, recording_id: int) -> str | None:
+    """Why a result of this recording may not be stored now, or None when it may."""
+    recording = session.get(Recording, recording_id)
+    if recording is None:
+        return DELETED
+    # Read the participant afresh: the session may hold it as loaded before a withdrawal.
+    participant = session.scalars(
+        select(Participant)
+        .where(Participant.id == recording.participant_id)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if participant is None or not consent.may_hold_recording(session, participant):
+        return WITHDRAWN
+    gone = session.scalar(
+        select(func.count())
+        .select_from(RecordingTrack)
+        .join(BlobObject, BlobObject.object_id == RecordingTrack.object_id)
+        .where(RecordingTrack.recording_id == recording_id, BlobObject.deleted_at.is_not(None))
+    )
+    return DELETED if gone else None
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What running a job did."""
@@ -181,9 +225,42 @@ def run_transcription(services: Services, engine: Engine, job_id: int) -> Outcom
         return _run_claimed(services, engine, job_id, me)
     except LostLease:
         return Outcome(job_id, "skipped")
+    except Discard as stop:
+        return _discard(services, job_id, me, stop.reason)
     except Exception as exc:
+        # Reading a recording whose keys a purge just destroyed fails: that is no error to retry.
+        with services.research() as session:
+            job = session.get(TranscriptionJob, job_id)
+            reason = discard_reason(session, job.recording_id) if job is not None else None
+        if reason is not None:
+            return _discard(services, job_id, me, reason)
         _record_failure(services, job_id, me, exc)
         raise
+
+
+def _discard(services: Services, job_id: int, me: str, reason: str) -> Outcome:
+    """End a job whose result may not be kept: final state ``reason``, and an audit event."""
+    with transaction(services.research) as session:
+        job = session.get(TranscriptionJob, job_id)
+        if job is None or job.claimed_by != me:
+            return Outcome(job_id, "skipped")
+        recording = session.get(Recording, job.recording_id)
+        assert recording is not None
+        participant = session.get(Participant, recording.participant_id)
+        now = utcnow()
+        job.state, job.finished_at, job.claimed_by, job.lease_until = reason, now, None, None
+        job.eta_s, job.error = None, None
+        audit.append(
+            session,
+            audit.Event.TRANSCRIPT_DISCARDED,
+            actor="worker",
+            study_id=recording.study_id,
+            participant_code=participant.code if participant is not None else None,
+            details={"recording_id": recording.id, "job": job_id, "reason": reason},
+            at=now,
+        )
+    log.info("job %s: result discarded (%s)", job_id, reason)
+    return Outcome(job_id, reason)
 
 
 def _record_failure(services: Services, job_id: int, me: str, exc: Exception) -> None:
@@ -216,6 +293,9 @@ def _run_claimed(services: Services, engine: Engine, job_id: int, me: str) -> Ou
         tracks = list(rows)
         already = session.scalar(select(Transcript).where(Transcript.recording_id == recording.id))
         code = participant.code
+        reason = discard_reason(session, recording.id)
+    if reason is not None:
+        raise Discard(reason)
     if already is not None:
         _finish(services, job_id, me)
         return Outcome(job_id, "already-done")
@@ -291,7 +371,8 @@ def _transcribe(
                 raise LostLease()
             if time.monotonic() - last_update >= PROGRESS_EVERY_S:
                 last_update = time.monotonic()
-                _progress(services, job_id, me, (done_before + segment.end) / total, started)
+                share = (done_before + segment.end) / total
+                _progress(services, job_id, me, share, started, recording.id)
         done_before += track.duration_s
     segments.sort(key=lambda s: (s.start, s.speaker))
     suspects = sum(1 for s in segments if s.suspect)
@@ -335,11 +416,6 @@ def _transcribe(
             session.add(transcript)
             session.flush()
             transcript_id = transcript.id
-            job.state, job.progress, job.eta_s = "done", 1.0, 0.0
-            job.finished_at, job.claimed_by, job.lease_until = now, None, None
-            participant_row = session.get(Participant, recording.participant_id)
-            if participant_row is not None and State(participant_row.state) is State.INTERVIEWED:
-                consent.transition(participant_row, State.TRANSCRIBED, now)
             audit.append(
                 session,
                 audit.Event.TRANSCRIPT_CREATED,
@@ -354,6 +430,21 @@ def _transcribe(
                 },
                 at=now,
             )
+            # The append holds the audit lock until commit, and a withdrawal appends too: what
+            # this check sees stays true until the transcript is committed (module docstring).
+            reason = discard_reason(session, recording.id)
+            if reason is not None:
+                raise Discard(reason)
+            job.state, job.progress, job.eta_s = "done", 1.0, 0.0
+            job.finished_at, job.claimed_by, job.lease_until = now, None, None
+            participant_row = session.get(Participant, recording.participant_id)
+            if participant_row is not None and State(participant_row.state) is State.INTERVIEWED:
+                consent.transition(participant_row, State.TRANSCRIBED, now)
+    except Discard:
+        if object_id is not None:
+            services.content.blobs.delete(object_id)
+        _drop_unused_key(services, recording, code)
+        raise
     except LostLease:
         if object_id is not None:
             services.content.blobs.delete(object_id)
@@ -371,7 +462,25 @@ def _transcribe(
     return Outcome(job_id, "done", len(segments), suspects, transcript_id)
 
 
-def _progress(services: Services, job_id: int, me: str, share: float, started: float) -> None:
+def _drop_unused_key(services: Services, recording: Recording, code: str) -> None:
+    """Destroy the raw-transcript key a discarded result created, unless a live blob uses it."""
+    with services.research() as session:
+        live = session.scalar(
+            select(func.count())
+            .select_from(BlobObject)
+            .where(
+                BlobObject.participant_id == recording.participant_id,
+                BlobObject.kind == "raw_transcript",
+                BlobObject.deleted_at.is_(None),
+            )
+        )
+    if not live:
+        services.content.keys.shred(recording.study_id, code, ["raw_transcript"])
+
+
+def _progress(
+    services: Services, job_id: int, me: str, share: float, started: float, recording_id: int
+) -> None:
     share = min(max(share, 0.0), 0.999)
     elapsed = time.monotonic() - started
     eta = elapsed * (1 - share) / share if share > 0 else None
@@ -382,8 +491,11 @@ def _progress(services: Services, job_id: int, me: str, share: float, started: f
             .where(TranscriptionJob.id == job_id, TranscriptionJob.claimed_by == me)
             .values(progress=share, eta_s=eta, lease_until=now + LEASE)
         ).rowcount  # type: ignore[attr-defined]
+        reason = discard_reason(session, recording_id) if renewed else None
     if not renewed:
         raise LostLease()
+    if reason is not None:
+        raise Discard(reason)  # stop at once: a withdrawn recording is not worth finishing
 
 
 def _finish(services: Services, job_id: int, me: str | None) -> None:

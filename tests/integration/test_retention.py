@@ -132,12 +132,18 @@ def register_variant(
     processing_end: dt.date = dt.date(2021, 6, 30),
     *,
     optional_recording: bool = False,
+    on_withdrawal_pseudonymised: str = "keep",
 ) -> str:
     """The example study under another id, ending processing on ``processing_end``."""
     text = EXAMPLE.read_text(encoding="utf-8")
     text = re.sub(r"(?m)^processing_end_reason = .*$", "", text)
     if optional_recording:
         text = text.replace("required = true", "required = false", 1)
+    text = re.sub(
+        r"(?m)^on_withdrawal_pseudonymised = .*$",
+        f'on_withdrawal_pseudonymised = "{on_withdrawal_pseudonymised}"',
+        text,
+    )
     text = re.sub(r'(?m)^id = "nav-veileder"', f'id = "{study_id}"', text, count=1)
     text = re.sub(r"(?m)^project_end = .*$", f"project_end = {processing_end}", text)
     text = re.sub(r"(?m)^processing_end = .*$", f"processing_end = {processing_end}", text)
