@@ -24,12 +24,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fieldvault.domain import consent
 from fieldvault.domain.consent import State
 from fieldvault.domain.errors import DomainError
 from fieldvault.domain.participants import get_participant
+from fieldvault.domain.recordings import read_transcripts
 from fieldvault.domain.studies import get_study, load_definition
 from fieldvault.errors import NotFoundError
 from fieldvault.pseudonymise import (
@@ -311,6 +313,10 @@ def pseudonymise_transcript(
             raise NothingToReview(f"transcript {transcript_id} does not exist (any more)")
         transcript, recording, obj = row
         study_id = recording.study_id
+        owner = session.get(Participant, recording.participant_id)
+        if owner is None or recording_withdrawn(session, owner):
+            # The purge will shred the raw transcript; nothing of it may be copied meanwhile.
+            raise NothingToReview(f"transcript {transcript_id} may no longer be processed")
         people = known_people(services, session, study_id)
     document = _read_raw(services, obj)
     lines, result, source = _run_engine(services, study_id, document, people)
@@ -352,6 +358,20 @@ def pseudonymise_transcript(
             session.flush()
             session.expunge(pseudo)
             return pseudo
+    except IntegrityError:
+        # Another worker stored this transcript's pseudonymised row first: keep theirs.
+        if written is not None:
+            services.content.blobs.delete(written)
+        with services.research() as session:
+            theirs = session.scalar(
+                select(PseudonymisedTranscript).where(
+                    PseudonymisedTranscript.transcript_id == transcript_id
+                )
+            )
+            if theirs is None:
+                raise
+            session.expunge(theirs)
+            return theirs
     except BaseException:
         if written is not None:
             services.content.blobs.delete(written)
@@ -366,27 +386,51 @@ def _category_counts(result: Result) -> list[str]:
     return [f"{k}:{v}" for k, v in sorted(counts.items())]
 
 
-def pseudonymise_pending(
-    services: Services, now: dt.datetime, study_id: str | None = None
-) -> list[int]:
-    """Run the pseudonymise job for every transcript that has none yet; return their ids."""
+def recording_withdrawn(session: Session, participant: Participant) -> bool:
+    """Whether the participant withdrew, or withdrew the recording item (rule 4: purge, no copy)."""
+    if State(participant.state) is State.WITHDRAWN:
+        return True
+    item = load_definition(session, participant.study_id).recording_item_id
+    return consent.current_consent(session, participant).items.get(item) is False
+
+
+def pending_transcripts(services: Services, study_id: str | None = None) -> list[int]:
+    """Ids of raw transcripts that still exist, may be processed and have no pseudonymised row."""
     with services.research() as session:
         stmt = (
-            select(Transcript.id)
+            select(Transcript.id, Participant)
             .join(Recording, Recording.id == Transcript.recording_id)
+            .join(Participant, Participant.id == Recording.participant_id)
+            .join(BlobObject, BlobObject.object_id == Transcript.object_id)
             .outerjoin(
                 PseudonymisedTranscript,
                 PseudonymisedTranscript.transcript_id == Transcript.id,
             )
-            .where(PseudonymisedTranscript.id.is_(None))
+            .where(
+                PseudonymisedTranscript.id.is_(None),
+                BlobObject.deleted_at.is_(None),
+                Participant.state != State.WITHDRAWN.value,
+            )
             .order_by(Transcript.id)
         )
         if study_id is not None:
             stmt = stmt.where(Recording.study_id == study_id)
-        pending = list(session.scalars(stmt))
-    for transcript_id in pending:
-        pseudonymise_transcript(services, transcript_id, now)
-    return pending
+        rows = session.execute(stmt).all()
+        return [tid for tid, person in rows if not recording_withdrawn(session, person)]
+
+
+def pseudonymise_pending(
+    services: Services, now: dt.datetime, study_id: str | None = None
+) -> list[int]:
+    """Run the pseudonymise job for every transcript that has none yet; return their ids."""
+    done = []
+    for transcript_id in pending_transcripts(services, study_id):
+        try:
+            pseudonymise_transcript(services, transcript_id, now)
+        except NothingToReview:
+            continue  # withdrawn or shredded since the query: nothing to do
+        done.append(transcript_id)
+    return done
 
 
 def _participant_rows(
@@ -649,3 +693,88 @@ def approved_documents(session: Session, study_id: str, code: str) -> list[dict[
         dict(row.document or {}, transcript_id=row.transcript_id)
         for row in _participant_rows(session, study_id, code, APPROVED)
     ]
+
+
+# --- reading them back ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PseudonymisedView:
+    """A participant's pseudonymised transcripts as they stand, and how many still wait."""
+
+    documents: list[dict[str, Any]]
+    waiting: int  # raw transcripts not pseudonymised yet
+
+
+def _raw_transcripts(session: Session, participant: Participant) -> list[tuple[int, bool]]:
+    """(transcript id, whether its raw text still exists) for each of the participant's."""
+    rows = session.execute(
+        select(Transcript.id, BlobObject.deleted_at)
+        .join(Recording, Recording.id == Transcript.recording_id)
+        .join(BlobObject, BlobObject.object_id == Transcript.object_id)
+        .where(Recording.participant_id == participant.id)
+        .order_by(Transcript.id)
+    ).all()
+    return [(tid, deleted is None) for tid, deleted in rows]
+
+
+def pseudonymised_documents(services: Services, study_id: str, code: str) -> PseudonymisedView:
+    """The approved text of each transcript, or under review its current text (rejections applied).
+
+    Text under review may still hold what the automatic pass missed: for the researcher's
+    screen only, like the raw transcript.
+    """
+    with services.research() as session:
+        participant = get_participant(session, study_id, code)
+        rows = _participant_rows(session, study_id, code)
+        done = {row.transcript_id for row in rows}
+        waiting = [tid for tid, exists in _raw_transcripts(session, participant) if exists]
+        waiting = [tid for tid in waiting if tid not in done]
+        if not rows:
+            if waiting:
+                raise NothingToReview(
+                    f"{code}'s transcript is not pseudonymised yet; run `fieldvault worker` "
+                    f"(it pseudonymises after transcribing) or `fieldvault review {study_id} "
+                    f"{code}`, or add --raw for the raw text"
+                )
+            raise NothingToReview(
+                f"{code} has no transcript in {study_id}; `fieldvault jobs {study_id}` shows "
+                "the transcription jobs"
+            )
+        documents = []
+        for row in rows:
+            if row.state == APPROVED and row.document is not None:
+                document = dict(row.document)
+            else:
+                bundle = _load_bundle(services, session, row)
+                lines = _apply_rejections(bundle)
+                document = {
+                    "language": bundle["language"],
+                    "segments": [
+                        {"start": s["start"], "end": s["end"], "speaker": s["speaker"], "text": t}
+                        for s, t in zip(bundle["segments"], lines, strict=True)
+                    ],
+                }
+            documents.append(
+                document
+                | {
+                    "transcript_id": row.transcript_id,
+                    "state": row.state,
+                    "replacements": row.replacements,
+                    "suspects": row.suspects,
+                }
+            )
+    return PseudonymisedView(documents, len(waiting))
+
+
+def raw_documents(services: Services, study_id: str, code: str) -> list[dict[str, Any]]:
+    """The participant's raw transcripts while they exist; a clear error once deleted."""
+    with services.research() as session:
+        participant = get_participant(session, study_id, code)
+        raw = _raw_transcripts(session, participant)
+        if raw and not any(exists for _, exists in raw):
+            raise NothingToReview(
+                f"the raw transcript of {code} has been deleted (withdrawal or end date); "
+                f"`fieldvault transcript show {study_id} {code}` prints the pseudonymised one"
+            )
+        return read_transcripts(session, services.content, study_id, code)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,9 @@ from huey import Huey, RedisHuey, SqliteHuey
 from huey.api import Task
 
 from fieldvault.config.settings import Settings
+from fieldvault.domain import pseudonymisation as pz
 from fieldvault.services import Services
+from fieldvault.storage.models import utcnow
 from fieldvault.workers import jobs, weights
 from fieldvault.workers.transcription import Engine, FasterWhisperEngine, OpenAIWhisperEngine
 
@@ -62,9 +65,14 @@ def build_engine(settings: Settings) -> Engine:
     )
 
 
+def _pseudonymise_key(transcript_id: int) -> str:
+    """The queue-store key that marks a transcript's pseudonymise task as queued."""
+    return f"pseudonymise-queued:{transcript_id}"
+
+
 @dataclass
 class Worker:
-    """A queue with the transcription task, bound to one process's services and engine."""
+    """A queue with the transcribe and pseudonymise tasks, bound to one process's services."""
 
     services: Services
     huey: Huey
@@ -72,6 +80,7 @@ class Worker:
     _engine: Engine | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     transcribe: Any = None
+    pseudonymise: Any = None
 
     def __post_init__(self) -> None:
         @self.huey.task(
@@ -83,9 +92,31 @@ class Worker:
         def transcribe(job_id: int) -> str:
             outcome = jobs.run_transcription(self.services, self.engine(), job_id)
             log.info("job %s: %s", job_id, outcome.status)
+            if outcome.status == "done" and outcome.transcript_id is not None:
+                self._queue_pseudonymise(outcome.transcript_id)
             return outcome.status
 
         self.transcribe = transcribe
+
+        @self.huey.task(
+            retries=RETRIES,
+            retry_delay=RETRY_DELAY_S,
+            retry_backoff=RETRY_BACKOFF,
+            name="pseudonymise",
+        )
+        def pseudonymise(transcript_id: int) -> str:
+            try:
+                pz.pseudonymise_transcript(self.services, transcript_id, utcnow())
+            except pz.NothingToReview:
+                # Withdrawn or shredded meanwhile: there is nothing left to do, so no retry.
+                status = "nothing-to-do"
+            else:
+                status = "done"
+            self.huey.delete(_pseudonymise_key(transcript_id))
+            log.info("pseudonymise transcript %s: %s", transcript_id, status)
+            return status
+
+        self.pseudonymise = pseudonymise
 
     def engine(self) -> Engine:
         """The engine, loaded on first use (uploading needs no model)."""
@@ -95,8 +126,35 @@ class Worker:
             return self._engine
 
     def dispatch(self) -> list[int]:
-        """Put new and orphaned jobs on the queue."""
-        return jobs.dispatch_pending(self.services, lambda job_id: self.transcribe(job_id))
+        """Put new and orphaned jobs on the queue, and transcripts still to pseudonymise."""
+        queued = jobs.dispatch_pending(self.services, lambda job_id: self.transcribe(job_id))
+        # A crash between the transcribe task and its pseudonymise task leaves a transcript
+        # without a pseudonymised row; the sweep finds it (never a withdrawn or shredded one).
+        for transcript_id in pz.pending_transcripts(self.services):
+            self._queue_pseudonymise(transcript_id)
+        return queued
+
+    def _queue_pseudonymise(self, transcript_id: int) -> None:
+        """Queue the pseudonymise task once; again only when its message may have been lost.
+
+        The mark lives in the queue's own store (SQLite or Redis), so every worker process
+        sees it: a sweep does not queue a second task beside one that is queued or retrying.
+        """
+        key = _pseudonymise_key(transcript_id)
+        now = time.time()
+        if not self.huey.put_if_empty(key, now):
+            queued_at = self.huey.get(key, peek=True)
+            if (
+                isinstance(queued_at, float)
+                and now - queued_at < jobs.STALE_ENQUEUE.total_seconds()
+            ):
+                return
+            self.huey.put(key, now)
+        try:
+            self.pseudonymise(transcript_id)
+        except Exception:
+            self.huey.delete(key)  # the queue is unreachable: leave it to the next sweep
+            raise
 
     def run_once(self) -> bool:
         """Run one queued task if there is one; False when nothing was ready."""

@@ -3,29 +3,38 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import select, text
 
+from fieldvault.domain import consent
 from fieldvault.domain import pseudonymisation as pz
 from fieldvault.domain.consent import State
 from fieldvault.domain.participants import get_participant, register_participant
+from fieldvault.domain.recordings import accept_recording
 from fieldvault.services import Services
 from fieldvault.storage import audit
 from fieldvault.storage.models import (
+    AuditEvent,
     BlobObject,
     PseudonymisedTranscript,
     Recording,
     Transcript,
 )
 from fieldvault.storage.vault import Identity
+from fieldvault.workers.queue import Worker, build_huey
+from fieldvault.workers.transcription import Segment, TranscribeResult
 
 from .conftest import NOW
+from .recording_helpers import wav_bytes
 
 KARI = Identity(name="Kari Nordmann", email="kari.nordmann@example.no", phone="+47 912 34 567")
 OLA = Identity(name="Ola Bakke", email="ola.bakke@example.no")
@@ -273,3 +282,173 @@ def test_nothing_from_the_vault_reaches_the_logs(
     logged = "\n".join(r.getMessage() for r in caplog.records)
     for secret in ("Kari", "Nordmann", "Trollkroa", "912 34 567", "example.no"):
         assert secret not in logged
+
+
+# --- the pseudonymise job after each transcription ---------------------------------------------
+
+
+class ScriptedEngine:
+    """An Engine that "hears" fixed segments: the chaining is under test here, not Whisper."""
+
+    name = "scripted"
+    model_name = "none"
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self.calls = 0
+
+    def transcribe(self, audio: Any, language: str | None) -> TranscribeResult:
+        self.calls += 1
+        segments = (
+            Segment(4.0 * i, 4.0 * i + 3, line, -0.2, 0.01, 1.2)
+            for i, line in enumerate(self.lines)
+        )
+        return TranscribeResult(language or "nb", 4.0 * len(self.lines), segments)
+
+
+HEARD = [
+    "Jeg heter Kari Nordmann, og Karis kolleger kaller meg bare Kari.",
+    "Ring meg på 912 34 567 hvis det er noe.",
+]
+
+
+def _consenting(services: Services, study_id: str, identity: Identity) -> str:
+    """A participant the vault knows by name, with a current consent to being recorded."""
+    code = _register(services, study_id, identity)
+    with services.unit_of_work() as session:
+        person = get_participant(session, study_id, code)
+        consent.mark_informed(session, person, "nb", NOW)
+        consent.record_consent(
+            session,
+            person,
+            {"interview-recording": True, "identifiable-publication": False},
+            language="nb",
+            channel="paper",
+            letter_delivered_at=NOW,
+            now=NOW,
+            how={"researcher": "test"},
+        )
+    return code
+
+
+def _upload_clip(services: Services, study_id: str, code: str) -> int:
+    """Upload one second of tone, as the researcher's upload command would."""
+    tone = (np.sin(np.arange(16000) / 8.0) * 8000).astype(np.int16)
+    recording = accept_recording(
+        services.research,
+        services.content,
+        study_id=study_id,
+        code=code,
+        files=[("clip.wav", io.BytesIO(wav_bytes(tone)))],
+        language="nb",
+        source="cli",
+        now=NOW,
+    )
+    return recording.id
+
+
+def _pseudonymised(services: Services) -> list[PseudonymisedTranscript]:
+    with services.research() as session:
+        return list(session.scalars(select(PseudonymisedTranscript)))
+
+
+def _pseudonymise_events(services: Services) -> int:
+    with services.research() as session:
+        return len(
+            session.scalars(
+                select(AuditEvent).where(
+                    AuditEvent.event == audit.Event.TRANSCRIPT_PSEUDONYMISED.value
+                )
+            ).all()
+        )
+
+
+def test_the_worker_pseudonymises_each_new_transcript_once_without_a_review_call(
+    services: Services, study_id: str
+) -> None:
+    kari = _consenting(services, study_id, KARI)
+    _upload_clip(services, study_id, kari)
+    engine = ScriptedEngine(HEARD)
+    worker = Worker(services, build_huey(services.settings), lambda: engine)
+
+    assert worker.run(until_idle=True, poll_s=0.05) == 2  # transcribe, then pseudonymise
+    [row] = _pseudonymised(services)
+    assert row.state == pz.REVIEW and row.document is None
+    view = pz.pseudonymised_documents(services, study_id, kari)
+    with services.research() as session:
+        pseudonym = get_participant(session, study_id, kari).pseudonym
+    texts = [seg["text"] for seg in view.documents[0]["segments"]]
+    assert texts == [
+        f"Jeg heter {pseudonym}, og {pseudonym}s kolleger kaller meg bare {pseudonym}.",
+        "Ring meg på [TELEFON] hvis det er noe.",
+    ]
+
+    worker.dispatch()
+    worker.dispatch()
+    assert worker.run(until_idle=True, poll_s=0.05) == 0
+    assert len(_pseudonymised(services)) == 1 and _pseudonymise_events(services) == 1
+    assert engine.calls == 1
+
+
+def test_a_transcript_whose_pseudonymise_message_was_lost_is_swept_up_once(
+    services: Services, study_id: str
+) -> None:
+    kari = _consenting(services, study_id, KARI)
+    _upload_clip(services, study_id, kari)
+    engine = ScriptedEngine(HEARD)
+    first = Worker(services, build_huey(services.settings), lambda: engine)
+    first.dispatch()
+    assert first.run_once()  # the transcription; it queues the pseudonymise task
+    first.huey.flush()  # ...which a crash loses before it runs
+    assert _pseudonymised(services) == []
+
+    restarted = Worker(services, build_huey(services.settings), lambda: engine)
+    restarted.dispatch()
+    restarted.dispatch()
+    Worker(services, build_huey(services.settings), lambda: engine).dispatch()  # another process
+    assert restarted.huey.pending_count() == 1
+    assert restarted.run(until_idle=True, poll_s=0.05) == 1
+    assert len(_pseudonymised(services)) == 1 and _pseudonymise_events(services) == 1
+
+
+def test_a_withdrawn_or_shredded_transcript_is_never_pseudonymised_nor_retried(
+    services: Services, study_id: str
+) -> None:
+    kari = _consenting(services, study_id, KARI)
+    ola = _consenting(services, study_id, OLA)
+    _upload_clip(services, study_id, kari)
+    _upload_clip(services, study_id, ola)
+    worker = Worker(services, build_huey(services.settings), lambda: ScriptedEngine(HEARD))
+    worker.dispatch()
+    assert worker.run_once() and worker.run_once()  # both transcriptions
+    worker.huey.flush()
+    with services.unit_of_work() as session:
+        person = get_participant(session, study_id, kari)
+        consent.withdraw(
+            session, person, channel="paper", now=LATER, items=frozenset({"interview-recording"})
+        )
+        transcripts = dict(
+            session.execute(
+                select(Recording.participant_id, Transcript.id).join(
+                    Recording, Recording.id == Transcript.recording_id
+                )
+            ).all()
+        )
+        other = get_participant(session, study_id, ola)
+        shredded = session.scalar(
+            select(BlobObject)
+            .join(Transcript, Transcript.object_id == BlobObject.object_id)
+            .join(Recording, Recording.id == Transcript.recording_id)
+            .where(Recording.participant_id == other.id)
+        )
+        assert shredded is not None
+        shredded.deleted_at = LATER
+
+    assert pz.pending_transcripts(services) == []
+    worker.dispatch()
+    assert worker.huey.pending_count() == 0
+    for transcript_id in transcripts.values():
+        worker.pseudonymise(transcript_id)  # a message sent before the withdrawal
+    assert worker.run(until_idle=True, poll_s=0.05) == 2
+    assert worker.huey.scheduled_count() == 0  # handled as done, not as a retry
+    assert _pseudonymised(services) == []

@@ -124,7 +124,7 @@ def test_english_interview_is_transcribed_with_low_wer_and_stored_encrypted(
 ) -> None:
     code = participant(services, study_id)
     _upload(services, study_id, code, [DATA / "interview_en.ogg"], "en")
-    assert worker.run(until_idle=True, poll_s=0.1) == 1
+    assert worker.run(until_idle=True, poll_s=0.1) == 2  # transcribe, then pseudonymise
     with services.research() as session:
         [doc] = read_transcripts(session, services.content, study_id, code)
         [job] = session.scalars(select(TranscriptionJob)).all()
@@ -320,7 +320,7 @@ def test_two_worker_processes_on_redis_do_every_job_exactly_once(
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
         runs.append(int(re.search(r"worker: (\d+) task", err).group(1)))  # type: ignore[union-attr]
-    assert sum(runs) == len(clips)
+    assert sum(runs) == 2 * len(clips)  # each transcription, then its pseudonymise task
     with services.research() as session:
         states = session.execute(select(TranscriptionJob.state, TranscriptionJob.attempts)).all()
         assert sorted(states) == [("done", 1)] * len(clips)
