@@ -272,12 +272,16 @@ async def on_link(update: Update, context: BotContext) -> None:
     code = context.args[0] if context.args else ""
     fv = context.fv
 
-    def link() -> str:
-        with fv.services.unit_of_work() as session:
-            return researchers.redeem_link_code(session, fv.keys, code, sender.user_id, fv.clock())
-
     try:
-        study_id = await context.fv.run(link)
+        study_id = await context.fv.run(
+            researchers.link_researcher,
+            fv.services,
+            fv.keys,
+            code,
+            sender.user_id,
+            sender.chat_id,
+            fv.clock(),
+        )
     except DomainError:
         await on_other(update, context)
         return

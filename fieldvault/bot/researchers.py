@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
 import secrets
 from collections.abc import Sequence
@@ -21,8 +22,11 @@ from fieldvault.domain.recordings import RecordingRefused, accept_recording
 from fieldvault.domain.studies import get_study
 from fieldvault.services import Services
 from fieldvault.storage.models import Participant, ResearcherLink, as_utc
+from fieldvault.storage.study_documents import StudyDocuments
 
 LINK_CODE_BYTES = 12
+# The vault document of a study that maps researcher link ids to their Telegram chats.
+CHATS_DOCUMENT = "researchers"
 CODE_IN_CAPTION = re.compile(r"\bP-[0-9A-HJKMNP-TV-Z]{6}\b", re.IGNORECASE)
 # What the hosted Bot API lets a bot download.
 HOSTED_DOWNLOAD_LIMIT = 20 * 1024 * 1024
@@ -59,8 +63,8 @@ def create_link_code(
 
 def redeem_link_code(
     session: Session, keys: BotKeys, code: str, user_id: int, now: dt.datetime
-) -> str:
-    """Link the Telegram account ``user_id`` (stored as an HMAC) to a study; return its id."""
+) -> ResearcherLink:
+    """Link the Telegram account ``user_id`` (stored as an HMAC) to a study; return the link."""
     link = session.scalar(select(ResearcherLink).where(ResearcherLink.code_hash == _hash(code)))
     if link is None or link.linked_at is not None or as_utc(link.expires_at) <= now:
         raise LinkError("this link code is not valid; create a new one with the CLI")
@@ -72,7 +76,48 @@ def redeem_link_code(
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         raise LinkError("this link code is not valid; create a new one with the CLI")
-    return link.study_id
+    return link
+
+
+def _documents(services: Services) -> StudyDocuments:
+    return StudyDocuments(services.vault_sessions, services.keys.linkage)
+
+
+def link_researcher(
+    services: Services, keys: BotKeys, code: str, user_id: int, chat_id: int, now: dt.datetime
+) -> str:
+    """Redeem a link code and keep the researcher's chat (sealed, in the vault); the study id.
+
+    The research database holds only an HMAC of the account, which cannot be written to; the
+    chat a notice goes to is identity data, so it lives in the vault with the study's other
+    sealed documents and is destroyed with them at the end date.
+    """
+    with services.unit_of_work() as session:
+        link = redeem_link_code(session, keys, code, user_id, now)
+        study_id, link_id = link.study_id, link.id
+    documents = _documents(services)
+    stored = documents.get(study_id, CHATS_DOCUMENT)
+    chats: dict[str, int] = json.loads(stored) if stored else {}
+    chats[str(link_id)] = chat_id
+    documents.put(study_id, CHATS_DOCUMENT, json.dumps(chats, sort_keys=True).encode(), now)
+    return study_id
+
+
+def researcher_chats(services: Services, study_id: str) -> list[int]:
+    """The Telegram chats of every researcher currently linked to ``study_id``."""
+    with services.research() as session:
+        linked = set(
+            session.scalars(
+                select(ResearcherLink.id).where(
+                    ResearcherLink.study_id == study_id,
+                    ResearcherLink.linked_at.is_not(None),
+                    ResearcherLink.telegram_lookup.is_not(None),
+                )
+            )
+        )
+    stored = _documents(services).get(study_id, CHATS_DOCUMENT)
+    chats: dict[str, int] = json.loads(stored) if stored else {}
+    return sorted({chat for link_id, chat in chats.items() if int(link_id) in linked})
 
 
 def linked_studies(session: Session, keys: BotKeys, user_id: int) -> list[str]:

@@ -18,7 +18,8 @@ from fieldvault.storage.db import transaction
 from fieldvault.storage.keys import KeySet
 from fieldvault.storage.models import VaultStudyDocument, utcnow
 
-KINDS = frozenset({"terms", "placeholders"})
+# "researchers": the Telegram chats of the study's linked researchers (for notices).
+KINDS = frozenset({"terms", "placeholders", "researchers"})
 
 
 def _associated_data(study_id: str, kind: str) -> bytes:

@@ -263,6 +263,48 @@ T: dict[str, tuple[str, str]] = {
         "studien. Slettar opplysningane dine no …",
     ),
     "Change my answers": ("Endre svarene mine", "Endre svara mine"),
+    # Retention notices (bot/notifier.py).
+    "The study “{title}” ends on {date}. Then we delete your recordings, the raw transcripts "
+    "of your interview and the link between you and your participant code (your name and "
+    "Telegram details).": (
+        "Studien «{title}» avsluttes {date}. Da sletter vi opptakene dine, de rå "
+        "transkripsjonene av intervjuet og koblingen mellom deg og deltakerkoden din (navnet "
+        "ditt og Telegram-opplysningene).",
+        "Studien «{title}» blir avslutta {date}. Då slettar vi opptaka dine, dei rå "
+        "transkripsjonane av intervjuet og koplinga mellom deg og deltakarkoden din (namnet "
+        "ditt og Telegram-opplysningane).",
+    ),
+    "What is kept: the anonymised transcripts, which name nobody, and your consent answers "
+    "under your code. After that, nobody can tell they are about you.": (
+        "Dette blir tatt vare på: de anonymiserte transkripsjonene, som ikke nevner noen ved "
+        "navn, og samtykkesvarene dine under koden din. Etter det kan ingen se at de handler "
+        "om deg.",
+        "Dette blir teke vare på: dei anonymiserte transkripsjonane, som ikkje nemner nokon "
+        "med namn, og samtykkesvara dine under koden din. Etter det kan ingen sjå at dei "
+        "handlar om deg.",
+    ),
+    "The study “{title}” has been extended: your recordings and the link to you are now kept "
+    "until {to} instead of {old}, and deleted then.": (
+        "Studien «{title}» er forlenget: opptakene dine og koblingen til deg blir nå tatt vare "
+        "på til {to} i stedet for {old}, og slettet da.",
+        "Studien «{title}» er forlengd: opptaka dine og koplinga til deg blir no tekne vare "
+        "på til {to} i staden for {old}, og sletta då.",
+    ),
+    "You can still withdraw at any time with /withdraw, without giving a reason.": (
+        "Du kan fortsatt trekke deg når som helst med /withdraw, uten å oppgi grunn.",
+        "Du kan framleis trekkje deg når som helst med /withdraw, utan å gje grunn.",
+    ),
+    "Your withdrawal from “{title}” is complete: your recordings, raw transcripts and the "
+    "link between you and your code are deleted.": (
+        "Du er nå trukket ut av «{title}»: opptakene, de rå transkripsjonene og koblingen "
+        "mellom deg og koden din er slettet.",
+        "Du er no trekt ut av «{title}»: opptaka, dei rå transkripsjonane og koplinga mellom "
+        "deg og koden din er sletta.",
+    ),
+    "Questions? Contact {people}, or send /contact.": (
+        "Spørsmål? Kontakt {people}, eller send /contact.",
+        "Spørsmål? Kontakt {people}, eller send /contact.",
+    ),
     # Researcher messages.
     "Linked as a researcher of {study}. /participants lists its participants.": (
         "Koblet som forsker i {study}. /participants viser deltakerne.",
