@@ -38,7 +38,7 @@ def bot(ctx: click.Context) -> None:
 
 @click.group()
 def researcher() -> None:
-    """Researchers' Telegram accounts."""
+    """Researchers' Telegram accounts and API tokens."""
 
 
 @researcher.command("link-code")

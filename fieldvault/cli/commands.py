@@ -39,6 +39,10 @@ def register(root: click.Group) -> None:
 
     root.add_command(bot_cmds.bot)
     root.add_command(bot_cmds.researcher)
+    from fieldvault.cli import web_cmds
+
+    root.add_command(web_cmds.web)
+    bot_cmds.researcher.add_command(web_cmds.api_token)
     from fieldvault.cli import retention_cmds
 
     study_cmds.study.add_command(retention_cmds.extend)

@@ -5,11 +5,19 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import click
 
 from fieldvault.cli.context import services_from, settings_from
+from fieldvault.config.settings import Settings
+from fieldvault.errors import ConfigError
 from fieldvault.services import Services, initialise
+
+if TYPE_CHECKING:
+    from fieldvault.workers.queue import Worker
 
 log = logging.getLogger("fieldvault.serve")
 
@@ -31,32 +39,117 @@ def init(ctx: click.Context) -> None:
 
 
 @click.command()
-@click.option("--once", is_flag=True, help="Start, report what runs, and exit (for checks).")
+@click.option(
+    "--once", is_flag=True, help="Start the web app and the worker, report what runs, and exit."
+)
 @click.pass_context
 def serve(ctx: click.Context, once: bool) -> None:
-    """Run everything that exists so far in one process, until interrupted."""
+    """Run the web app, the transcription worker and the Telegram bot in one process."""
+    from fieldvault.workers.queue import Worker, build_engine, build_huey
+
     settings = settings_from(ctx)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     services = services_from(ctx)
     log.info("research database and linkage vault open; keys loaded (%s)", services.keys)
+    stop = threading.Event()
+    if not once:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+    worker = Worker(services, build_huey(settings), lambda: build_engine(settings))
+    threads = [_start_web(services, worker.dispatch, stop)]
+    threads.append(_start_worker(worker, stop))
+    log.info("worker: on, in this process, taking jobs from %s", _queue_where(settings))
     bot_on = settings.telegram_token is not None
     if not bot_on:
         log.info("Telegram bot is off: FIELDVAULT_TELEGRAM_TOKEN is not set")
+    elif once:
+        log.info("Telegram bot: on (not started with --once)")
     else:
         log.info("Telegram bot: on")
-    log.info("web, workers and retention scheduler: not part of this version yet")
+        threads.append(_start_bot(services, stop))
     if once:
-        return
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    bot_thread = _start_bot(services, stop) if bot_on else None
-    log.info("fieldvault is running; press Ctrl-C to stop")
+        stop.set()
+    else:
+        log.info("fieldvault is running; press Ctrl-C to stop")
     stop.wait()
-    if bot_thread is not None:
-        bot_thread.join(timeout=30)
+    for thread in threads:
+        thread.join(timeout=30)
     log.info("stopped")
+
+
+def _queue_where(settings: Settings) -> str:
+    """The queue in words, without a password from its URL."""
+    from fieldvault.workers.queue import queue_name
+
+    if settings.queue_url is None:
+        return f"the SQLite queue {settings.queue_path} ({queue_name(settings)})"
+    url = urlsplit(settings.queue_url)
+    return f"Redis at {url.hostname}:{url.port or 6379} ({queue_name(settings)})"
+
+
+def _start_web(
+    services: Services, dispatch: Callable[[], object], stop: threading.Event
+) -> threading.Thread:
+    """Serve the web app in a thread of its own until ``stop``; return once it listens."""
+    import asyncio
+
+    from fieldvault.web.app import create_app
+    from fieldvault.web.server import run_web
+
+    listening = threading.Event()
+    failure: list[OSError] = []
+    settings = services.settings
+
+    def started(url: str) -> None:
+        log.info("web: on, listening on %s (upload API; description at /api/openapi.json)", url)
+        listening.set()
+
+    async def main() -> None:
+        done = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        threading.Thread(
+            target=lambda: (stop.wait(), loop.call_soon_threadsafe(done.set)), daemon=True
+        ).start()
+        app = create_app(services, dispatch=dispatch)
+        await run_web(app, settings.web_host, settings.web_port, done, started)
+
+    def target() -> None:
+        try:
+            asyncio.run(main())
+        except OSError as exc:
+            failure.append(exc)
+        finally:
+            listening.set()
+        log.info("web: stopped")
+
+    thread = threading.Thread(target=target, name="web", daemon=True)
+    thread.start()
+    listening.wait()
+    if failure:
+        stop.set()
+        raise ConfigError(
+            f"the web app cannot listen on {settings.web_host}:{settings.web_port} "
+            f"({failure[0].strerror}); set FIELDVAULT_WEB_HOST/FIELDVAULT_WEB_PORT to a free "
+            "address"
+        )
+    return thread
+
+
+def _start_worker(worker: Worker, stop: threading.Event) -> threading.Thread:
+    """Run the worker's own loop (jobs and periodic tasks) in a thread until ``stop``."""
+
+    def target() -> None:
+        try:
+            done = worker.run(stop=stop)
+        except Exception as exc:  # the web app and the bot keep running
+            log.error("worker stopped on an error: %s", type(exc).__name__)
+            return
+        log.info("worker: stopped after %d task(s)", done)
+
+    thread = threading.Thread(target=target, name="worker", daemon=True)
+    thread.start()
+    return thread
 
 
 def _start_bot(services: Services, stop: threading.Event) -> threading.Thread:

@@ -1,0 +1,68 @@
+"""Every failure as a JSON answer with a status and a message a researcher can act on."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from fieldvault.domain.api_tokens import InvalidApiToken
+from fieldvault.domain.errors import DomainError
+from fieldvault.domain.recordings import RecordingRefused
+from fieldvault.errors import NotFoundError
+from fieldvault.web.uploads import BadForm, UploadInterrupted, UploadTooLarge
+
+log = logging.getLogger("fieldvault.web")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error_response(status: int, error: str, message: str) -> web.Response:
+    """The JSON body every error has: a stable ``error`` word and a ``message`` for people."""
+    return web.json_response({"error": error, "message": message}, status=status)
+
+
+def _status(exc: Exception) -> tuple[int, str]:
+    if isinstance(exc, InvalidApiToken):
+        return 401, "unauthorized"
+    if isinstance(exc, NotFoundError):
+        return 404, "not-found"
+    if isinstance(exc, UploadTooLarge):
+        return 413, "too-large"
+    if isinstance(exc, UploadInterrupted):
+        return 400, "interrupted"
+    if isinstance(exc, BadForm):
+        return 422, "bad-form"
+    if isinstance(exc, RecordingRefused):
+        if exc.reason == "no-consent":
+            return 403, "no-consent"
+        return 422, "bad-audio"
+    return 422, "refused"
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn domain errors and HTTP errors into JSON; log only what names nobody."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_response(exc.status, exc.reason.lower().replace(" ", "-"), exc.text or "")
+    except (DomainError, NotFoundError) as exc:
+        status, error = _status(exc)
+        # The message may hold a client's file name: the log gets the kind of error only.
+        log.info("%s %s -> %s %s", request.method, request.path, status, error)
+        response = error_response(status, error, str(exc))
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="fieldvault"'
+        return response
+    except Exception as exc:
+        log.error("%s %s failed: %s", request.method, request.path, type(exc).__name__)
+        return error_response(
+            500,
+            "internal",
+            "the server failed on this request; nothing was kept. The server log names the "
+            "error type; try again or report it",
+        )

@@ -1,0 +1,17 @@
+"""Typed keys for what the web app shares (no ``app["db"]``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from aiohttp import web
+
+from fieldvault.services import Services
+
+Dispatch = Callable[[], object]
+
+SERVICES = web.AppKey("services", Services)
+UPLOAD_LIMIT = web.AppKey("upload_limit", int)
+EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
+DISPATCH: web.AppKey[Dispatch] = web.AppKey("dispatch")

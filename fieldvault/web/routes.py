@@ -1,0 +1,16 @@
+"""The URL map of the web app."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from fieldvault.web import views
+
+
+def setup_routes(app: web.Application) -> None:
+    """Attach every route to ``app``."""
+    app.router.add_get("/api/health", views.health)
+    app.router.add_get("/api/openapi.json", views.openapi)
+    app.router.add_post(
+        "/api/studies/{study}/participants/{code}/recordings", views.upload_recording
+    )

@@ -1,0 +1,125 @@
+"""Thin views: parse the request, call the domain in a worker thread, render JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+from collections.abc import Callable
+from importlib import resources
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from fieldvault import __version__
+from fieldvault.domain.api_tokens import authorise
+from fieldvault.domain.recordings import accept_recording, speaker_label
+from fieldvault.services import Services
+from fieldvault.storage.models import utcnow
+from fieldvault.web.keys import DISPATCH, EXECUTOR, SERVICES, UPLOAD_LIMIT
+from fieldvault.web.uploads import Files, UploadTooLarge, stream_upload
+
+log = logging.getLogger("fieldvault.web")
+
+T = TypeVar("T")
+# Multipart boundaries and part headers on top of the audio bytes, allowed in Content-Length.
+FORM_OVERHEAD = 1024 * 1024
+
+
+def _blocking(request: web.Request) -> Callable[[Callable[[], T]], asyncio.Future[T]]:
+    """Run a blocking callable (database, domain) on the app's thread pool."""
+    loop = asyncio.get_running_loop()
+    executor = request.app[EXECUTOR]
+    return lambda fn: loop.run_in_executor(executor, fn)
+
+
+def _bearer(request: web.Request) -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _authorise(services: Services, token: str | None, study_id: str) -> None:
+    with services.research() as session:
+        authorise(session, token, study_id)
+
+
+def _accept(
+    services: Services, study_id: str, code: str, files: Files, language: str | None
+) -> dict[str, Any]:
+    recording = accept_recording(
+        services.research,
+        services.content,
+        study_id=study_id,
+        code=code,
+        files=files,
+        language=language,
+        source="web",
+        now=utcnow(),
+    )
+    tracks = sorted(recording.tracks, key=lambda t: t.position)
+    return {
+        "recording_id": recording.id,
+        "tracks": [
+            {
+                "position": t.position,
+                "speaker": speaker_label(t.position, len(tracks)),
+                "container": t.container,
+                "codec": t.codec,
+                "duration_s": round(t.duration_s, 2),
+            }
+            for t in tracks
+        ],
+        "duration_s": round(recording.duration_s, 2),
+        "language": recording.language or "detect",
+        "transcription": "queued",
+    }
+
+
+async def health(request: web.Request) -> web.Response:
+    """Liveness: the process answers (no database round trip, nothing about studies)."""
+    return web.json_response({"status": "ok", "version": __version__})
+
+
+@functools.cache
+def _openapi_document() -> dict[str, Any]:
+    text = resources.files("fieldvault.web").joinpath("openapi.json").read_text("utf-8")
+    document: dict[str, Any] = json.loads(text)
+    document["info"]["version"] = __version__
+    return document
+
+
+async def openapi(request: web.Request) -> web.Response:
+    """The OpenAPI document of this API."""
+    return web.json_response(_openapi_document())
+
+
+async def upload_recording(request: web.Request) -> web.Response:
+    """Stream one interview's audio file(s) into the encrypted store and queue transcription."""
+    services = request.app[SERVICES]
+    limit = request.app[UPLOAD_LIMIT]
+    study_id, code = request.match_info["study"], request.match_info["code"]
+    run = _blocking(request)
+    await run(lambda: _authorise(services, _bearer(request), study_id))
+    if request.content_length is not None and request.content_length > limit + FORM_OVERHEAD:
+        raise UploadTooLarge(limit)  # refused before reading a byte of it
+    if request.content_type != "multipart/form-data":
+        raise web.HTTPUnsupportedMediaType(
+            text="send the recording as multipart/form-data, e.g. "
+            "curl -F file=@interview.m4a -F language=nb …"
+        )
+    body = await stream_upload(
+        await request.multipart(),
+        limit=limit,
+        run_blocking=run,
+        accept=lambda files, language: _accept(services, study_id, code, files, language),
+    )
+    try:
+        await run(request.app[DISPATCH])
+    except Exception as exc:  # stored safely; the next worker sweep queues it
+        log.warning(
+            "recording %s stored; queueing failed (%s)",
+            body["recording_id"],
+            type(exc).__name__,
+        )
+    return web.json_response(body, status=201)

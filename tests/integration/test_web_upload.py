@@ -1,0 +1,420 @@
+"""The upload API on a real aiohttp server and client, over real SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from sqlalchemy import func, select
+
+from fieldvault.config.study import parse_study
+from fieldvault.domain import api_tokens, studies
+from fieldvault.domain.consent import State
+from fieldvault.domain.participants import get_participant
+from fieldvault.services import Services
+from fieldvault.storage import audit
+from fieldvault.storage.models import (
+    AuditEvent,
+    BlobObject,
+    Recording,
+    RecordingTrack,
+    TranscriptionJob,
+)
+from fieldvault.web.app import create_app
+from fieldvault.workers.queue import build_huey
+
+from .conftest import EXAMPLE, NOW
+from .recording_helpers import DATA, participant
+
+SPEECH = (DATA / "interview_en.ogg").read_bytes()
+PATH = "/api/studies/{study}/participants/{code}/recordings"
+
+Scenario = Callable[[aiohttp.ClientSession], Awaitable[None]]
+
+
+def _serve(services: Services, scenario: Scenario, **app_options: Any) -> None:
+    """Run ``scenario`` against the app served on a free loopback port, then shut it down."""
+
+    async def main() -> None:
+        runner = web.AppRunner(create_app(services, **app_options))
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        try:
+            async with aiohttp.ClientSession(f"http://{host}:{port}") as http:
+                await scenario(http)
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main())
+
+
+def _token(services: Services, study_id: str, label: str = "IH laptop") -> str:
+    with services.unit_of_work() as session:
+        return api_tokens.create_token(session, study_id, label, NOW)
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _form(*files: tuple[str, bytes], language: str | None = "en") -> aiohttp.FormData:
+    form = aiohttp.FormData(default_to_multipart=True)
+    if language is not None:
+        form.add_field("language", language)
+    for name, data in files:
+        form.add_field("file", data, filename=name, content_type="application/octet-stream")
+    return form
+
+
+def _blob_files(services: Services) -> list[Path]:
+    return [p for p in Path(services.settings.blob_path).rglob("*") if p.is_file()]
+
+
+def _assert_nothing_kept(services: Services) -> None:
+    assert _blob_files(services) == []
+    with services.research() as session:
+        for model in (BlobObject, Recording, RecordingTrack, TranscriptionJob):
+            assert session.scalar(select(func.count()).select_from(model)) == 0, model
+
+
+def _rejections(services: Services) -> list[dict[str, Any]]:
+    with services.research() as session:
+        return [
+            e.details
+            for e in session.scalars(
+                select(AuditEvent).where(AuditEvent.event == audit.Event.UPLOAD_REJECTED)
+            )
+        ]
+
+
+def test_an_uploaded_interview_is_stored_encrypted_and_its_transcription_queued(
+    services: Services, study_id: str
+) -> None:
+    code = participant(services, study_id)
+    token = _token(services, study_id)
+
+    async def scenario(http: aiohttp.ClientSession) -> None:
+        response = await http.post(
+            PATH.format(study=study_id, code=code),
+            data=_form(("interview_en.ogg", SPEECH)),
+            headers=_auth(token),
+        )
+        assert response.status == 201, await response.text()
+        body = await response.json()
+        assert body["duration_s"] == pytest.approx(18.27, abs=0.2)
+        assert [(t["container"], t["codec"], t["speaker"]) for t in body["tracks"]] == [
+            ("ogg", "opus", "unknown")
+        ]
+        assert (body["language"], body["transcription"]) == ("en", "queued")
+
+    _serve(services, scenario)
+    [blob] = _blob_files(services)
+    stored = blob.read_bytes()
+    # Ciphertext only: neither the Ogg magic nor any 64-byte run of the file is in the blob.
+    assert b"OggS" not in stored
+    assert not any(SPEECH[i : i + 64] in stored for i in range(0, len(SPEECH) - 64, 4096))
+    with services.research() as session:
+        obj = session.scalars(select(BlobObject)).one()
+        assert b"".join(services.content.read(obj)) == SPEECH
+        job = session.scalars(select(TranscriptionJob)).one()
+        assert job.state == "queued" and job.enqueued_at is not None
+        assert get_participant(session, study_id, code).state == State.INTERVIEWED
+        accepted = session.scalars(
+            select(AuditEvent).where(AuditEvent.event == audit.Event.UPLOAD_ACCEPTED)
+        ).one()
+        assert accepted.actor == "web" and accepted.participant_code == code
+        assert audit.verify(session).ok
+    # The job's message is on the configured queue, waiting for a worker.
+    assert build_huey(services.settings).pending_count() == 1
+
+
+def test_two_per_speaker_tracks_become_one_recording_with_speaker_labels(
+    services: Services, study_id: str
+) -> None:
+    code = participant(services, study_id)
+    token = _token(services, study_id)
+    tracks = [
+        ("interviewer.ogg", (DATA / "track_interviewer.ogg").read_bytes()),
+        ("informant.ogg", (DATA / "track_informant.ogg").read_bytes()),
+    ]
+
+    async def scenario(http: aiohttp.ClientSession) -> None:
+        response = await http.post(
+            PATH.format(study=study_id, code=code), data=_form(*tracks), headers=_auth(token)
+        )
+        assert response.status == 201, await response.text()
+        body = await response.json()
+        assert [t["speaker"] for t in body["tracks"]] == ["speaker-1", "speaker-2"]
+
+    _serve(services, scenario)
+    with services.research() as session:
+        recording = session.scalars(select(Recording)).one()
+        ordered = sorted(recording.tracks, key=lambda t: t.position)
+        for track, (_, data) in zip(ordered, tracks, strict=True):
+            obj = session.get(BlobObject, track.object_id)
+            assert obj is not None and b"".join(services.content.read(obj)) == data
+    assert len(_blob_files(services)) == 2
+
+
+def test_an_upload_for_a_participant_without_consent_to_recording_is_refused_with_403(
+    services: Services, study_id: str
+) -> None:
+    code = participant(services, study_id, recording=False)
+    token = _token(services, study_id)
+
+    async def scenario(http: aiohttp.ClientSession) -> None:
+        response = await http.post(
+            PATH.format(study=study_id, code=code),
+            data=_form(("interview_en.ogg", SPEECH)),
+            headers=_auth(token),
+        )
+        assert response.status == 403
+        body = await response.json()
+        assert body["error"] == "no-consent"
+        assert code in body["message"] and "no current consent" in body["message"]
+
+    _serve(services, scenario)
+    _assert_nothing_kept(services)
+    assert [r["reason"] for r in _rejections(services)] == ["no-consent"]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, "Bearer fvt_not-a-real-token", "Basic dXNlcjpwYXNz", "Bearer revoked"],
+    ids=["absent", "unknown", "other-scheme", "revoked"],
+)
+def test_an_upload_without_a_valid_token_is_answered_401_and_keeps_nothing(
+    services: Services, study_id: str, header: str | None
+) -> None:
+    code = participant(services, study_id)
+    if header == "Bearer revoked":
+        header = f"Bearer {_token(services, study_id, 'old laptop')}"
+        with services.unit_of_work() as session:
+            api_tokens.revoke_token(session, study_id, "old laptop", NOW)
+
+    async def scenario(http: aiohttp.ClientSession) -> None:
+        response = await http.post(
+            PATH.format(study=study_id, code=code),
+            data=_form(("interview_en.ogg", SPEECH)),
+            headers={} if header is None else {"Authorization": header},
+        )
+        assert response.status == 401
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        body = await response.json()
+        assert body["error"] == "unauthorized" and "api-token" in body["message"]
+
+    _serve(services, scenario)
+    _assert_nothing_kept(services)
+
+
+def test_a_token_of_another_study_answers_exactly_like_an_unknown_study(
+    services: Services, study_id: str
+) -> None:
+    code = participant(services, study_id)
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        f'id = "{study_id}"', 'id = "other-study"', 1
+    )
+    with services.unit_of_work() as session:
+        studies.register_study(session, parse_study(text), text, NOW)
+    other = _token(services, "other-study")
+    own = _token(services, study_id)
+
+    async def scenario(http: aiohttp.ClientSession) -> None:
+        answers = []
+        for study, token in ((study_id, other), ("no-such-study", other)):
+            response = await http.post(
+                PATH.format(study=study, code=code),
+                data=_form(("interview_en.ogg", SPEECH)),
+                headers=_auth(token),
+            )
+            answers.append((response.status, (await response.json())["error"]))
+        assert answers == [(404, "not-found"), (404, "not-found")]
+        # The same words, with the study id asked for in place: nothing tells them apart.
+        texts = []
+        for study in (study_id, "no-such-study"):
+            response = await http.post(
+                PATH.format(study=study, code=code), data=_form(), headers=_auth(other)
+            )
+            texts.append((await response.json())["message"].replace(study, "STUDY"))
+        assert texts[0] == texts[1]
+        unknown = await http.post(
+            PATH.format(study=study_id, code="P-000000"),
+            data=_form(("interview_en.ogg", SPEECH)),
+            headers=_auth(own),
+        )
+        assert unknown.status == 404
+        assert "P-000000" in (await unknown.json())["message"]
+
+    _serve(services, scenario)
+    _assert_nothing_kept(services)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "problem"),
+    [
+        ("empty.ogg", b"", "is empty"),
+        ("notes.txt", b"Interview notes, not audio at all.\n" * 200, "not a readable audio"),
+        ("cut.ogg", SPEECH[: len(SPEECH) // 2], "truncated"),
+        ("noise.m4a", bytes(range(256)) * 400, "not a readable audio"),
+    ],
+    ids=["empty", "text", "truncated", "corrupt"],
+)
+def test_bad_audio_is_refused_with_422_naming_the_file_and_the_problem(
+    services: Services, study_id: str, name: str, data: bytes, problem: str
+) -> None:
+    code = participant(services, study_id)
+    token = _token(services, study_id)
+
+    async def scenario(http: aiohttp.ClientSession) -> None:
+        # A good first track does not save a bad second one: the interview is kept whole or not.
+        response = await http.post(
+            PATH.format(study=study_id, code=code),
+            data=_form(("good.ogg", SPEECH), (name, data)),
+            headers=_auth(token),
+        )
+        assert response.status == 422
+        body = await response.json()
+        assert body["error"] == "bad-audio"
+        assert repr(name) in body["message"] and problem in body["message"]
+
+    _serve(services, scenario)
+    _assert_nothing_kept(services)
+    assert [r["reason"] for r in _rejections(services)] == ["bad-audio"]
+
+
+def test_an_upload_over_the_limit_is_refused_while_it_streams_and_keeps_nothing(
+    services: Services, study_id: str
+) -> None:
+    code = participant(services, study_id)
+    token = _token(services, study_id)
+    limit = 1024 * 1024
+    answered = asyncio.Event()
+    sent = 0
+
+    async def endless() -> AsyncIterator[bytes]:
+        # Sends three times the limit, then holds the body open until the answer has come:
+        # the server must refuse before the upload ends.
+        nonlocal sent
+        while sent < 3 * limit:
+            sent += 64 * 1024
+            yield SPEECH[:1024] * 64
+        await asyncio.wait_for(answered.wait(), timeout=30)
+
+    async def scenario(http: aiohttp.ClientSession) -> None:
+        with aiohttp.MultipartWriter("form-data") as form:
+            part = form.append(endless())
+            part.set_content_disposition("form-data", name="file", filename="long.ogg")
+            response = await http.post(
+                PATH.format(study=study_id, code=code), data=form, headers=_auth(token)
+            )
+            answered.set()
+            assert response.status == 413
+            body = await response.json()
+            assert body["error"] == "too-large" and "1 MiB" in body["message"]
+
+    _serve(services, scenario, max_upload_bytes=limit)
+    _assert_nothing_kept(services)
+    assert [r["reason"] for r in _rejections(services)] == ["too-large"]
+
+
+def test_a_declared_length_over_the_limit_is_refused_before_the_body_is_read(
+    services: Services, study_id: str
+) -> None:
+    code = participant(services, study_id)
+    token = _token(services, study_id)
+
+    async def scenario(http: aiohttp.ClientSession) -> None:
+        response = await http.post(
+            PATH.format(study=study_id, code=code),
+            data=_form(("interview_en.ogg", SPEECH * 40)),
+            headers=_auth(token),
+        )
+        assert response.status == 413
+        assert (await response.json())["error"] == "too-large"
+
+    # 40 copies are ~3 MB; the limit plus the form allowance (1 MiB) is below that.
+    _serve(services, scenario, max_upload_bytes=1024 * 1024)
+    _assert_nothing_kept(services)
+
+
+def test_a_malformed_form_gets_a_clear_answer_and_keeps_nothing(
+    services: Services, study_id: str
+) -> None:
+    code = participant(services, study_id)
+    token = _token(services, study_id)
+    url = PATH.format(study=study_id, code=code)
+
+    async def scenario(http: aiohttp.ClientSession) -> None:
+        raw = await http.post(url, data=SPEECH, headers=_auth(token))
+        assert raw.status == 415
+        assert "multipart/form-data" in (await raw.json())["message"]
+        empty = await http.post(url, data=_form(), headers=_auth(token))
+        assert empty.status == 422
+        assert "no audio file" in (await empty.json())["message"]
+        stray = _form(("interview_en.ogg", SPEECH))
+        stray.add_field("speaker", "Kari")
+        odd = await http.post(url, data=stray, headers=_auth(token))
+        assert odd.status == 422
+        assert "'speaker'" in (await odd.json())["message"]
+        late = aiohttp.FormData()
+        late.add_field("file", SPEECH, filename="a.ogg", content_type="audio/ogg")
+        late.add_field("language", "en")
+        answer = await http.post(url, data=late, headers=_auth(token))
+        assert answer.status == 422
+        assert "before the files" in (await answer.json())["message"]
+        bad_language = await http.post(
+            url, data=_form(("a.ogg", SPEECH), language="english"), headers=_auth(token)
+        )
+        assert bad_language.status == 422
+        assert "language" in (await bad_language.json())["message"]
+
+    _serve(services, scenario)
+    _assert_nothing_kept(services)
+
+
+def test_health_and_the_openapi_document_describe_the_api(services: Services) -> None:
+    async def scenario(http: aiohttp.ClientSession) -> None:
+        health = await http.get("/api/health")
+        assert health.status == 200 and (await health.json())["status"] == "ok"
+        document = await (await http.get("/api/openapi.json")).json()
+        upload = document["paths"]["/api/studies/{study}/participants/{code}/recordings"]["post"]
+        assert {"201", "401", "403", "404", "413", "422"} <= set(upload["responses"])
+        assert "multipart/form-data" in upload["requestBody"]["content"]
+        missing = await http.get("/api/nothing-here")
+        assert missing.status == 404 and (await missing.json())["error"] == "not-found"
+
+    _serve(services, scenario)
+
+
+def test_api_tokens_are_stored_as_hashes_and_audited_without_the_secret(
+    services: Services, study_id: str
+) -> None:
+    token = _token(services, study_id, "IH laptop")
+    with (
+        services.unit_of_work() as session,
+        pytest.raises(api_tokens.ApiTokenError, match="revoke it first"),
+    ):
+        api_tokens.create_token(session, study_id, "IH laptop", NOW)
+    with services.unit_of_work() as session:
+        assert api_tokens.revoke_token(session, study_id, "IH laptop", NOW) == 1
+    again = _token(services, study_id, "IH laptop")
+    assert again != token and again.startswith("fvt_")
+    with services.research() as session:
+        events = session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
+        kinds = [e.event for e in events if e.event.startswith("api_token.")]
+        assert kinds == ["api_token.created", "api_token.revoked", "api_token.created"]
+        everything = json.dumps([e.details for e in events])
+        assert token not in everything and again not in everything
+        with pytest.raises(api_tokens.InvalidApiToken):
+            api_tokens.authorise(session, token, study_id)
+        assert api_tokens.authorise(session, again, study_id).label == "IH laptop"
+    for path in Path(services.settings.data_dir).rglob("*.sqlite3*"):
+        assert token.encode() not in path.read_bytes()
