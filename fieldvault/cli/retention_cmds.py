@@ -49,8 +49,16 @@ def retention_group() -> None:
 @click.pass_context
 def run(ctx: click.Context, now: dt.datetime, dry_run: bool, as_json: bool) -> None:
     """Send due reminders and delete what is due (recordings, raw transcripts, identities)."""
+    from fieldvault.bot.notifier import build_notifier  # python-telegram-bot, only when needed
+
     services = services_from(ctx)
-    report = retention.run_sweep(services, now, dry_run=dry_run)
+    notifier = build_notifier(services)
+    try:
+        report = retention.run_sweep(services, now, notifier=notifier, dry_run=dry_run)
+    finally:
+        close = getattr(notifier, "close", None)
+        if callable(close):
+            close()
     if as_json:
         click.echo(
             json.dumps(

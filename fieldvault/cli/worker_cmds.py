@@ -67,15 +67,24 @@ def upload(
 
 
 @click.command()
-@click.option("--until-idle", is_flag=True, help="Exit when nothing is queued (for scripts).")
+@click.option(
+    "--until-idle",
+    is_flag=True,
+    help="Exit when nothing is queued (for scripts); the retention sweep is then not run.",
+)
 @click.pass_context
 def worker(ctx: click.Context, until_idle: bool) -> None:
-    """Run the transcription worker (SQLite queue, or Redis with FIELDVAULT_QUEUE_URL)."""
+    """Run the worker: transcription, pseudonymisation and the retention sweep every 10 min."""
     from fieldvault.workers.queue import Worker, build_engine, build_huey
 
     services = services_from(ctx)
+    # A long-running worker also runs the retention sweep, at start and every ten minutes; one
+    # that only drains the queue (--until-idle) leaves that to `fieldvault retention run`.
     runner = Worker(
-        services, build_huey(services.settings), lambda: build_engine(services.settings)
+        services,
+        build_huey(services.settings),
+        lambda: build_engine(services.settings),
+        scheduler=not until_idle,
     )
     stop = threading.Event()
     # SIGTERM (docker stop, systemd) lets the running task finish, then exits; a task cut short

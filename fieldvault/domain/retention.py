@@ -22,6 +22,13 @@ at a time, so a study of 10,000 needs a few dozen commits, not tens of thousands
 The sweep also finishes withdrawal purges that a crash interrupted: a withdrawn participant
 whose identity or content is still there is purged again (``purge_after_withdrawal`` is
 idempotent).
+
+One sweep at a time. Every worker runs the sweep periodically, and a researcher may run
+``fieldvault retention run`` meanwhile; two sweeps at once would both deliver the deletion
+notices and clash on the intent rows. :func:`run_sweep` therefore holds a lock that dies with
+its holder (a PostgreSQL session advisory lock, or ``flock`` on a file beside the SQLite
+database), so a SIGKILLed sweep never blocks the next one; a sweep that finds it taken raises
+:class:`SweepBusy` and leaves the work to the one running. A dry run takes no lock.
 """
 
 from __future__ import annotations
@@ -30,15 +37,17 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, make_url, select, text
 from sqlalchemy.orm import Session
 
 from fieldvault.config.study import StudyValidationError, parse_study
@@ -82,6 +91,8 @@ STEPS = (INTENT, NOTIFIED, KEYS, BLOBS, DONE)
 BATCH = 500
 DELETE_THREADS = 8
 ACTOR = "retention"
+# pg_try_advisory_lock key of the sweep; audit.py's key differs ("fvaudit").
+SWEEP_LOCK_KEY = 0x66_76_73_77_65_65_70  # "fvsweep"
 
 StepHook = Callable[[str], None]
 
@@ -287,6 +298,48 @@ class SweepReport:
         )
 
 
+class SweepBusy(DomainError):
+    """Another sweep holds the sweep lock."""
+
+
+@contextmanager
+def sweep_lock(services: Services) -> Iterator[None]:
+    """Hold the one-sweep-at-a-time lock, or raise SweepBusy; released even by a killed process."""
+    url = make_url(services.settings.research_url)
+    if url.get_backend_name() == "postgresql":
+        with services.research.kw["bind"].connect() as connection:
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            got = connection.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": SWEEP_LOCK_KEY})
+            if not got:
+                raise _busy()
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": SWEEP_LOCK_KEY})
+        return
+    if not url.database or url.database == ":memory:":
+        yield  # a private in-memory database: no other process can sweep it
+        return
+    import fcntl
+
+    fd = os.open(f"{url.database}.sweep-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise _busy() from None
+        yield
+    finally:
+        os.close(fd)  # closing the last descriptor releases the flock
+
+
+def _busy() -> SweepBusy:
+    return SweepBusy(
+        "another retention sweep is running (a worker or another `fieldvault retention run`); "
+        "it does the work: run this again when it has finished to see the outcome"
+    )
+
+
 def run_sweep(
     services: Services,
     now: dt.datetime,
@@ -299,10 +352,25 @@ def run_sweep(
     """Send due reminders, carry out due deletions, finish interrupted purges, as of ``now``.
 
     ``on_step`` is called after every committed step with its name (tests use it to stop the
-    process at a chosen point). ``dry_run`` only reports what is due.
+    process at a chosen point). ``dry_run`` only reports what is due. Raises SweepBusy while
+    another sweep runs.
     """
     if now.tzinfo is None:
         raise ValueError("the sweep needs a timezone-aware time")
+    if dry_run:
+        return _run_sweep(services, now, notifier, True, batch_size, on_step)
+    with sweep_lock(services):
+        return _run_sweep(services, now, notifier, False, batch_size, on_step)
+
+
+def _run_sweep(
+    services: Services,
+    now: dt.datetime,
+    notifier: Notifier | None,
+    dry_run: bool,
+    batch_size: int,
+    on_step: StepHook | None,
+) -> SweepReport:
     notifier = notifier or notices.LogNotifier()
     report = SweepReport(at=now, dry_run=dry_run)
     hook: StepHook = on_step or (lambda _step: None)
@@ -1239,6 +1307,7 @@ __all__ = [
     "NoticeMessage",
     "Notifier",
     "StudyRetention",
+    "SweepBusy",
     "SweepReport",
     "deadline_of",
     "extend",
@@ -1247,4 +1316,5 @@ __all__ = [
     "run_sweep",
     "study_deadline",
     "study_report",
+    "sweep_lock",
 ]

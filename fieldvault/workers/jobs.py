@@ -504,3 +504,28 @@ def _finish(services: Services, job_id: int, me: str | None) -> None:
         if job is not None and job.state != "done" and (me is None or job.claimed_by == me):
             job.state, job.progress, job.claimed_by, job.lease_until = "done", 1.0, None, None
             job.finished_at = utcnow()
+
+
+def run_retention_sweep(services: Services, now: dt.datetime) -> str:
+    """The periodic sweep task: reminders, due deletions, unfinished purges; returns a status."""
+    # Imported here: the bot's notifier pulls in python-telegram-bot, which transcription
+    # does not need.
+    from fieldvault.bot.notifier import build_notifier
+    from fieldvault.domain import retention
+
+    notifier = build_notifier(services)
+    try:
+        report = retention.run_sweep(services, now, notifier=notifier)
+    except retention.SweepBusy:
+        return "busy"  # another worker's sweep is doing the work
+    finally:
+        close = getattr(notifier, "close", None)
+        if callable(close):
+            close()
+    if report.nothing_to_do:
+        return "nothing-to-do"
+    deleted = sum(len(codes) for codes in report.deleted.values())
+    return (
+        f"{len(report.reminders)} reminder(s), {deleted} participant(s) deleted, "
+        f"{len(report.withdrawals)} withdrawal purge(s) completed, notices {dict(report.notices)}"
+    )

@@ -6,6 +6,7 @@ this module starts nothing; the worker process builds its services and engine on
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import threading
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from huey import Huey, RedisHuey, SqliteHuey
+from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.api import Task
 
 from fieldvault.config.settings import Settings
@@ -30,6 +31,11 @@ QUEUE_NAME = "fieldvault"
 RETRIES = 4
 RETRY_DELAY_S = 10
 RETRY_BACKOFF = 3.0  # 10 s, 30 s, 90 s, 270 s
+# The retention sweep runs at minutes 0, 10, 20… (UTC) and once when a worker starts, so a
+# deadline at local midnight is met within ten minutes; a sweep with nothing due costs little.
+SWEEP_EVERY_MIN = 10
+# After a stall (a suspended host) periodic tasks due in at most this window are caught up once.
+CATCH_UP = dt.timedelta(days=1)
 
 
 def queue_name(settings: Settings) -> str:
@@ -81,6 +87,13 @@ class Worker:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     transcribe: Any = None
     pseudonymise: Any = None
+    retention_sweep: Any = None
+    # Whether ``run`` queues periodic tasks (the retention sweep): on in `fieldvault worker` and
+    # `serve`; off for a Worker built only to queue jobs (`upload`) or to test transcription.
+    scheduler: bool = False
+    # The time the sweep runs as, and by which periodic tasks fall due (tests move it).
+    clock: Callable[[], dt.datetime] = utcnow
+    _periodic_checked: dt.datetime | None = None
 
     def __post_init__(self) -> None:
         @self.huey.task(
@@ -117,6 +130,34 @@ class Worker:
             return status
 
         self.pseudonymise = pseudonymise
+
+        @self.huey.periodic_task(crontab(minute=f"*/{SWEEP_EVERY_MIN}"), name="retention-sweep")
+        def retention_sweep() -> str:
+            status = jobs.run_retention_sweep(self.services, self.clock())
+            log.info("retention sweep: %s", status)
+            return status
+
+        self.retention_sweep = retention_sweep
+
+    def enqueue_periodic(self) -> int:
+        """Queue the periodic tasks due since the last look (the sweep at once on the first)."""
+        # huey matches crontabs against naive UTC minutes (its utc=True default).
+        minute = self.clock().astimezone(dt.UTC).replace(second=0, microsecond=0, tzinfo=None)
+        last, self._periodic_checked = self._periodic_checked, minute
+        if last is None:
+            self.retention_sweep()
+            return 1
+        due: dict[str, Task] = {}
+        at = max(last, minute - CATCH_UP) + dt.timedelta(minutes=1)
+        # Every minute since the last look, not just this one: a long transcription must not
+        # make the worker skip the sweep; each task is queued once however many minutes matched.
+        while at <= minute:
+            for task in self.huey.read_periodic(at):
+                due.setdefault(task.name, task)
+            at += dt.timedelta(minutes=1)
+        for task in due.values():
+            self.huey.enqueue(task)
+        return len(due)
 
     def engine(self) -> Engine:
         """The engine, loaded on first use (uploading needs no model)."""
@@ -181,6 +222,8 @@ class Worker:
         done = 0
         stop = stop or threading.Event()
         while not stop.is_set():
+            if self.scheduler:
+                self.enqueue_periodic()
             self.dispatch()
             if self.run_once():
                 done += 1
