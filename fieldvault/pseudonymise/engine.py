@@ -56,10 +56,13 @@ TERM_CATEGORIES = (Category.PERSON, Category.WORKPLACE, Category.PLACE, Category
 _WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
 _LONG_NUMBER = re.compile(r"(?<!\d)\d(?:[ .-]?\d){5,}(?!\d)")
 _POSSESSIVE = ("'s", "’s", "s")
-# Definite Norwegian nouns of institutions and systems: never an unlisted place.
+# Nouns of institutions and systems (Norwegian definite forms, English heads such as the
+# "Data Protection Inspectorate"): never an unlisted place or person.
 _INSTITUTION_ENDINGS = (
     "registeret", "tilsynet", "direktoratet", "etaten", "kassen", "senteret", "verket",
     "tjenesten", "kontoret", "departementet", "nemnda", "ombudet", "systemet", "ombud",
+    "inspectorate", "directorate", "authority", "agency", "ministry", "commission",
+    "ombudsman", "tribunal",
 )  # fmt: skip
 
 
@@ -483,8 +486,11 @@ def _in_vocabulary(folded: str, lex: Lexicon) -> bool:
                 "re",
                 "t",
             }
+    # "D-nummer", "D-nummer-bruker", "NAV-kontor": a letter or an institution, then words.
     head, dash, tail = folded.partition("-")
-    return bool(dash) and (len(head) == 1 or head in NOT_NAMES) and tail in lex.vocabulary
+    if not dash or not (len(head) == 1 or head in NOT_NAMES):
+        return False
+    return all(part in lex.vocabulary for part in tail.split("-"))
 
 
 def _is_initial(text: str, start: int) -> bool:
