@@ -45,7 +45,7 @@ def init(ctx: click.Context) -> None:
 @click.pass_context
 def serve(ctx: click.Context, once: bool) -> None:
     """Run the web app, the transcription worker and the Telegram bot in one process."""
-    from fieldvault.workers.queue import Worker, build_engine, build_huey
+    from fieldvault.workers.queue import SWEEP_EVERY_MIN, Worker, build_engine, build_huey
 
     settings = settings_from(ctx)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
@@ -56,10 +56,12 @@ def serve(ctx: click.Context, once: bool) -> None:
     if not once:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
-    worker = Worker(services, build_huey(settings), lambda: build_engine(settings))
+    # scheduler: the worker also runs the retention sweep, at start and every ten minutes.
+    worker = Worker(services, build_huey(settings), lambda: build_engine(settings), scheduler=True)
     threads = [_start_web(services, worker.dispatch, stop)]
     threads.append(_start_worker(worker, stop))
     log.info("worker: on, in this process, taking jobs from %s", _queue_where(settings))
+    log.info("retention sweep: at start and every %d minutes", SWEEP_EVERY_MIN)
     bot_on = settings.telegram_token is not None
     if not bot_on:
         log.info("Telegram bot is off: FIELDVAULT_TELEGRAM_TOKEN is not set")
