@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import signal
 import threading
@@ -90,17 +92,27 @@ def _queue_where(settings: Settings) -> str:
     return f"Redis at {url.hostname}:{url.port or 6379} ({queue_name(settings)})"
 
 
+def _relay(stop: threading.Event, loop: asyncio.AbstractEventLoop, done: asyncio.Event) -> None:
+    """Set ``done`` in another thread's ``loop`` once ``stop`` is set."""
+
+    def relay() -> None:
+        stop.wait()
+        # The loop may have ended on its own already (the web app could not bind its port).
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(done.set)
+
+    threading.Thread(target=relay, name="stop-relay", daemon=True).start()
+
+
 def _start_web(
     services: Services, dispatch: Callable[[], object], stop: threading.Event
 ) -> threading.Thread:
     """Serve the web app in a thread of its own until ``stop``; return once it listens."""
-    import asyncio
-
     from fieldvault.web.app import create_app
     from fieldvault.web.server import run_web
 
     listening = threading.Event()
-    failure: list[OSError] = []
+    failure: list[Exception] = []
     settings = services.settings
 
     def started(url: str) -> None:
@@ -110,20 +122,21 @@ def _start_web(
     async def main() -> None:
         done = asyncio.Event()
         loop = asyncio.get_running_loop()
-        threading.Thread(
-            target=lambda: (stop.wait(), loop.call_soon_threadsafe(done.set)), daemon=True
-        ).start()
+        _relay(stop, loop, done)
         app = create_app(services, dispatch=dispatch)
         await run_web(app, settings.web_host, settings.web_port, done, started)
 
     def target() -> None:
         try:
             asyncio.run(main())
-        except OSError as exc:
+        except Exception as exc:
+            if listening.is_set():  # it ran, then failed: the worker and the bot keep running
+                log.error("web app stopped on an error: %s", type(exc).__name__)
             failure.append(exc)
+        else:
+            log.info("web: stopped")
         finally:
             listening.set()
-        log.info("web: stopped")
 
     thread = threading.Thread(target=target, name="web", daemon=True)
     thread.start()
@@ -132,8 +145,8 @@ def _start_web(
         stop.set()
         raise ConfigError(
             f"the web app cannot listen on {settings.web_host}:{settings.web_port} "
-            f"({failure[0].strerror}); set FIELDVAULT_WEB_HOST/FIELDVAULT_WEB_PORT to a free "
-            "address"
+            f"({getattr(failure[0], 'strerror', None) or type(failure[0]).__name__}); set "
+            "FIELDVAULT_WEB_HOST/FIELDVAULT_WEB_PORT to a free address"
         )
     return thread
 
@@ -156,16 +169,12 @@ def _start_worker(worker: Worker, stop: threading.Event) -> threading.Thread:
 
 def _start_bot(services: Services, stop: threading.Event) -> threading.Thread:
     """Run the bot's event loop in a thread until ``stop`` is set."""
-    import asyncio
-
     from fieldvault.bot.runner import run_bot
 
     async def main() -> None:
         done = asyncio.Event()
         loop = asyncio.get_running_loop()
-        threading.Thread(
-            target=lambda: (stop.wait(), loop.call_soon_threadsafe(done.set)), daemon=True
-        ).start()
+        _relay(stop, loop, done)
         await run_bot(services, done)
 
     def target() -> None:

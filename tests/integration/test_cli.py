@@ -28,6 +28,8 @@ class Fieldvault:
             key: value for key, value in os.environ.items() if not key.startswith("FIELDVAULT_")
         }
         self.env["FIELDVAULT_DATA_DIR"] = str(data_dir)
+        # `serve` starts the web app: a free port, so parallel runs never collide on 8080.
+        self.env["FIELDVAULT_WEB_PORT"] = "0"
 
     def __call__(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(

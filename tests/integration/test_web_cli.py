@@ -1,0 +1,200 @@
+"""``fieldvault researcher api-token``, ``web`` and ``serve`` through real subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import aiohttp
+import pytest
+from sqlalchemy import func, select
+
+from fieldvault.config.settings import load_settings
+from fieldvault.services import open_services
+from fieldvault.storage.models import ApiToken, BlobObject, Recording
+
+from .conftest import EXAMPLE
+from .recording_helpers import DATA, participant
+from .test_cli import Fieldvault
+
+pytestmark = pytest.mark.slow
+
+STUDY = "nav-veileder"
+LISTENING = re.compile(r"web: (?:on, )?listening on (http://\S+)")
+
+
+def _consented(data_dir: Path) -> str:
+    settings = load_settings(environ={}, data_dir=data_dir)
+    services = open_services(settings)
+    try:
+        return participant(services, STUDY)
+    finally:
+        services.close()
+
+
+def test_api_tokens_are_printed_once_kept_as_hashes_and_revocable(tmp_path: Path) -> None:
+    fv = Fieldvault(tmp_path / "data")
+    fv("init")
+    fv("study", "create", str(EXAMPLE))
+    made = fv("researcher", "api-token", STUDY, "--label", "IH laptop")
+    token = made.stdout.strip()
+    assert re.fullmatch(r"fvt_[A-Za-z0-9_-]{43}", token)
+    assert "shown only now" in made.stderr
+    again = fv("researcher", "api-token", STUDY, "--label", "IH laptop", ok=False)
+    assert "revoke it first" in again.stderr
+    assert "give --label" in fv("researcher", "api-token", STUDY, ok=False).stderr
+    assert "no study" in fv("researcher", "api-token", "nope", "--label", "x", ok=False).stderr
+    revoked = fv("researcher", "api-token", STUDY, "--revoke", "IH laptop")
+    assert "revoked" in revoked.stdout
+    missing = fv("researcher", "api-token", STUDY, "--revoke", "IH laptop", ok=False)
+    assert "no active API token" in missing.stderr
+    for path in fv.data_dir.rglob("*"):
+        if path.is_file():
+            assert token.encode() not in path.read_bytes(), path.name
+    settings = load_settings(environ={}, data_dir=fv.data_dir)
+    services = open_services(settings)
+    with services.research() as session:
+        assert session.scalar(select(func.count()).select_from(ApiToken)) == 1
+    services.close()
+
+
+def test_serve_once_starts_the_web_app_and_the_worker_and_says_what_runs(
+    tmp_path: Path,
+) -> None:
+    fv = Fieldvault(tmp_path / "data")
+    fv("init")
+    result = fv("serve", "--once")
+    assert LISTENING.search(result.stderr), result.stderr
+    assert "worker: on, in this process, taking jobs from the SQLite queue" in result.stderr
+    assert "Telegram bot is off" in result.stderr
+    assert "worker: stopped" in result.stderr and "web: stopped" in result.stderr
+
+
+def test_serve_refuses_clearly_when_the_web_port_is_taken(tmp_path: Path) -> None:
+    fv = Fieldvault(tmp_path / "data")
+    fv("init")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        fv.env["FIELDVAULT_WEB_PORT"] = str(taken.getsockname()[1])
+        result = fv("serve", "--once", ok=False)
+    assert "the web app cannot listen on 127.0.0.1:" in result.stderr
+    assert "FIELDVAULT_WEB_PORT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@contextmanager
+def _web_process(fv: Fieldvault) -> Iterator[tuple[subprocess.Popen[str], str, list[str]]]:
+    """``fieldvault web`` on a free port; yields the process, its URL and its log lines."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fieldvault", "web"],
+        env=fv.env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    lines: list[str] = []
+    found = threading.Event()
+    url: list[str] = []
+
+    def pump() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line)
+            match = LISTENING.search(line)
+            if match:
+                url.append(match.group(1))
+                found.set()
+        found.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        assert found.wait(60) and url, "".join(lines)
+        yield process, url[0], lines
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+
+
+def _peak_rss(pid: int) -> int:
+    """The process's peak resident set size (VmHWM) in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM in /proc status")
+
+
+def _wav_header(data_bytes: int, rate: int = 16000) -> bytes:
+    return (
+        b"RIFF"
+        + struct.pack("<I", 36 + data_bytes)
+        + b"WAVEfmt "
+        + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)
+        + b"data"
+        + struct.pack("<I", data_bytes)
+    )
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc (Linux)")
+def test_a_200_mb_upload_streams_through_fieldvault_web_in_bounded_memory(
+    tmp_path: Path,
+) -> None:
+    fv = Fieldvault(tmp_path / "data")
+    fv("init")
+    fv("study", "create", str(EXAMPLE))
+    token = fv("researcher", "api-token", STUDY, "--label", "bench").stdout.strip()
+    code = _consented(fv.data_dir)
+    total_mib = 200
+    data_bytes = total_mib * 1024 * 1024
+    block = bytearray(os.urandom(1024 * 1024))  # noise as 16-bit PCM: valid, if loud, audio
+
+    async def wav() -> AsyncIterator[bytes]:
+        # Generated on the fly and sent chunked: the client never holds the file either.
+        yield _wav_header(data_bytes)
+        for i in range(total_mib):
+            block[:8] = i.to_bytes(8, "little")
+            yield bytes(block)
+
+    async def scenario(url: str, pid: int) -> tuple[int, int, dict[str, object]]:
+        path = f"/api/studies/{STUDY}/participants/{code}/recordings"
+        headers = {"Authorization": f"Bearer {token}"}
+        async with aiohttp.ClientSession(url) as http:
+            # A small upload first, so PyAV, the queue and the database pools are warm.
+            warm = aiohttp.FormData()
+            warm.add_field("file", (DATA / "interview_en.ogg").read_bytes(), filename="w.ogg")
+            assert (await http.post(path, data=warm, headers=headers)).status == 201
+            before = _peak_rss(pid)
+            with aiohttp.MultipartWriter("form-data") as form:
+                part = form.append(wav())
+                part.set_content_disposition("form-data", name="file", filename="long.wav")
+                response = await http.post(path, data=form, headers=headers)
+                body = await response.json()
+                assert response.status == 201, body
+            return before, _peak_rss(pid), body
+
+    with _web_process(fv) as (process, url, lines):
+        before, after, body = asyncio.run(scenario(url, process.pid))
+    growth = after - before
+    print(f"server peak RSS {before / 1e6:.0f} MB -> {after / 1e6:.0f} MB for {total_mib} MiB")
+    assert growth < 64 * 1024 * 1024, f"peak RSS grew by {growth / 1e6:.1f} MB"
+    assert body["duration_s"] == pytest.approx(data_bytes / 32000, rel=0.01)
+    log = "".join(lines)
+    assert code in log  # the access log shows the participant code …
+    assert token not in log  # … never the token
+    settings = load_settings(environ={}, data_dir=fv.data_dir)
+    services = open_services(settings)
+    with services.research() as session:
+        assert session.scalar(select(func.count()).select_from(Recording)) == 2
+        sizes = session.scalars(select(BlobObject.plaintext_size)).all()
+        assert data_bytes + 44 in sizes
+    services.close()
