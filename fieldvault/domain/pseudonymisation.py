@@ -355,9 +355,18 @@ def pseudonymise_transcript(
                 },
                 at=now,
             )
+            # Again now, under the lock the append took (a withdrawal appends too): a purge
+            # while the engine ran must not get the raw text back in this bundle.
+            if _source_gone(session, obj.object_id, participant.id):
+                raise NothingToReview(f"transcript {transcript_id} was withdrawn or deleted")
             session.flush()
             session.expunge(pseudo)
             return pseudo
+    except NothingToReview:
+        if written is not None:
+            services.content.blobs.delete(written)
+            _drop_unused_map_key(services, recording.participant_id, study_id)
+        raise
     except IntegrityError:
         # Another worker stored this transcript's pseudonymised row first: keep theirs.
         if written is not None:
@@ -376,6 +385,34 @@ def pseudonymise_transcript(
         if written is not None:
             services.content.blobs.delete(written)
         raise
+
+
+def _source_gone(session: Session, object_id: str, participant_id: int) -> bool:
+    """Whether the raw transcript was deleted or its participant withdrew the recording."""
+    deleted = session.scalar(select(BlobObject.deleted_at).where(BlobObject.object_id == object_id))
+    fresh = session.scalars(
+        select(Participant)
+        .where(Participant.id == participant_id)
+        .execution_options(populate_existing=True)
+    ).one()
+    return deleted is not None or recording_withdrawn(session, fresh)
+
+
+def _drop_unused_map_key(services: Services, participant_id: int, study_id: str) -> None:
+    """Destroy the redaction-map key a discarded bundle created, unless a live map uses it."""
+    with services.research() as session:
+        participant = session.get(Participant, participant_id)
+        live = session.scalar(
+            select(BlobObject.object_id)
+            .where(
+                BlobObject.participant_id == participant_id,
+                BlobObject.kind == "redaction_map",
+                BlobObject.deleted_at.is_(None),
+            )
+            .limit(1)
+        )
+    if participant is not None and live is None:
+        services.content.keys.shred(study_id, participant.code, ["redaction_map"])
 
 
 def _category_counts(result: Result) -> list[str]:

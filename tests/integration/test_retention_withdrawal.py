@@ -10,9 +10,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import io
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +22,7 @@ import pytest
 from sqlalchemy import select
 
 from fieldvault.domain import consent, studies
+from fieldvault.domain import pseudonymisation as pz
 from fieldvault.domain.participants import get_participant, register_participant
 from fieldvault.domain.recordings import accept_recording
 from fieldvault.domain.withdrawal import PurgeReport, purge_after_withdrawal
@@ -30,6 +33,7 @@ from fieldvault.storage import audit
 from fieldvault.storage.models import (
     BlobObject,
     PseudonymisedTranscript,
+    Recording,
     Transcript,
     TranscriptionJob,
     WrappedDataKey,
@@ -320,3 +324,88 @@ def test_a_job_claimed_after_the_withdrawal_ends_without_transcribing(
         assert session.scalars(select(Transcript)).all() == []
     with services.vault_sessions() as vs:
         assert vs.scalars(select(WrappedDataKey.purpose)).all() == []
+
+
+# --- the pseudonymise job while the informant withdraws -----------------------------------------
+
+
+def raw_transcript_to_pseudonymise(services: Services, study_id: str, n: int) -> tuple[str, int]:
+    """An informant with a stored raw transcript (JSON, as the job writes it): (code, its id)."""
+    code = add_informant(services, study_id, n, state="transcribed")
+    document = {
+        "language": "nb",
+        "segments": [
+            {"start": 0.0, "end": 4.0, "speaker": "informant", "text": HEARD[1]},
+            {
+                "start": 4.0,
+                "end": 8.0,
+                "speaker": "informant",
+                "text": f"Jeg er {identity(n).name}",
+            },
+        ],
+    }
+    with services.unit_of_work() as session:
+        person = get_participant(session, study_id, code)
+        raw = services.content.put(
+            session,
+            study_id=study_id,
+            participant_id=person.id,
+            participant_code=code,
+            kind="raw_transcript",
+            source=[json.dumps(document, ensure_ascii=False).encode()],
+            now=NOW,
+        )
+        recording = Recording(
+            study_id=study_id,
+            participant_id=person.id,
+            language="nb",
+            source="cli",
+            duration_s=8.0,
+            created_at=NOW,
+        )
+        session.add(recording)
+        session.flush()
+        transcript = Transcript(
+            recording_id=recording.id,
+            object_id=raw.object_id,
+            language="nb",
+            engine="faster-whisper",
+            model="base",
+            segment_count=2,
+            suspect_count=0,
+            created_at=NOW,
+        )
+        session.add(transcript)
+        session.flush()
+        return code, transcript.id
+
+
+def test_a_withdrawal_while_the_pseudonymiser_runs_leaves_no_review_bundle(
+    services: Services, study_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, transcript_id = raw_transcript_to_pseudonymise(services, study_id, 6)
+    real = pz.pseudonymise_lines
+
+    def withdrawn_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        # The engine has read the raw text; the informant withdraws before it is stored.
+        result = real(*args, **kwargs)
+        withdraw(services, study_id, code)
+        return result
+
+    monkeypatch.setattr(pz, "pseudonymise_lines", withdrawn_meanwhile)
+    with pytest.raises(pz.NothingToReview, match="withdrawn or deleted"):
+        pz.pseudonymise_transcript(services, transcript_id, LATER)
+
+    with services.research() as session:
+        assert session.scalars(select(PseudonymisedTranscript)).all() == []
+        assert (
+            session.scalars(select(BlobObject).where(BlobObject.deleted_at.is_(None))).all() == []
+        )
+        assert audit.verify(session).ok
+    assert [p for p in services.settings.blob_path.rglob("*") if p.is_file()] == []
+    assert remaining_keys(services) == []
+    names = [e.event for e in events(services, study_id)]
+    assert "transcript.pseudonymised" not in names and "deletion.purge" in names
+    needles = [*HEARD, *identity_strings([6])]
+    assert scan_for(services.settings.data_dir, needles) == []
+    assert scan_tables(services, needles) == []
