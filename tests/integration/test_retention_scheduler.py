@@ -7,19 +7,43 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 from sqlalchemy import select
 
-from fieldvault.domain import retention
+from fieldvault.domain import pseudonymisation as pz
+from fieldvault.domain import retention, studies
+from fieldvault.domain.recordings import read_transcripts
+from fieldvault.export.bundle import write_export
 from fieldvault.services import Services
-from fieldvault.storage.models import Notice
+from fieldvault.storage import audit
+from fieldvault.storage.models import BlobObject, Notice, PseudonymisedTranscript
 from fieldvault.workers import jobs
 from fieldvault.workers.queue import Worker, build_huey
-from fieldvault.workers.transcription import Engine
+from fieldvault.workers.transcription import Engine, Segment, TranscribeResult
 
-from .test_retention import DEADLINE, FakeNotifier, add_informant, steps_of
+from .conftest import EXAMPLE
+from .test_retention import (
+    DEADLINE,
+    FakeNotifier,
+    add_informant,
+    assert_copies_unreadable,
+    counts,
+    events,
+    identity_strings,
+    remaining_keys,
+    scan_for,
+    scan_tables,
+    snapshot,
+    steps_of,
+)
+from .test_retention_withdrawal import DATA, consented_with_recording
 
 
 @dataclasses.dataclass
@@ -105,3 +129,92 @@ def test_a_sweep_runs_only_once_at_a_time_and_the_second_steps_aside(
     assert jobs.run_retention_sweep(services, DEADLINE + dt.timedelta(minutes=10)) == (
         "nothing-to-do"
     )
+
+
+# --- the whole path, driven by the worker's clock -----------------------------------------------
+
+
+@dataclasses.dataclass
+class ScriptEngine:
+    """An engine (the Engine protocol) that hears the reference text of the clip it is given."""
+
+    name: str = "script"
+    model_name: str = "test"
+    script: str = ""
+
+    def transcribe(self, audio: npt.NDArray[np.float32], language: str | None) -> TranscribeResult:
+        return TranscribeResult(language or "en", len(audio) / 16000, self._segments())
+
+    def _segments(self) -> Iterator[Segment]:
+        sentences = [s for s in re.split(r"(?<=[.?!])\s+", self.script.strip()) if s]
+        for n, sentence in enumerate(sentences):
+            yield Segment(3.0 * n, 3.0 * n + 3, sentence, -0.2, 0.01, 1.1)
+
+
+def test_after_the_deadline_sweep_no_word_of_an_unapproved_recording_is_left_anywhere(
+    services: Services, study_id: str, tmp_path: Path
+) -> None:
+    kept_text = (DATA / "track_informant.txt").read_text(encoding="utf-8")
+    spoken = (DATA / "interview_en.txt").read_text(encoding="utf-8")
+    engine = ScriptEngine()
+    clock = Clock(DEADLINE - dt.timedelta(days=2))
+    worker = Worker(
+        services, build_huey(services.settings), lambda: engine, scheduler=True, clock=clock
+    )
+    # Informant 1: transcribed, pseudonymised and approved; informant 2 never approved.
+    approved, _ = consented_with_recording(services, study_id, 1, "track_informant.ogg")
+    engine.script = kept_text
+    assert worker.run(until_idle=True, poll_s=0.01) == 3  # sweep at start, transcribe, pseudonymise
+    assert pz.approve(services, study_id, approved, clock.now) == 1
+    unapproved, _ = consented_with_recording(services, study_id, 2, "interview_en.ogg")
+    engine.script = spoken
+    assert worker.run(until_idle=True, poll_s=0.01) == 2
+    with services.research() as session:
+        [heard] = read_transcripts(session, services.content, study_id, unapproved)
+    assert "welfare office" in " ".join(seg["text"] for seg in heard["segments"])
+    copies = snapshot(services, study_id)
+    before = counts(services, study_id)
+
+    clock.now = DEADLINE + dt.timedelta(minutes=1)  # 00:01 in Oslo on 1 July
+    assert worker.run(until_idle=True, poll_s=0.01) == 1
+
+    for code in (approved, unapproved):
+        assert services.vault.get(study_id, code) is None
+    # (2) no key is left, and none opens any copy of the ciphertext taken before the sweep.
+    assert remaining_keys(services) == []
+    assert_copies_unreadable(services, copies)
+    with services.research() as session:
+        assert (
+            session.scalars(select(BlobObject).where(BlobObject.deleted_at.is_(None))).all() == []
+        )
+        states = sorted(session.scalars(select(PseudonymisedTranscript.state)))
+        assert states == ["approved", "review"]
+        assert studies.load_definition(session, study_id).codebook.codes
+        assert audit.verify(session).ok
+    # (3) participants, variables and consent records stay; the approved text still exports.
+    assert counts(services, study_id) == before
+    out = tmp_path / "export"
+    assert write_export(services, study_id, ["all"], out, clock.now).transcripts == 1
+    exported = b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file())
+    assert b"seven years" in exported
+    # (1) not one distinctive word the unapproved informant said, nor any identity string, in
+    # any file of the data dir (databases, their WAL files, the queue, the blobs) or any row.
+    elsewhere = (kept_text + EXAMPLE.read_text(encoding="utf-8")).casefold()
+    words = sorted(
+        {w for w in re.findall(r"[A-Za-z]{7,}", spoken) if w.casefold() not in elsewhere}
+    )
+    assert len(words) >= 5, words  # counselor, welfare, meetings…
+    needles = [*words, *identity_strings([1, 2])]
+    assert scan_for(services.settings.data_dir, needles) == []
+    assert scan_tables(services, needles) == []
+    names = [e.event for e in events(services, study_id)]
+    for event in (
+        "transcript.created",
+        "transcript.pseudonymised",
+        "transcript.approved",
+        "deletion.scheduled",
+        "deletion.notice",
+        "deletion.shred",
+        "study.ended",
+    ):
+        assert event in names

@@ -212,7 +212,9 @@ class HeldEngine:
         yield Segment(4.0, 6.0, "og så videre", -0.2, 0.01, 1.1)
 
 
-def consented_with_recording(services: Services, study_id: str, n: int) -> tuple[str, int]:
+def consented_with_recording(
+    services: Services, study_id: str, n: int, clip: str = "interview_en.ogg"
+) -> tuple[str, int]:
     """A consented informant whose uploaded recording waits for transcription: (code, job id)."""
     code = register_participant(services.research, services.vault, study_id, identity(n), {}, NOW)
     with services.unit_of_work() as session:
@@ -232,7 +234,7 @@ def consented_with_recording(services: Services, study_id: str, n: int) -> tuple
         services.content,
         study_id=study_id,
         code=code,
-        files=[("intervju.ogg", io.BytesIO((DATA / "interview_en.ogg").read_bytes()))],
+        files=[("intervju.ogg", io.BytesIO((DATA / clip).read_bytes()))],
         language="nb",
         source="cli",
         now=NOW,
