@@ -41,16 +41,11 @@ def _status(exc: Exception) -> tuple[int, str]:
     return 422, "refused"
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn domain errors and HTTP errors into JSON; log only what names nobody."""
-    try:
-        return await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
+def answer(request: web.Request, exc: Exception) -> web.Response:
+    """The JSON answer to ``exc``; logs only what names nobody."""
+    if isinstance(exc, web.HTTPException):
         return error_response(exc.status, exc.reason.lower().replace(" ", "-"), exc.text or "")
-    except (DomainError, NotFoundError) as exc:
+    if isinstance(exc, DomainError | NotFoundError):
         status, error = _status(exc)
         # The message may hold a client's file name: the log gets the kind of error only.
         log.info("%s %s -> %s %s", request.method, request.path, status, error)
@@ -58,11 +53,23 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="fieldvault"'
         return response
+    log.error("%s %s failed: %s", request.method, request.path, type(exc).__name__)
+    return error_response(
+        500,
+        "internal",
+        "the server failed on this request; nothing was kept. The server log names the "
+        "error type; try again or report it",
+    )
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn domain errors and HTTP errors into JSON answers."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return answer(request, exc)
     except Exception as exc:
-        log.error("%s %s failed: %s", request.method, request.path, type(exc).__name__)
-        return error_response(
-            500,
-            "internal",
-            "the server failed on this request; nothing was kept. The server log names the "
-            "error type; try again or report it",
-        )
+        return answer(request, exc)

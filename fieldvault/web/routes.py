@@ -12,5 +12,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/health", views.health)
     app.router.add_get("/api/openapi.json", views.openapi)
     app.router.add_post(
-        "/api/studies/{study}/participants/{code}/recordings", views.upload_recording
+        "/api/studies/{study}/participants/{code}/recordings",
+        views.upload_recording,
+        expect_handler=views.expect_upload,
     )

@@ -10,13 +10,14 @@ from collections.abc import Callable
 from importlib import resources
 from typing import Any, TypeVar
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 
 from fieldvault import __version__
 from fieldvault.domain.api_tokens import authorise
 from fieldvault.domain.recordings import accept_recording, speaker_label
 from fieldvault.services import Services
 from fieldvault.storage.models import utcnow
+from fieldvault.web.errors import answer
 from fieldvault.web.keys import DISPATCH, EXECUTOR, SERVICES, UPLOAD_LIMIT
 from fieldvault.web.uploads import Files, UploadTooLarge, stream_upload
 
@@ -94,23 +95,45 @@ async def openapi(request: web.Request) -> web.Response:
     return web.json_response(_openapi_document())
 
 
-async def upload_recording(request: web.Request) -> web.Response:
-    """Stream one interview's audio file(s) into the encrypted store and queue transcription."""
+async def _preflight(request: web.Request) -> None:
+    """What can be refused before a byte of the body is read: token, declared size, type."""
     services = request.app[SERVICES]
     limit = request.app[UPLOAD_LIMIT]
-    study_id, code = request.match_info["study"], request.match_info["code"]
-    run = _blocking(request)
-    await run(lambda: _authorise(services, _bearer(request), study_id))
+    study_id = request.match_info["study"]
+    await _blocking(request)(lambda: _authorise(services, _bearer(request), study_id))
     if request.content_length is not None and request.content_length > limit + FORM_OVERHEAD:
-        raise UploadTooLarge(limit)  # refused before reading a byte of it
+        raise UploadTooLarge(limit)
     if request.content_type != "multipart/form-data":
         raise web.HTTPUnsupportedMediaType(
             text="send the recording as multipart/form-data, e.g. "
             "curl -F file=@interview.m4a -F language=nb …"
         )
+
+
+async def expect_upload(request: web.Request) -> web.StreamResponse | None:
+    """Say ``100 Continue`` only after the preflight, so a refused client sends no body."""
+    if request.version != HttpVersion11:
+        return None
+    if request.headers.get("Expect", "").lower() != "100-continue":
+        return answer(request, web.HTTPExpectationFailed(text="only Expect: 100-continue"))
+    try:
+        await _preflight(request)
+    except Exception as exc:
+        return answer(request, exc)
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    request.writer.output_size = 0  # the 100 is not part of the response proper
+    return None
+
+
+async def upload_recording(request: web.Request) -> web.Response:
+    """Stream one interview's audio file(s) into the encrypted store and queue transcription."""
+    services = request.app[SERVICES]
+    study_id, code = request.match_info["study"], request.match_info["code"]
+    run = _blocking(request)
+    await _preflight(request)
     body = await stream_upload(
         await request.multipart(),
-        limit=limit,
+        limit=request.app[UPLOAD_LIMIT],
         run_blocking=run,
         accept=lambda files, language: _accept(services, study_id, code, files, language),
     )

@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from sqlalchemy import func, select
+from yarl import URL
 
 from fieldvault.config.study import parse_study
 from fieldvault.domain import api_tokens, studies
@@ -35,7 +36,7 @@ from .recording_helpers import DATA, participant
 SPEECH = (DATA / "interview_en.ogg").read_bytes()
 PATH = "/api/studies/{study}/participants/{code}/recordings"
 
-Scenario = Callable[[aiohttp.ClientSession], Awaitable[None]]
+Scenario = Callable[[aiohttp.ClientSession, URL], Awaitable[None]]
 
 
 def _serve(services: Services, scenario: Scenario, **app_options: Any) -> None:
@@ -48,12 +49,20 @@ def _serve(services: Services, scenario: Scenario, **app_options: Any) -> None:
         await site.start()
         host, port = runner.addresses[0][:2]
         try:
-            async with aiohttp.ClientSession(f"http://{host}:{port}") as http:
-                await scenario(http)
+            base = URL.build(scheme="http", host=host, port=port)
+            async with aiohttp.ClientSession(base) as http:
+                await scenario(http, base)
         finally:
             await runner.cleanup()
 
     asyncio.run(main())
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Wait until ``condition()`` holds, checking every 20 ms; fail after ``timeout``."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.02)
 
 
 def _token(services: Services, study_id: str, label: str = "IH laptop") -> str:
@@ -101,7 +110,7 @@ def test_an_uploaded_interview_is_stored_encrypted_and_its_transcription_queued(
     code = participant(services, study_id)
     token = _token(services, study_id)
 
-    async def scenario(http: aiohttp.ClientSession) -> None:
+    async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
         response = await http.post(
             PATH.format(study=study_id, code=code),
             data=_form(("interview_en.ogg", SPEECH)),
@@ -146,7 +155,7 @@ def test_two_per_speaker_tracks_become_one_recording_with_speaker_labels(
         ("informant.ogg", (DATA / "track_informant.ogg").read_bytes()),
     ]
 
-    async def scenario(http: aiohttp.ClientSession) -> None:
+    async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
         response = await http.post(
             PATH.format(study=study_id, code=code), data=_form(*tracks), headers=_auth(token)
         )
@@ -170,7 +179,7 @@ def test_an_upload_for_a_participant_without_consent_to_recording_is_refused_wit
     code = participant(services, study_id, recording=False)
     token = _token(services, study_id)
 
-    async def scenario(http: aiohttp.ClientSession) -> None:
+    async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
         response = await http.post(
             PATH.format(study=study_id, code=code),
             data=_form(("interview_en.ogg", SPEECH)),
@@ -200,7 +209,7 @@ def test_an_upload_without_a_valid_token_is_answered_401_and_keeps_nothing(
         with services.unit_of_work() as session:
             api_tokens.revoke_token(session, study_id, "old laptop", NOW)
 
-    async def scenario(http: aiohttp.ClientSession) -> None:
+    async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
         response = await http.post(
             PATH.format(study=study_id, code=code),
             data=_form(("interview_en.ogg", SPEECH)),
@@ -227,7 +236,7 @@ def test_a_token_of_another_study_answers_exactly_like_an_unknown_study(
     other = _token(services, "other-study")
     own = _token(services, study_id)
 
-    async def scenario(http: aiohttp.ClientSession) -> None:
+    async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
         answers = []
         for study, token in ((study_id, other), ("no-such-study", other)):
             response = await http.post(
@@ -273,7 +282,7 @@ def test_bad_audio_is_refused_with_422_naming_the_file_and_the_problem(
     code = participant(services, study_id)
     token = _token(services, study_id)
 
-    async def scenario(http: aiohttp.ClientSession) -> None:
+    async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
         # A good first track does not save a bad second one: the interview is kept whole or not.
         response = await http.post(
             PATH.format(study=study_id, code=code),
@@ -308,7 +317,7 @@ def test_an_upload_over_the_limit_is_refused_while_it_streams_and_keeps_nothing(
             yield SPEECH[:1024] * 64
         await asyncio.wait_for(answered.wait(), timeout=30)
 
-    async def scenario(http: aiohttp.ClientSession) -> None:
+    async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
         with aiohttp.MultipartWriter("form-data") as form:
             part = form.append(endless())
             part.set_content_disposition("form-data", name="file", filename="long.ogg")
@@ -331,7 +340,7 @@ def test_a_declared_length_over_the_limit_is_refused_before_the_body_is_read(
     code = participant(services, study_id)
     token = _token(services, study_id)
 
-    async def scenario(http: aiohttp.ClientSession) -> None:
+    async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
         response = await http.post(
             PATH.format(study=study_id, code=code),
             data=_form(("interview_en.ogg", SPEECH * 40)),
@@ -352,7 +361,7 @@ def test_a_malformed_form_gets_a_clear_answer_and_keeps_nothing(
     token = _token(services, study_id)
     url = PATH.format(study=study_id, code=code)
 
-    async def scenario(http: aiohttp.ClientSession) -> None:
+    async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
         raw = await http.post(url, data=SPEECH, headers=_auth(token))
         assert raw.status == 415
         assert "multipart/form-data" in (await raw.json())["message"]
@@ -381,7 +390,7 @@ def test_a_malformed_form_gets_a_clear_answer_and_keeps_nothing(
 
 
 def test_health_and_the_openapi_document_describe_the_api(services: Services) -> None:
-    async def scenario(http: aiohttp.ClientSession) -> None:
+    async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
         health = await http.get("/api/health")
         assert health.status == 200 and (await health.json())["status"] == "ok"
         document = await (await http.get("/api/openapi.json")).json()
@@ -418,3 +427,66 @@ def test_api_tokens_are_stored_as_hashes_and_audited_without_the_secret(
         assert api_tokens.authorise(session, again, study_id).label == "IH laptop"
     for path in Path(services.settings.data_dir).rglob("*.sqlite3*"):
         assert token.encode() not in path.read_bytes()
+
+
+def test_a_client_asking_to_continue_is_refused_before_it_sends_the_body(
+    services: Services, study_id: str
+) -> None:
+    code = participant(services, study_id)
+    token = _token(services, study_id)
+    pulled: list[str] = []
+
+    def form(tag: str) -> aiohttp.MultipartWriter:
+        async def body() -> AsyncIterator[bytes]:
+            pulled.append(tag)
+            yield SPEECH
+
+        writer = aiohttp.MultipartWriter("form-data")
+        part = writer.append(body())
+        part.set_content_disposition("form-data", name="file", filename="interview_en.ogg")
+        return writer
+
+    async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
+        url = PATH.format(study=study_id, code=code)
+        refused = await http.post(
+            url, data=form("refused"), headers=_auth("fvt_wrong"), expect100=True
+        )
+        assert refused.status == 401
+        accepted = await http.post(url, data=form("accepted"), headers=_auth(token), expect100=True)
+        assert accepted.status == 201, await accepted.text()
+
+    _serve(services, scenario)
+    assert pulled == ["accepted"]  # the refused client never started sending its file
+
+
+def test_an_upload_cut_off_by_the_client_leaves_nothing_behind(
+    services: Services, study_id: str
+) -> None:
+    code = participant(services, study_id)
+    token = _token(services, study_id)
+
+    async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
+        _, writer = await asyncio.open_connection(base.host, base.port)
+        head = (
+            f"POST {PATH.format(study=study_id, code=code)} HTTP/1.1\r\n"
+            f"Host: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+            "Content-Type: multipart/form-data; boundary=XyZ\r\n"
+            f"Content-Length: {10 * 1024 * 1024}\r\n\r\n"
+            "--XyZ\r\nContent-Disposition: form-data; name=file; filename=cut.ogg\r\n\r\n"
+        )
+        writer.write(head.encode() + SPEECH)
+        await writer.drain()
+        await _until(lambda: bool(_blob_files(services)))  # encrypting into a temp file
+        writer.close()  # gone, after a hundredth of the declared 10 MiB
+        await writer.wait_closed()
+        await _until(lambda: bool(_rejections(services)))  # the server cleans up on its own
+
+    _serve(services, scenario)
+    assert [r["reason"] for r in _rejections(services)] == ["interrupted"]
+    _assert_nothing_kept(services)
+
+
+def test_the_default_limit_is_4_gib(services: Services) -> None:
+    from fieldvault.web.keys import UPLOAD_LIMIT
+
+    assert create_app(services)[UPLOAD_LIMIT] == 4 * 1024**3
