@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import MetaData, create_engine, event, exc
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 
 # One naming convention so that constraint names are identical on SQLite and PostgreSQL,
 # which keeps Alembic batch migrations and `alembic check` stable on both.
@@ -45,16 +46,39 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _remember_pid(_dbapi_connection: Any, record: Any) -> None:
+    record.info["pid"] = os.getpid()
+
+
+def _refuse_inherited(_dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    # A connection opened before a fork belongs to the parent: the child drops it (without
+    # closing it under the parent) and the pool opens a fresh one, pragmas and all.
+    if record.info.get("pid") != os.getpid():
+        record.dbapi_connection = proxy.dbapi_connection = None
+        raise exc.DisconnectionError("connection opened in another process")
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine for ``url`` with the settings fieldvault relies on."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
+        memory = not parsed.database or parsed.database == ":memory:"
+        if not memory:
             from pathlib import Path
 
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, poolclass=NullPool)
+        # A file database keeps a few connections open: a new one re-reads the schema and
+        # reruns the pragmas, and closing the last one checkpoints and removes the WAL file,
+        # which together cost more than the work of a typical transaction. The pragmas are
+        # per connection and run on every new one through the "connect" event.
+        engine = (
+            create_engine(url, poolclass=NullPool)
+            if memory
+            else create_engine(url, poolclass=QueuePool, pool_size=5, max_overflow=10)
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _remember_pid)
+        event.listen(engine, "checkout", _refuse_inherited)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
