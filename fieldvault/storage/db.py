@@ -62,11 +62,12 @@ def make_engine(url: str) -> Engine:
     """Create an engine for ``url`` with the settings fieldvault relies on."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        memory = not parsed.database or parsed.database == ":memory:"
+        database = parsed.database or ":memory:"
+        memory = database == ":memory:"
         if not memory:
             from pathlib import Path
 
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
         # A file database keeps a few connections open: a new one re-reads the schema and
         # reruns the pragmas, and closing the last one checkpoints and removes the WAL file,
         # which together cost more than the work of a typical transaction. The pragmas are
