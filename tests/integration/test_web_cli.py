@@ -11,6 +11,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -165,7 +166,7 @@ def test_a_200_mb_upload_streams_through_fieldvault_web_in_bounded_memory(
             block[:8] = i.to_bytes(8, "little")
             yield bytes(block)
 
-    async def scenario(url: str, pid: int) -> tuple[int, int, dict[str, object]]:
+    async def scenario(url: str, pid: int) -> tuple[int, int, float, dict[str, object]]:
         path = f"/api/studies/{STUDY}/participants/{code}/recordings"
         headers = {"Authorization": f"Bearer {token}"}
         async with aiohttp.ClientSession(url) as http:
@@ -174,18 +175,22 @@ def test_a_200_mb_upload_streams_through_fieldvault_web_in_bounded_memory(
             warm.add_field("file", (DATA / "interview_en.ogg").read_bytes(), filename="w.ogg")
             assert (await http.post(path, data=warm, headers=headers)).status == 201
             before = _peak_rss(pid)
+            started = time.perf_counter()
             with aiohttp.MultipartWriter("form-data") as form:
                 part = form.append(wav())
                 part.set_content_disposition("form-data", name="file", filename="long.wav")
                 response = await http.post(path, data=form, headers=headers)
                 body = await response.json()
                 assert response.status == 201, body
-            return before, _peak_rss(pid), body
+            return before, _peak_rss(pid), time.perf_counter() - started, body
 
     with _web_process(fv) as (process, url, lines):
-        before, after, body = asyncio.run(scenario(url, process.pid))
+        before, after, elapsed, body = asyncio.run(scenario(url, process.pid))
     growth = after - before
-    print(f"server peak RSS {before / 1e6:.0f} MB -> {after / 1e6:.0f} MB for {total_mib} MiB")
+    print(
+        f"\n{total_mib} MiB upload: {elapsed:.1f} s ({total_mib / elapsed:.0f} MiB/s, stored, "
+        f"probed and answered); server peak RSS {before / 1e6:.0f} -> {after / 1e6:.0f} MB"
+    )
     assert growth < 64 * 1024 * 1024, f"peak RSS grew by {growth / 1e6:.1f} MB"
     assert body["duration_s"] == pytest.approx(data_bytes / 32000, rel=0.01)
     log = "".join(lines)
