@@ -85,9 +85,13 @@ class _Part:
         self.name = name
 
 
-_END_PART = object()
-_END = object()
-Item = bytes | _Part | object
+class _Marker:
+    """The end of a file part, or of the whole form."""
+
+
+_END_PART = _Marker()
+_END = _Marker()
+Item = bytes | _Part | _Marker
 
 
 class Channel:

@@ -130,6 +130,8 @@ async def upload_recording(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     study_id, code = request.match_info["study"], request.match_info["code"]
     run = _blocking(request)
+    # Again after an Expect handshake too: it costs one indexed lookup and keeps this
+    # handler safe on its own.
     await _preflight(request)
     body = await stream_upload(
         await request.multipart(),
