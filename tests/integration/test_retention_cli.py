@@ -94,3 +94,27 @@ def test_withdraw_extend_sweep_and_report_from_the_command_line(
     for needle in needles:
         assert needle not in outputs
     assert scan_for(fv.data_dir, needles) == []
+
+
+def test_retention_run_while_another_sweep_runs_says_so_in_one_line_and_changes_nothing(
+    fv: Fieldvault,
+) -> None:
+    from fieldvault.config.settings import load_settings
+    from fieldvault.domain import retention
+    from fieldvault.services import open_services
+
+    fv("init")
+    fv("study", "create", str(EXAMPLE))
+    at = "2021-07-01T00:00+02:00"  # the example study's deadline
+    services = open_services(load_settings(environ={}, data_dir=fv.data_dir))
+    try:
+        with retention.sweep_lock(services):  # as a worker's sweep would
+            busy = fv("retention", "run", "--at", at, ok=False)
+            preview = fv("retention", "run", "--at", at, "--dry-run")
+    finally:
+        services.close()
+    assert "another retention sweep is running" in busy.stderr
+    assert "Traceback" not in busy.stderr and len(busy.stderr.strip().splitlines()) == 1
+    assert "would delete" in preview.stdout
+    # Nothing was done meanwhile; once the lock is free the sweep ends the study.
+    assert "nav-veileder: ended" in fv("retention", "run", "--at", at).stdout
