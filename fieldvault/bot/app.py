@@ -156,6 +156,21 @@ async def _render(
 ) -> None:
     """Send (or edit) the replies of ``outcome``, with buttons signed for its step."""
     bot, keys = context.bot, context.fv.keys
+
+    async def edit(text: str, markup: InlineKeyboardMarkup | None, mode: str | None) -> None:
+        assert message is not None
+        with contextlib.suppress(TelegramError):  # e.g. "message is not modified"
+            await bot.edit_message_text(
+                text,
+                chat_id=sender.chat_id,
+                message_id=message.message_id,
+                reply_markup=markup,
+                parse_mode=mode,
+            )
+
+    # New messages must arrive in order, so they go one after the other; editing the message
+    # whose button was pressed does not depend on them and runs alongside.
+    edits: list[asyncio.Task[None]] = []
     for reply in outcome.replies:
         markup = _markup(keys, sender.chat_id, outcome.seq, reply)
         mode = ParseMode.HTML if reply.html else None
@@ -166,16 +181,10 @@ async def _render(
                 caption=reply.text,
             )
         elif reply.edit and message is not None:
-            with contextlib.suppress(TelegramError):  # e.g. "message is not modified"
-                await bot.edit_message_text(
-                    reply.text,
-                    chat_id=sender.chat_id,
-                    message_id=message.message_id,
-                    reply_markup=markup,
-                    parse_mode=mode,
-                )
+            edits.append(asyncio.create_task(edit(reply.text, markup, mode)))
         else:
             await bot.send_message(sender.chat_id, reply.text, reply_markup=markup, parse_mode=mode)
+    await asyncio.gather(*edits)
     if outcome.purge is not None:
         request, services, now = outcome.purge, context.fv.services, context.fv.clock()
         report = await context.fv.run(
@@ -247,8 +256,8 @@ async def on_button(update: Update, context: BotContext) -> None:
         query.id,
         context.fv.clock(),
     )
-    await query.answer(outcome.notice)
-    await _render(context, sender, outcome, message)
+    # The answer only stops the client's spinner: it need not wait for the replies.
+    await asyncio.gather(query.answer(outcome.notice), _render(context, sender, outcome, message))
 
 
 async def on_other(update: Update, context: BotContext) -> None:
@@ -406,6 +415,11 @@ async def on_error(update: object, context: BotContext) -> None:
 
 
 INFORMANT_COMMANDS = ("status", "copy", "withdraw", "contact", "language", "help")
+# httpcore checks every pooled connection for expiry on each request (a syscall each), so PTB's
+# 256-connection default costs more the busier the bot is; a few keep-alive connections carry
+# the sends of all chats, and a send waits for a free one rather than fail.
+HTTP_CONNECTIONS = 8
+HTTP_POOL_TIMEOUT_S = 30.0
 
 
 def build_application(
@@ -428,6 +442,8 @@ def build_application(
         .base_url(settings.telegram_base_url)
         .base_file_url(settings.telegram_base_file_url)
         .local_mode(settings.telegram_local_mode)
+        .connection_pool_size(HTTP_CONNECTIONS)
+        .pool_timeout(HTTP_POOL_TIMEOUT_S)
         .context_types(ContextTypes(context=BotContext))
         .concurrent_updates(PerChatProcessor(workers=workers))
         .post_init(_post_init)

@@ -8,6 +8,7 @@ from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from fieldvault.config.study import StudyDefinition, parse_study
 from fieldvault.domain.errors import DomainError, StudyNotFound
@@ -31,10 +32,28 @@ def _parse_cached(sha256: str, text: str) -> StudyDefinition:
     return parse_study(text, source=f"study definition {sha256[:12]}")
 
 
+# Parsed definitions by (study id, definition hash): a bot update asks for its study's
+# definition several times, and reading the TOML text (some 10 kB) is most of that cost.
+_definitions: dict[tuple[str, str], StudyDefinition] = {}
+
+
 def load_definition(session: Session, study_id: str) -> StudyDefinition:
     """The parsed definition a study was registered (or last updated) with."""
+    loaded = session.identity_map.get(identity_key(Study, study_id))
+    if isinstance(loaded, Study):
+        # Already in this session (perhaps just changed): its own hash is the one to use.
+        sha256: str | None = loaded.definition_sha256
+    else:
+        sha256 = session.scalar(select(Study.definition_sha256).where(Study.id == study_id))
+    cached = _definitions.get((study_id, sha256)) if sha256 is not None else None
+    if cached is not None:
+        return cached
     study = get_study(session, study_id)
-    return _parse_cached(study.definition_sha256, study.definition_toml)
+    definition = _parse_cached(study.definition_sha256, study.definition_toml)
+    if len(_definitions) >= 64:
+        _definitions.clear()
+    _definitions[(study_id, study.definition_sha256)] = definition
+    return definition
 
 
 def register_study(
