@@ -305,6 +305,29 @@ T: dict[str, tuple[str, str]] = {
         "Spørsmål? Kontakt {people}, eller send /contact.",
         "Spørsmål? Kontakt {people}, eller send /contact.",
     ),
+    # Retention notices to researchers.
+    "none": ("ingen", "ingen"),
+    "Study {study}: deletion in {days} day(s), at {deadline}.": (
+        "Studie {study}: sletting om {days} dag(er), {deadline}.",
+        "Studie {study}: sletting om {days} dag(ar), {deadline}.",
+    ),
+    "Participants: {n}. Files to delete: {objects}.": (
+        "Deltakere: {n}. Filer som slettes: {objects}.",
+        "Deltakarar: {n}. Filer som blir sletta: {objects}.",
+    ),
+    "Transcripts not yet approved (deleted with the recordings): {codes}": (
+        "Transkripsjoner som ikke er godkjent ennå (slettes med opptakene): {codes}",
+        "Transkripsjonar som ikkje er godkjende enno (blir sletta med opptaka): {codes}",
+    ),
+    "Study {study}: processing end moved from {old} to {to}.": (
+        "Studie {study}: sluttdatoen for behandlingen er flyttet fra {old} til {to}.",
+        "Studie {study}: sluttdatoen for handsaminga er flytt frå {old} til {to}.",
+    ),
+    "Assessment: {ref}.": ("Vurdering: {ref}.", "Vurdering: {ref}."),
+    "Study {study}: the end-date deletion has run.": (
+        "Studie {study}: slettingen ved sluttdatoen er gjennomført.",
+        "Studie {study}: slettinga ved sluttdatoen er gjennomført.",
+    ),
     # Researcher messages.
     "Linked as a researcher of {study}. /participants lists its participants.": (
         "Koblet som forsker i {study}. /participants viser deltakerne.",
