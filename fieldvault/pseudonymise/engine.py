@@ -54,7 +54,7 @@ __all__ = [
 TERM_CATEGORIES = (Category.PERSON, Category.WORKPLACE, Category.PLACE, Category.OTHER)
 
 _WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
-_LONG_NUMBER = re.compile(r"(?<!\d)\d(?:[ .-]?\d){5,}(?!\d)")
+_LONG_NUMBER = re.compile(r"\d(?<!\d\d)(?:[ .-]?\d){5,}(?!\d)")  # opens with \d: fast scan
 _POSSESSIVE = ("'s", "’s", "s")
 # Nouns of institutions and systems (Norwegian definite forms, English heads such as the
 # "Data Protection Inspectorate"): never an unlisted place or person.
@@ -225,10 +225,11 @@ class _Candidate:
 
 
 class _Token(NamedTuple):
+    # Whether a word starts a sentence is asked of capitalised words only, so it is looked up
+    # in _sentence_starts for those instead of being stored for every word.
     start: int
     end: int
     text: str
-    initial: bool  # first word of a sentence (or of a line/turn)
 
     @property
     def capitalised(self) -> bool:
@@ -245,12 +246,13 @@ _SENTENCE_START = re.compile(
 
 
 def _tokens(text: str) -> list[_Token]:
-    starts = {m.end() for m in _SENTENCE_START.finditer(text)}
     new = tuple.__new__  # the NamedTuple constructor is a Python-level call: too slow per word
-    return [
-        new(_Token, (m.start(), m.end(), m.group(), m.start() in starts))
-        for m in _WORD.finditer(text)
-    ]
+    return [new(_Token, (m.start(), m.end(), m.group())) for m in _WORD.finditer(text)]
+
+
+def _sentence_starts(text: str) -> set[int]:
+    """Offsets of the first word of each sentence (or line, or turn)."""
+    return {m.end() for m in _SENTENCE_START.finditer(text)}
 
 
 def _split_possessive(word: str, sets: Sequence[frozenset[str]]) -> tuple[str, str]:
@@ -284,8 +286,23 @@ def _digits_pattern(phone: str) -> re.Pattern[str] | None:
     if len(digits) < 8:
         return None
     national = digits[-8:]
-    body = r"[ .-]?".join(national)
-    return re.compile(rf"(?<!\d)(?:(?:\+|00)47[ .-]?)?{body}(?!\d)")
+    body = r"[ .-]?".join(national[1:])
+    first = national[0]
+    # Each branch opens with a literal and checks "no digit before" after it: a pattern that
+    # starts with a literal lets the regex engine skip ahead in C instead of trying every
+    # position (five times faster over a long transcript).
+    return re.compile(
+        rf"(?:\+(?<!\d\+)47[ .-]?{first}|0(?<!\d0)047[ .-]?{first}|{first}(?<!\d{first}))"
+        rf"[ .-]?{body}(?!\d)"
+    )
+
+
+def _find_all_folded(lowered: str, needle: str) -> Iterable[int]:
+    """Where ``needle`` (lower case) starts in ``lowered``, non-overlapping."""
+    i = lowered.find(needle)
+    while i != -1 and needle:
+        yield i
+        i = lowered.find(needle, i + len(needle))
 
 
 def _known_candidates(
@@ -305,6 +322,8 @@ def _known_candidates(
             (strict if key in common else loose).append(form)
     firsts = {form.split()[0].casefold() for form in owner}
     firsts |= {first + suffix for first in firsts for suffix in _POSSESSIVE}
+    # As written in running text: "kari", "Kari", "KARI"; other mixes are folded below.
+    cased = {form for f in firsts for form in (f, f.capitalize(), f.upper())}
     for forms, flags in ((strict, 0), (loose, re.IGNORECASE)):
         if not forms:
             continue
@@ -315,7 +334,11 @@ def _known_candidates(
         rx = re.compile(rf"(?<![\w@])({body})('s|’s|s)?(?![\w])", flags)
         # Tried only where a word could start a name form: a dict look-up per word instead of
         # an alternation over the whole text.
-        anchored = (rx.match(text, tok.start) for tok in tokens if tok.text.casefold() in firsts)
+        anchored = (
+            rx.match(text, tok.start)
+            for tok in tokens
+            if tok.text in cased or (not tok.text.islower() and tok.text.casefold() in firsts)
+        )
         for m in anchored:
             if m is None:
                 continue
@@ -330,8 +353,14 @@ def _known_candidates(
                     suffix=m.group(2) or "",
                 )
             )
+    lowered = text.lower()
+    aligned = len(lowered) == len(text)  # else a character's lower case is longer: use re
     for person in people:
         for email in person.emails:
+            if aligned:  # a substring search in C, not a case-insensitive regex scan
+                for i in _find_all_folded(lowered, email.lower()):
+                    found.append(_Candidate(i, i + len(email), Category.EMAIL, _P_KNOWN))
+                continue
             for m in re.finditer(re.escape(email), text, re.IGNORECASE):
                 found.append(_Candidate(m.start(), m.end(), Category.EMAIL, _P_KNOWN))
         for phone in person.phones:
@@ -341,8 +370,15 @@ def _known_candidates(
                     found.append(_Candidate(m.start(), m.end(), Category.PHONE, _P_KNOWN))
         for username in person.usernames:
             rx_user = re.compile(rf"@?(?<![\w]){re.escape(username)}(?![\w])", re.IGNORECASE)
-            for m in rx_user.finditer(text):
-                found.append(_Candidate(m.start(), m.end(), Category.USERNAME, _P_KNOWN))
+            hits: Iterable[re.Match[str] | None]
+            if aligned:
+                starts = (max(0, i - 1) for i in _find_all_folded(lowered, username.lower()))
+                hits = (rx_user.match(text, i) or rx_user.match(text, i + 1) for i in starts)
+            else:
+                hits = rx_user.finditer(text)
+            for m in hits:
+                if m is not None:
+                    found.append(_Candidate(m.start(), m.end(), Category.USERNAME, _P_KNOWN))
     return found
 
 
@@ -363,6 +399,12 @@ def _term_candidates(text: str, terms: Sequence[Term]) -> list[_Candidate]:
                     )
                 )
     return found
+
+
+# The naming verbs as written in running text (lower, capitalised, upper case).
+_NAMING_CUES_CASED = frozenset(
+    form for cue in NAMING_CUES for form in (cue, cue.capitalize(), cue.upper())
+)
 
 
 # Workplace rules ---------------------------------------------------------------------------------
@@ -411,6 +453,18 @@ _PREFIX_HEADS = frozenset((
 ))  # fmt: skip
 
 
+# Words a workplace rule hinges on: a suffix ("kommune", "AS") or a prefix ("Høgskulen").
+_WORKPLACE_HEADS = dict.fromkeys(_PREFIX_HEADS, "prefix") | dict.fromkeys(_SUFFIX_HEADS, "suffix")
+
+
+def _find_all(text: str, needle: str) -> Iterable[int]:
+    """Every offset where ``needle`` starts (a C-level scan, not a loop over words)."""
+    i = text.find(needle)
+    while i != -1:
+        yield i
+        i = text.find(needle, i + 1)
+
+
 def _windows(spans: Iterable[tuple[int, int]], length: int) -> list[tuple[int, int]]:
     merged: list[tuple[int, int]] = []
     for start, end in sorted(spans):
@@ -431,15 +485,17 @@ def _workplace_candidates(text: str, lex: Lexicon, tokens: Sequence[_Token]) -> 
     length = len(text)
     # Each rule runs only near the word it hinges on: "NAV…", a suffix ("kommune", "AS"),
     # a prefix ("Høgskulen", "University").
-    nav, before, after = [], [], []
+    nav = [(i, i + 160) for needle in ("NAV", "Nav") for i in _find_all(text, needle)]
+    before, after = [], []
+    heads = _WORKPLACE_HEADS
     for index, tok in enumerate(tokens):
-        word = tok.text
-        if word.startswith(("NAV", "Nav")):
-            nav.append((tok.start, tok.start + 160))
-        elif word in _SUFFIX_HEADS:
+        kind = heads.get(tok.text)  # one look-up per word: most words are neither
+        if kind is None:
+            continue
+        if kind == "suffix":
             back = tokens[max(0, index - 6)].start
             before.append((back, tok.end + 24))
-        elif word in _PREFIX_HEADS:
+        else:
             after.append((tok.start, tok.start + 160))
     for m in _within(_NAV, text, _windows(nav, length)):
         where = _trim_name(m.group("where"))
@@ -503,8 +559,35 @@ def _is_initial(text: str, start: int) -> bool:
 # Names and places ---------------------------------------------------------------------------------
 
 
+# base, possessive suffix, folded base, multi-word places it starts, given, surname, place.
+_WordFacts = tuple[str, str, str, tuple[tuple[str, ...], ...] | None, bool, bool, bool]
+
+
+def _word_facts(
+    word: str, lex: Lexicon, all_sets: Sequence[frozenset[str]], function_words: frozenset[str]
+) -> _WordFacts | None:
+    """What the lists say of a capitalised word; None when it can never start a name."""
+    if word.isupper():
+        return None
+    base, suffix = _split_possessive(word, all_sets)
+    folded = base.casefold()
+    head = folded.split("-", 1)[0]
+    if folded in NOT_NAMES or head in NOT_NAMES or folded in function_words:
+        return None
+    multi = lex.place_heads.get(base)
+    return (
+        base,
+        suffix,
+        folded,
+        multi,
+        base in lex.given,
+        base in lex.surnames,
+        base in lex.places,
+    )
+
+
 def _name_and_place_candidates(
-    text: str, tokens: list[_Token], lex: Lexicon, language: str
+    text: str, tokens: list[_Token], starts: set[int], lex: Lexicon, language: str
 ) -> tuple[list[_Candidate], list[_Token]]:
     common = lex.common_nb | lex.common_en if language != "en" else lex.common_en
     function_words = lex.function_words
@@ -516,9 +599,9 @@ def _name_and_place_candidates(
     confirmed_place: set[str] = set()
     deferred: list[tuple[int, str, str]] = []  # (token index, base, suffix) at sentence starts
 
-    def prev_word(i: int) -> str:
+    def prev_word(i: int, initial: bool) -> str:
         # Only a word right before, in the same sentence: "på Moa", not "på 4524. Moa".
-        if i == 0 or tokens[i].initial:
+        if i == 0 or initial:
             return ""
         prev = tokens[i - 1]
         if text[prev.end : tokens[i].start].strip(" "):
@@ -528,35 +611,37 @@ def _name_and_place_candidates(
     def adjacent(a: _Token, b: _Token) -> bool:
         return text[a.end : b.start] == " "
 
-    i = 0
     n = len(tokens)
-    while i < n:
+    # "hun heter liv": a name in lower case after a naming verb.
+    for k in [k for k, tok in enumerate(tokens) if tok.text in _NAMING_CUES_CASED]:
+        tok = tokens[k + 1] if k + 1 < n else None
+        if tok is None or tok.text[0].isupper() or len(tok.text) < 2:
+            continue
+        word = tok.text
+        base, suffix = _split_possessive(word[:1].upper() + word[1:], name_sets)
+        if base in lex.given or base in lex.surnames:
+            found.append(_Candidate(tok.start, tok.end, Category.PERSON, _P_PERSON, (base,)))
+            confirmed_person.add(base)
+
+    # Only capitalised words can start a name or a place: skip the rest in one C-level pass.
+    capitalised = [k for k, tok in enumerate(tokens) if tok.text[0].isupper() and tok.text[1:]]
+    resume = 0  # a run or a multi-word place took the tokens before this index
+    # What a word is does not depend on where it stands: worked out once per distinct word.
+    facts: dict[str, _WordFacts | None] = {}
+    for i in capitalised:
+        if i < resume:
+            continue
         tok = tokens[i]
         word = tok.text
-        if not word[0].isupper() or len(word) < 2:
-            # "hun heter liv": a name in lower case after a naming verb.
-            if i and len(word) > 1 and tokens[i - 1].text.casefold() in NAMING_CUES:
-                cap = word[:1].upper() + word[1:]
-                base, suffix = _split_possessive(cap, name_sets)
-                if base in lex.given or base in lex.surnames:
-                    found.append(
-                        _Candidate(tok.start, tok.end, Category.PERSON, _P_PERSON, (base,))
-                    )
-                    confirmed_person.add(base)
-            i += 1
-            continue
-        if word.isupper() and len(word) > 1:
-            i += 1  # acronyms: NAV, DWP, MAXQDA
-            continue
-        base, suffix = _split_possessive(word, all_sets)
-        folded = base.casefold()
-        head = folded.split("-", 1)[0]
-        if folded in NOT_NAMES or head in NOT_NAMES or folded in function_words:
-            # "NAV-loven", "Vi", "Her", "New": never a name on their own
-            i += 1
-            continue
+        if word in facts:
+            known = facts[word]
+        else:
+            known = facts[word] = _word_facts(word, lex, all_sets, function_words)
+        if known is None:
+            continue  # an acronym (NAV, DWP), or never a name on its own ("Vi", "NAV-loven")
+        base, suffix, folded, multi, is_given, is_sur, is_place = known
+        initial = tok.start in starts
         # Multi-word places first ("Mo i Rana", "Ytre Arna").
-        multi = lex.place_heads.get(base)
         if multi:
             matched = None
             for words in multi:
@@ -568,11 +653,8 @@ def _name_and_place_candidates(
                 found.append(
                     _Candidate(tok.start, tokens[i + matched - 1].end, Category.PLACE, _P_PLACE)
                 )
-                i += matched
+                resume = i + matched
                 continue
-        is_given = base in lex.given
-        is_sur = base in lex.surnames
-        is_place = base in lex.places
         # A run of capitalised name words is one person: "Anne Grete Haugland".
         run = [(tok, base, suffix)]
         j = i + 1
@@ -590,7 +672,7 @@ def _name_and_place_candidates(
                 j += 1
                 if ns:
                     break
-        before = prev_word(i)
+        before = prev_word(i, initial)
         if len(run) > 1 and (is_given or run[1][1] in lex.surnames):
             parts = tuple(b for _, b, _ in run)
             found.append(
@@ -599,7 +681,7 @@ def _name_and_place_candidates(
                 )
             )
             confirmed_person.update(parts)
-            i = j
+            resume = j
             continue
         category: Category | None = None
         if before in LOCATIVES and is_place:
@@ -613,37 +695,34 @@ def _name_and_place_candidates(
         elif is_place:
             category = Category.PLACE
         elif before in PERSON_CUES or before in NAMING_CUES:
-            category = Category.PERSON if not tok.initial else None
+            category = Category.PERSON if not initial else None
         elif (
             before in LOCATIVES
-            and not tok.initial
+            and not initial
             and folded not in lex.common_nb
             and folded not in lex.common_en
             and not folded.endswith(_INSTITUTION_ENDINGS)
         ):
             category = Category.PLACE  # an unlisted village or district: "på Moa"
         elif (
-            not tok.initial
+            not initial
             and len(base) > 2
             and not _in_vocabulary(folded, lex)
             and not folded.endswith(_INSTITUTION_ENDINGS)
         ):
             category = Category.PERSON  # a capitalised word in no dictionary: "Røhnebæk"
         if category is None:
-            if tok.initial and folded not in common:
+            if initial and folded not in common:
                 deferred.append((i, base, suffix))  # "Karimi hadde …" after "Ahmad Karimi"
             unclaimed.append(tok)
-            i += 1
             continue
-        if tok.initial and folded in common and before not in PERSON_CUES:
+        if initial and folded in common and before not in PERSON_CUES:
             # "Dag etter dag", "Will you…", "Liv og helse": decide after the whole text.
             deferred.append((i, base, suffix))
-            i += 1
             continue
         everyday = folded in lex.common_nb or folded in lex.common_en
-        if tok.initial and everyday and category is Category.PLACE and not is_place:
+        if initial and everyday and category is Category.PLACE and not is_place:
             unclaimed.append(tok)
-            i += 1
             continue
         found.append(
             _Candidate(
@@ -655,11 +734,10 @@ def _name_and_place_candidates(
                 suffix=suffix if category is Category.PERSON else "",
             )
         )
-        if category is Category.PERSON and not tok.initial:
+        if category is Category.PERSON and not initial:
             confirmed_person.add(base)
-        if category is Category.PLACE and not tok.initial:
+        if category is Category.PLACE and not initial:
             confirmed_place.add(base)
-        i += 1
     for index, base, suffix in deferred:
         tok = tokens[index]
         following = tokens[index + 1].text.casefold() if index + 1 < n else ""
@@ -707,14 +785,14 @@ def pseudonymise(
     book = placeholders if placeholders is not None else PlaceholderBook()
     lex = lexicon()
     tokens = _tokens(text)
-    words = [t[:3] for t in tokens]
     candidates: list[_Candidate] = [
-        _Candidate(s, e, c, _P_PATTERN) for s, e, c in patterns.detect(text, words)
+        _Candidate(s, e, c, _P_PATTERN) for s, e, c in patterns.detect(text, tokens)
     ]
     candidates += _known_candidates(text, known_people, lex.common(lang), tokens)
     candidates += _term_candidates(text, terms)
     candidates += _workplace_candidates(text, lex, tokens)
-    names, unclaimed = _name_and_place_candidates(text, tokens, lex, lang)
+    starts = _sentence_starts(text)
+    names, unclaimed = _name_and_place_candidates(text, tokens, starts, lex, lang)
     candidates += names
     chosen, mask = _resolve(candidates, len(text))
 
@@ -722,6 +800,10 @@ def pseudonymise(
     spans: list[Span] = []
     pos = 0
     length = 0
+    # A dense transcript repeats the same few labels and people thousands of times; numbering
+    # a person again gives the same number, so each is looked up once.
+    labels: dict[Category, str] = {}
+    people: dict[tuple[str, ...], str] = {}
     for cand in chosen:
         out.append(text[pos : cand.start])
         length += cand.start - pos
@@ -730,10 +812,14 @@ def pseudonymise(
             placeholder = cand.pseudonym + _possessive(cand.suffix, lang)
         elif cand.category is Category.PERSON:
             parts = cand.parts or tuple(text[cand.start : cand.end].split())
-            placeholder = label(Category.PERSON, lang, book.number(parts))
-            placeholder += _possessive(cand.suffix, lang)
+            numbered = people.get(parts)
+            if numbered is None:
+                numbered = people[parts] = label(Category.PERSON, lang, book.number(parts))
+            placeholder = numbered + _possessive(cand.suffix, lang)
         else:
-            placeholder = label(cand.category, lang)
+            placeholder = labels.get(cand.category) or labels.setdefault(
+                cand.category, label(cand.category, lang)
+            )
         spans.append(
             Span(
                 start=length,
@@ -749,7 +835,7 @@ def pseudonymise(
         length += len(placeholder)
         pos = cand.end
     out.append(text[pos:])
-    return Result("".join(out), spans, _suspects(text, mask, unclaimed, lex))
+    return Result("".join(out), spans, _suspects(text, mask, unclaimed, starts, lex))
 
 
 def _possessive(suffix: str, language: str) -> str:
@@ -758,14 +844,16 @@ def _possessive(suffix: str, language: str) -> str:
     return suffix if suffix != "s" or language != "en" else "'s"
 
 
-def _suspects(text: str, mask: bytearray, unclaimed: list[_Token], lex: Lexicon) -> list[Suspect]:
+def _suspects(
+    text: str, mask: bytearray, unclaimed: list[_Token], starts: set[int], lex: Lexicon
+) -> list[Suspect]:
     def covered(start: int, end: int) -> bool:
         return mask.find(1, start, end) != -1
 
     out = []
     for tok in unclaimed:
         folded = tok.text.casefold()
-        if tok.initial or folded in NOT_NAMES or tok.text.isupper():
+        if tok.start in starts or folded in NOT_NAMES or tok.text.isupper():
             continue
         if _in_vocabulary(folded, lex) or covered(tok.start, tok.end):
             continue

@@ -191,3 +191,45 @@ def test_what_is_left_but_doubtful_is_returned_as_suspects_for_review() -> None:
 def test_contact_patterns(text: str, category: Category) -> None:
     result = pseudonymise(text, language="nb")
     assert category in {s.category for s in result.spans}
+
+
+@pytest.mark.parametrize(
+    ("text", "category", "original"),
+    [
+        ("Ring 0047 912 34 567 i kveld.", Category.PHONE, "0047 912 34 567"),
+        ("Skriv kari punktum nordmann krøllalfa eksempel punktum no i kveld.", Category.EMAIL,
+         "kari punktum nordmann krøllalfa eksempel punktum no"),
+        ("Han er f. 03.11.1988 i Volda.", Category.BIRTH_DATE, "03.11.1988"),
+        ("Bursdagen hennes er 27.02.1991.", Category.BIRTH_DATE, "27.02.1991"),
+        ("Han bodde i Kong Oscars gate 5, 5017 Bergen.", Category.ADDRESS,
+         "Kong Oscars gate 5, 5017 Bergen"),
+        ("Nummeret var 031188 07269 den gangen.", Category.NATIONAL_ID, "031188 07269"),
+        ("Call 07700 900 461 after five.", Category.PHONE, "07700 900 461"),
+    ],
+)  # fmt: skip
+def test_patterns_that_open_with_a_digit_or_a_cue_word_find_the_whole_identifier(
+    text: str, category: Category, original: str
+) -> None:
+    assert (category.value, original) in _categories(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Saksnummer 1912 34 567 er ikke et telefonnummer.",  # a digit right before
+        "Beløpet var 12.912 34 567 kroner.",
+        "Konto 3-03118807269 er lukket.",  # a dash right before an identity number
+    ],
+)
+def test_a_digit_or_dash_right_before_keeps_a_number_from_matching(text: str) -> None:
+    categories = {c for c, _ in _categories(text)}
+    assert not categories & {"phone", "national_id"}
+
+
+def test_a_known_e_mail_and_username_are_found_in_any_letter_case() -> None:
+    person = KnownPerson.from_identity(
+        "Ola Bakke", "Lars", email="ola.bakke@example.no", username="@olab_nav"
+    )
+    text = "Skriv til OLA.BAKKE@EXAMPLE.NO eller @OlaB_NAV, ikke til xolab_nav."
+    result = pseudonymise(text, language="nb", known_people=[person])
+    assert result.text == "Skriv til [E-POST] eller [BRUKERNAVN], ikke til xolab_nav."
