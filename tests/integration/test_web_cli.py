@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 
 from fieldvault.config.settings import load_settings
 from fieldvault.services import open_services
-from fieldvault.storage.models import ApiToken, BlobObject, Recording
+from fieldvault.storage.models import ApiToken, BlobObject, Recording, TranscriptionJob
 
 from .conftest import EXAMPLE
 from .recording_helpers import DATA, participant
@@ -95,10 +95,12 @@ def test_serve_refuses_clearly_when_the_web_port_is_taken(tmp_path: Path) -> Non
 
 
 @contextmanager
-def _web_process(fv: Fieldvault) -> Iterator[tuple[subprocess.Popen[str], str, list[str]]]:
-    """``fieldvault web`` on a free port; yields the process, its URL and its log lines."""
+def _web_process(
+    fv: Fieldvault, command: str = "web"
+) -> Iterator[tuple[subprocess.Popen[str], str, list[str]]]:
+    """``fieldvault web`` (or ``serve``) on a free port; yields the process, URL and log lines."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "fieldvault", "web"],
+        [sys.executable, "-m", "fieldvault", command],
         env=fv.env,
         stderr=subprocess.PIPE,
         text=True,
@@ -125,6 +127,7 @@ def _web_process(fv: Fieldvault) -> Iterator[tuple[subprocess.Popen[str], str, l
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
+        found.clear()
 
 
 def _peak_rss(pid: int) -> int:
@@ -203,3 +206,67 @@ def test_a_200_mb_upload_streams_through_fieldvault_web_in_bounded_memory(
         sizes = session.scalars(select(BlobObject.plaintext_size)).all()
         assert data_bytes + 44 in sizes
     services.close()
+
+
+def _models() -> Path:
+    """The installed Whisper base model of this checkout (`fieldvault models install base`)."""
+    folder = Path(__file__).parents[2] / "fieldvault-data" / "models"
+    if not (folder / "base").is_dir():
+        pytest.skip("run `fieldvault models install base` first")
+    return folder
+
+
+def test_serve_transcribes_a_web_upload_with_its_in_process_worker(tmp_path: Path) -> None:
+    fv = Fieldvault(tmp_path / "data")
+    fv.env.update(
+        FIELDVAULT_MODEL_DIR=str(_models()), FIELDVAULT_WHISPER_THREADS="2", HF_HUB_OFFLINE="1"
+    )
+    fv("init")
+    # The example's end dates are past: the worker's retention sweep would delete the upload.
+    current = tmp_path / "current.toml"
+    current.write_text(
+        EXAMPLE.read_text(encoding="utf-8")
+        .replace("project_end = 2021-05-14", "project_end = 2999-05-14")
+        .replace("processing_end = 2021-06-30", "processing_end = 2999-06-30"),
+        encoding="utf-8",
+    )
+    fv("study", "create", str(current))
+    token = fv("researcher", "api-token", STUDY, "--label", "IH").stdout.strip()
+    code = _consented(fv.data_dir)
+    settings = load_settings(environ={}, data_dir=fv.data_dir)
+
+    def job_state() -> str | None:
+        services = open_services(settings)
+        try:
+            with services.research() as session:
+                return session.scalar(select(TranscriptionJob.state))
+        finally:
+            services.close()
+
+    async def upload(url: str) -> None:
+        form = aiohttp.FormData()
+        form.add_field("language", "en")
+        form.add_field("file", (DATA / "track_interviewer.ogg").read_bytes(), filename="a.ogg")
+        async with aiohttp.ClientSession(url) as http:
+            response = await http.post(
+                f"/api/studies/{STUDY}/participants/{code}/recordings",
+                data=form,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert response.status == 201, await response.text()
+        async with asyncio.timeout(120):
+            while job_state() != "done":
+                await asyncio.sleep(0.5)
+
+    with _web_process(fv, "serve") as (process, url, lines):
+        try:
+            asyncio.run(upload(url))
+        except TimeoutError:
+            pytest.fail("the job was not done in time:\n" + "".join(lines))
+    assert process.returncode == 0, "".join(lines)
+    log = "".join(lines)
+    assert "worker: on, in this process" in log and "Telegram bot is off" in log
+    assert re.search(r"job \d+: done", log), log
+    shown = fv("transcript", "show", STUDY, code).stdout
+    reference = (DATA / "track_interviewer.txt").read_text(encoding="utf-8").split()
+    assert any(word.strip(".,?").lower() in shown.lower() for word in reference[:8]), shown
