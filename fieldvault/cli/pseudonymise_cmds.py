@@ -8,6 +8,7 @@ from typing import TextIO
 import click
 
 from fieldvault.cli.context import services_from
+from fieldvault.cli.transcript_cmds import format_segments
 from fieldvault.domain import pseudonymisation as pz
 from fieldvault.pseudonymise.engine import TERM_CATEGORIES
 from fieldvault.storage.models import utcnow
@@ -178,7 +179,7 @@ def approve(ctx: click.Context, study_id: str, code: str) -> None:
 )
 @click.pass_context
 def approved(ctx: click.Context, study_id: str, code: str, fmt: str) -> None:
-    """Print the participant's approved pseudonymised transcripts (research data)."""
+    """Print only the approved pseudonymised transcripts (research data); see `transcript show`."""
     services = services_from(ctx)
     with services.research() as session:
         documents = pz.approved_documents(session, study_id, code)
@@ -192,8 +193,4 @@ def approved(ctx: click.Context, study_id: str, code: str, fmt: str) -> None:
         return
     for doc in documents:
         click.echo(f"# transcript {doc['transcript_id']} · {doc['language']} · approved")
-        for seg in doc["segments"]:
-            start = int(seg["start"])
-            speaker = f" {seg['speaker']}:" if seg["speaker"] != "unknown" else ""
-            stamp = f"[{start // 3600:d}:{start // 60 % 60:02d}:{start % 60:02d}]"
-            click.echo(f"{stamp}{speaker} {seg['text']}")
+        click.echo(format_segments(doc))

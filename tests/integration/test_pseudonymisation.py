@@ -13,8 +13,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from click.testing import CliRunner, Result
 from sqlalchemy import select, text
 
+from fieldvault.cli import cli
+from fieldvault.cli.commands import register as register_commands
 from fieldvault.domain import consent
 from fieldvault.domain import pseudonymisation as pz
 from fieldvault.domain.consent import State
@@ -43,10 +46,19 @@ LATER = NOW + dt.timedelta(days=30)
 
 def _transcript(services: Services, study_id: str, code: str, lines: list[str]) -> int:
     """Store a raw transcript the way the transcription worker does (encrypted blob + row)."""
-    document = {
+    document: dict[str, Any] = {
         "language": "nb",
+        "engine": "test",
+        "model": "none",
+        "suspect_count": 0,
         "segments": [
-            {"start": 5.0 * i, "end": 5.0 * i + 4, "text": line, "speaker": "unknown"}
+            {
+                "start": 5.0 * i,
+                "end": 5.0 * i + 4,
+                "text": line,
+                "speaker": "unknown",
+                "suspect": [],
+            }
             for i, line in enumerate(lines)
         ],
     }
@@ -62,6 +74,7 @@ def _transcript(services: Services, study_id: str, code: str, lines: list[str]) 
         )
         session.add(recording)
         session.flush()
+        document["recording_id"] = recording.id
         obj = services.content.put(
             session,
             study_id=study_id,
@@ -452,3 +465,73 @@ def test_a_withdrawn_or_shredded_transcript_is_never_pseudonymised_nor_retried(
     assert worker.run(until_idle=True, poll_s=0.05) == 2
     assert worker.huey.scheduled_count() == 0  # handled as done, not as a retry
     assert _pseudonymised(services) == []
+
+
+# --- fieldvault transcript show ---------------------------------------------------------------
+
+
+def _show(services: Services, *args: str) -> Result:
+    """Run ``fieldvault transcript show`` in-process against the test's data dir."""
+    env = {
+        "FIELDVAULT_DATA_DIR": str(services.settings.data_dir),
+        "FIELDVAULT_DATABASE_URL": services.settings.research_url,
+        "FIELDVAULT_VAULT_URL": services.settings.linkage_url,
+    }
+    register_commands(cli)
+    return CliRunner().invoke(cli, ["transcript", "show", *args], env=env)
+
+
+def test_transcript_show_prints_the_pseudonymised_text_and_raw_only_when_asked(
+    services: Services, study_id: str
+) -> None:
+    kari = _register(services, study_id, KARI)
+    _transcript(services, study_id, kari, LINES)
+
+    waiting = _show(services, study_id, kari)
+    assert waiting.exit_code == 1
+    assert "not pseudonymised yet" in waiting.output
+    assert "fieldvault worker" in waiting.output and "fieldvault review" in waiting.output
+    assert "Kari" not in waiting.output
+
+    pz.pseudonymise_pending(services, LATER)
+    shown = _show(services, study_id, kari)
+    assert shown.exit_code == 0, shown.output
+    assert "under review" in shown.output
+    assert "[0:00:00] Jeg heter " in shown.output and "jobber på [ARBEIDSPLASS]." in shown.output
+    assert "[0:00:10] Ring meg på [TELEFON]. Det er et godt liv, dag for dag." in shown.output
+    for secret in ("Kari", "Nordmann", "NAV Volda", "912 34 567", "Marte"):
+        assert secret not in shown.output
+
+    as_json = json.loads(_show(services, study_id, kari, "--format", "json").output)
+    assert [d["state"] for d in as_json] == ["review"]
+    assert as_json[0]["segments"][2]["text"].startswith("Ring meg på [TELEFON].")
+
+    raw = _show(services, study_id, kari, "--raw")
+    assert raw.exit_code == 0, raw.output
+    assert "Jeg heter Kari Nordmann og jobber på NAV Volda." in raw.output and "· raw" in raw.output
+
+    pz.approve(services, study_id, kari, LATER)
+    approved = _show(services, study_id, kari)
+    assert "· approved" in approved.output and "Kari" not in approved.output
+
+
+def test_transcript_show_says_what_to_do_when_there_is_nothing_or_the_raw_text_is_gone(
+    services: Services, study_id: str
+) -> None:
+    kari = _register(services, study_id, KARI)
+    nothing = _show(services, study_id, kari)
+    assert nothing.exit_code == 1 and f"fieldvault jobs {study_id}" in nothing.output
+
+    transcript_id = _transcript(services, study_id, kari, LINES)
+    pz.pseudonymise_pending(services, LATER)
+    with services.unit_of_work() as session:
+        transcript = session.get(Transcript, transcript_id)
+        assert transcript is not None
+        blob = session.get(BlobObject, transcript.object_id)
+        assert blob is not None
+        blob.deleted_at = LATER  # as the end-date sweep leaves it
+    gone = _show(services, study_id, kari, "--raw")
+    assert gone.exit_code == 1
+    assert "has been deleted" in gone.output and f"transcript show {study_id} {kari}" in gone.output
+    still = _show(services, study_id, kari)
+    assert still.exit_code == 0 and "[ARBEIDSPLASS]" in still.output
