@@ -84,7 +84,7 @@ async def step(
     def arrived() -> bool:
         return any(done(s) for s in user.inbox[before:])
 
-    await tg.wait(arrived, timeout=120)
+    await tg.wait_chat(user.id, arrived, timeout=120)
     answer = next(s for s in user.inbox[before:] if done(s))
     out.append(answer.at - start)
     if by_step is not None:

@@ -80,6 +80,9 @@ class FakeTelegram:
         self.sent_at: dict[int, float] = {}  # update id -> time its first reply arrived
         self._pushed_at: dict[int, float] = {}
         self._update_chat: dict[int, int] = {}
+        # Waiters for one chat's messages: woken only by that chat, so that many simulated
+        # users (the benchmark's 200) do not all re-check on every message to anyone.
+        self._chat_waiters: dict[int, list[asyncio.Future[None]]] = {}
 
     # --- server ------------------------------------------------------------------------------
 
@@ -266,6 +269,9 @@ class FakeTelegram:
             self.messages[(sent.chat_id, sent.message_id)] = sent
             self.outbox.setdefault(sent.chat_id, []).append(sent)
             self._changed.notify_all()
+        for waiter in self._chat_waiters.pop(sent.chat_id, []):
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _message_json(self, sent: Sent) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -296,6 +302,16 @@ class FakeTelegram:
         """Wait until ``predicate()`` holds (re-checked on every recorded change)."""
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
+
+    async def wait_chat(
+        self, chat_id: int, predicate: Callable[[], bool], timeout: float = 20.0
+    ) -> None:
+        """Wait until ``predicate()`` holds, re-checked only when ``chat_id`` gets a message."""
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                waiter = asyncio.get_running_loop().create_future()
+                self._chat_waiters.setdefault(chat_id, []).append(waiter)
+                await waiter
 
     async def handled(self, update_id: int) -> None:
         """Wait until the bot has fetched ``update_id`` and finished handling it."""
