@@ -266,7 +266,7 @@ def test_a_worker_killed_mid_transcription_leaves_no_plaintext_and_the_rerun_sto
     blob_files = [p for p in services.settings.blob_path.rglob("*") if p.is_file()]
     assert len(blob_files) == 2
     _no_plaintext(tmp_path)
-    shown = _cli(env, "transcript", "show", study_id, code)
+    shown = _cli(env, "transcript", "show", study_id, code, "--raw")
     assert shown.stdout.lower().count("welfare office") >= 4
     listed = _cli(env, "jobs", study_id)
     assert code in listed.stdout and "done" in listed.stdout

@@ -267,6 +267,6 @@ def test_serve_transcribes_a_web_upload_with_its_in_process_worker(tmp_path: Pat
     log = "".join(lines)
     assert "worker: on, in this process" in log and "Telegram bot is off" in log
     assert re.search(r"job \d+: done", log), log
-    shown = fv("transcript", "show", STUDY, code).stdout
+    shown = fv("transcript", "show", STUDY, code, "--raw").stdout
     reference = (DATA / "track_interviewer.txt").read_text(encoding="utf-8").split()
     assert any(word.strip(".,?").lower() in shown.lower() for word in reference[:8]), shown
