@@ -490,3 +490,39 @@ def test_the_default_limit_is_4_gib(services: Services) -> None:
     from fieldvault.web.keys import UPLOAD_LIMIT
 
     assert create_app(services)[UPLOAD_LIMIT] == 4 * 1024**3
+
+
+def test_concurrent_uploads_for_different_participants_are_kept_apart(
+    services: Services, study_id: str
+) -> None:
+    codes = [participant(services, study_id) for _ in range(3)]
+    token = _token(services, study_id)
+    tracks = {
+        codes[0]: SPEECH,
+        codes[1]: (DATA / "track_interviewer.ogg").read_bytes(),
+        codes[2]: (DATA / "track_informant.ogg").read_bytes(),
+    }
+
+    async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
+        async def send(code: str) -> int:
+            response = await http.post(
+                PATH.format(study=study_id, code=code),
+                data=_form((f"{code}.ogg", tracks[code])),
+                headers=_auth(token),
+            )
+            assert response.status == 201, await response.text()
+            return int((await response.json())["recording_id"])
+
+        ids = await asyncio.gather(*(send(code) for code in codes))
+        assert len(set(ids)) == 3
+
+    _serve(services, scenario)
+    with services.research() as session:
+        for code, data in tracks.items():
+            person = get_participant(session, study_id, code)
+            recording = session.scalars(
+                select(Recording).where(Recording.participant_id == person.id)
+            ).one()
+            obj = session.get(BlobObject, recording.tracks[0].object_id)
+            assert obj is not None and b"".join(services.content.read(obj)) == data
+        assert audit.verify(session).ok
