@@ -262,9 +262,10 @@ def test_a_worker_killed_mid_transcription_leaves_no_plaintext_and_the_rerun_sto
         assert (job.state, job.attempts) == ("done", 2)
         assert session.scalar(select(func.count()).select_from(Transcript)) == 1
         kinds = session.scalars(select(BlobObject.kind)).all()
-        assert sorted(kinds) == ["raw_transcript", "recording"]
+        # The worker pseudonymises right after transcribing: its redaction map is the third.
+        assert sorted(kinds) == ["raw_transcript", "recording", "redaction_map"]
     blob_files = [p for p in services.settings.blob_path.rglob("*") if p.is_file()]
-    assert len(blob_files) == 2
+    assert len(blob_files) == 3
     _no_plaintext(tmp_path)
     shown = _cli(env, "transcript", "show", study_id, code, "--raw")
     assert shown.stdout.lower().count("welfare office") >= 4
