@@ -80,6 +80,10 @@ def accept_recording(
         )
     with research() as session:
         participant = get_participant(session, study_id, code)
+        ended = _ended(session, study_id, now)
+        if ended is not None:
+            _audit_refusal(research, study_id, code, source, "study-ended", len(files), now)
+            raise RecordingRefused(ended, "study-ended")
         if not consent.may_hold_recording(session, participant):
             item = load_definition(session, study_id).recording_item_id
             _audit_refusal(research, study_id, code, source, "no-consent", len(files), now)
@@ -166,6 +170,20 @@ def accept_recording(
         if isinstance(exc, RecordingRefused):
             _audit_refusal(research, study_id, code, source, exc.reason, len(files), now)
         raise
+
+
+def _ended(session: Session, study_id: str, now: dt.datetime) -> str | None:
+    """Why the study may no longer take recordings (its processing has ended), or None."""
+    from fieldvault.domain.retention import study_deadline
+
+    study = get_study(session, study_id)
+    if now < study_deadline(study):
+        return None
+    return (
+        f"study {study_id} ended its processing on {study.processing_end.isoformat()}: "
+        "no recording can be accepted after the end date, and what it held is being deleted; "
+        "if Sikt has approved a later end date, run `fieldvault study extend` first"
+    )
 
 
 def _probe_stored(content: ContentStore, obj: BlobObject) -> Any:

@@ -9,8 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 
 from fieldvault.services import Services
+from fieldvault.storage.models import utcnow
 from fieldvault.web.errors import error_middleware
-from fieldvault.web.keys import DISPATCH, EXECUTOR, SERVICES, UPLOAD_LIMIT, Dispatch
+from fieldvault.web.keys import CLOCK, DISPATCH, EXECUTOR, SERVICES, UPLOAD_LIMIT, Clock, Dispatch
 from fieldvault.web.routes import setup_routes
 
 log = logging.getLogger("fieldvault.web")
@@ -25,8 +26,11 @@ def create_app(
     *,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
     dispatch: Dispatch | None = None,
+    clock: Clock = utcnow,
 ) -> web.Application:
     """The web app over ``services``; ``dispatch`` queues new transcription jobs.
+
+    ``clock`` is the time the domain is given (tests pass a fixed one, as the bot's do).
 
     Without ``dispatch`` the app queues jobs on the configured queue itself, as ``fieldvault
     upload`` does; ``fieldvault serve`` passes its in-process worker's.
@@ -36,6 +40,7 @@ def create_app(
     app = web.Application(middlewares=[error_middleware])
     app[SERVICES] = services
     app[UPLOAD_LIMIT] = max_upload_bytes
+    app[CLOCK] = clock
     app.cleanup_ctx.append(_executor)
     if dispatch is None:
         app.cleanup_ctx.append(_queue)

@@ -37,6 +37,8 @@ def _status(exc: Exception) -> tuple[int, str]:
     if isinstance(exc, RecordingRefused):
         if exc.reason == "no-consent":
             return 403, "no-consent"
+        if exc.reason == "study-ended":
+            return 409, "study-ended"
         return 422, "bad-audio"
     return 422, "refused"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -10,8 +11,10 @@ from aiohttp import web
 from fieldvault.services import Services
 
 Dispatch = Callable[[], object]
+Clock = Callable[[], dt.datetime]
 
 SERVICES = web.AppKey("services", Services)
 UPLOAD_LIMIT = web.AppKey("upload_limit", int)
 EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
 DISPATCH: web.AppKey[Dispatch] = web.AppKey("dispatch")
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")

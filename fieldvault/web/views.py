@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import functools
 import json
 import logging
@@ -16,9 +17,8 @@ from fieldvault import __version__
 from fieldvault.domain.api_tokens import authorise
 from fieldvault.domain.recordings import accept_recording, speaker_label
 from fieldvault.services import Services
-from fieldvault.storage.models import utcnow
 from fieldvault.web.errors import answer
-from fieldvault.web.keys import DISPATCH, EXECUTOR, SERVICES, UPLOAD_LIMIT
+from fieldvault.web.keys import CLOCK, DISPATCH, EXECUTOR, SERVICES, UPLOAD_LIMIT
 from fieldvault.web.uploads import Files, UploadTooLarge, stream_upload
 
 log = logging.getLogger("fieldvault.web")
@@ -46,7 +46,12 @@ def _authorise(services: Services, token: str | None, study_id: str) -> None:
 
 
 def _accept(
-    services: Services, study_id: str, code: str, files: Files, language: str | None
+    services: Services,
+    study_id: str,
+    code: str,
+    files: Files,
+    language: str | None,
+    now: dt.datetime,
 ) -> dict[str, Any]:
     recording = accept_recording(
         services.research,
@@ -56,7 +61,7 @@ def _accept(
         files=files,
         language=language,
         source="web",
-        now=utcnow(),
+        now=now,
     )
     tracks = sorted(recording.tracks, key=lambda t: t.position)
     return {
@@ -137,7 +142,9 @@ async def upload_recording(request: web.Request) -> web.Response:
         await request.multipart(),
         limit=request.app[UPLOAD_LIMIT],
         run_blocking=run,
-        accept=lambda files, language: _accept(services, study_id, code, files, language),
+        accept=lambda files, language: _accept(
+            services, study_id, code, files, language, request.app[CLOCK]()
+        ),
     )
     try:
         await run(request.app[DISPATCH])

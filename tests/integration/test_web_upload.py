@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -43,7 +44,8 @@ def _serve(services: Services, scenario: Scenario, **app_options: Any) -> None:
     """Run ``scenario`` against the app served on a free loopback port, then shut it down."""
 
     async def main() -> None:
-        runner = web.AppRunner(create_app(services, **app_options))
+        options = {"clock": lambda: NOW} | app_options
+        runner = web.AppRunner(create_app(services, **options))
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
@@ -193,6 +195,29 @@ def test_an_upload_for_a_participant_without_consent_to_recording_is_refused_wit
     _serve(services, scenario)
     _assert_nothing_kept(services)
     assert [r["reason"] for r in _rejections(services)] == ["no-consent"]
+
+
+def test_an_upload_after_the_study_end_date_is_refused_with_409(
+    services: Services, study_id: str
+) -> None:
+    code = participant(services, study_id)
+    token = _token(services, study_id)
+    after_the_end = dt.datetime(2021, 7, 1, 8, 0, tzinfo=dt.UTC)  # processing_end 2021-06-30
+
+    async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
+        response = await http.post(
+            PATH.format(study=study_id, code=code),
+            data=_form(("interview_en.ogg", SPEECH)),
+            headers=_auth(token),
+        )
+        assert response.status == 409
+        body = await response.json()
+        assert body["error"] == "study-ended"
+        assert "2021-06-30" in body["message"] and "study extend" in body["message"]
+
+    _serve(services, scenario, clock=lambda: after_the_end)
+    _assert_nothing_kept(services)
+    assert [r["reason"] for r in _rejections(services)] == ["study-ended"]
 
 
 @pytest.mark.parametrize(
