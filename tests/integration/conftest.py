@@ -18,6 +18,23 @@ EXAMPLE = Path(__file__).parents[2] / "fieldvault" / "config" / "examples" / "na
 NOW = dt.datetime(2021, 3, 1, 9, 0, tzinfo=dt.UTC)
 
 
+def example_still_running(folder: Path) -> Path:
+    """A copy of the example study whose end dates lie far ahead, for tests run at today's date.
+
+    The example keeps the seed study's 2021 dates, so at the real date it has ended: uploads
+    are refused and a worker's retention sweep deletes what it holds.
+    """
+    text = (
+        EXAMPLE.read_text(encoding="utf-8")
+        .replace("project_end = 2021-05-14", "project_end = 2999-05-14")
+        .replace("processing_end = 2021-06-30", "processing_end = 2999-06-30")
+    )
+    assert "2999-06-30" in text and "2999-05-14" in text, "the example's dates have changed"
+    path = folder / "example-still-running.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 @pytest.fixture
 def settings(tmp_path: Path, research_url: str, vault_url: str) -> Settings:
     return load_settings(
@@ -41,4 +58,14 @@ def study_id(services: Services) -> str:
     definition = load_study(EXAMPLE)
     with services.unit_of_work() as session:
         studies.register_study(session, definition, EXAMPLE.read_text(encoding="utf-8"), NOW)
+    return definition.id
+
+
+@pytest.fixture
+def running_study_id(services: Services, tmp_path: Path) -> str:
+    """The example study registered with end dates far ahead (see ``example_still_running``)."""
+    path = example_still_running(tmp_path)
+    definition = load_study(path)
+    with services.unit_of_work() as session:
+        studies.register_study(session, definition, path.read_text(encoding="utf-8"), NOW)
     return definition.id

@@ -219,8 +219,10 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_worker_killed_mid_transcription_leaves_no_plaintext_and_the_rerun_stores_one(
-    services: Services, study_id: str, tmp_path: Path
+    services: Services, running_study_id: str, tmp_path: Path
 ) -> None:
+    # The CLI works at today's date: the study must not have ended (uploads would be refused).
+    study_id = running_study_id
     code = participant(services, study_id)
     long_wav = tmp_path / "long.wav"  # ~90 s: five times the English clip
     pcm = decode_pcm(DATA / "interview_en.ogg")

@@ -24,7 +24,7 @@ from fieldvault.config.settings import load_settings
 from fieldvault.services import open_services
 from fieldvault.storage.models import ApiToken, BlobObject, Recording, TranscriptionJob
 
-from .conftest import EXAMPLE
+from .conftest import EXAMPLE, example_still_running
 from .recording_helpers import DATA, participant
 from .test_cli import Fieldvault
 
@@ -155,7 +155,7 @@ def test_a_200_mb_upload_streams_through_fieldvault_web_in_bounded_memory(
 ) -> None:
     fv = Fieldvault(tmp_path / "data")
     fv("init")
-    fv("study", "create", str(EXAMPLE))
+    fv("study", "create", str(example_still_running(tmp_path)))
     token = fv("researcher", "api-token", STUDY, "--label", "bench").stdout.strip()
     code = _consented(fv.data_dir)
     total_mib = 200
@@ -222,15 +222,7 @@ def test_serve_transcribes_a_web_upload_with_its_in_process_worker(tmp_path: Pat
         FIELDVAULT_MODEL_DIR=str(_models()), FIELDVAULT_WHISPER_THREADS="2", HF_HUB_OFFLINE="1"
     )
     fv("init")
-    # The example's end dates are past: the worker's retention sweep would delete the upload.
-    current = tmp_path / "current.toml"
-    current.write_text(
-        EXAMPLE.read_text(encoding="utf-8")
-        .replace("project_end = 2021-05-14", "project_end = 2999-05-14")
-        .replace("processing_end = 2021-06-30", "processing_end = 2999-06-30"),
-        encoding="utf-8",
-    )
-    fv("study", "create", str(current))
+    fv("study", "create", str(example_still_running(tmp_path)))
     token = fv("researcher", "api-token", STUDY, "--label", "IH").stdout.strip()
     code = _consented(fv.data_dir)
     settings = load_settings(environ={}, data_dir=fv.data_dir)
