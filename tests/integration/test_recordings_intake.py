@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from pathlib import Path
 
@@ -25,7 +26,13 @@ from .conftest import NOW
 from .recording_helpers import DATA, decode_pcm, m4a_bytes, participant, wav_bytes
 
 
-def _upload(services: Services, study_id: str, code: str, *files: tuple[str, bytes]) -> Recording:
+def _upload(
+    services: Services,
+    study_id: str,
+    code: str,
+    *files: tuple[str, bytes],
+    now: dt.datetime = NOW,
+) -> Recording:
     return accept_recording(
         services.research,
         services.content,
@@ -34,7 +41,7 @@ def _upload(services: Services, study_id: str, code: str, *files: tuple[str, byt
         files=[(name, io.BytesIO(data)) for name, data in files],
         language="en",
         source="cli",
-        now=NOW,
+        now=now,
     )
 
 
@@ -115,3 +122,22 @@ def test_bad_audio_is_refused_by_name_and_leaves_nothing(
     with services.research() as session:
         assert get_participant(session, study_id, code).state == State.CONSENTED
         assert audit.verify(session).ok
+
+
+@pytest.mark.parametrize(
+    ("local_time", "refused"),
+    [("2021-06-30T23:59:00+02:00", False), ("2021-07-01T00:00:00+02:00", True)],
+    ids=["last-minute-of-the-end-day", "midnight-after-in-oslo"],
+)
+def test_a_recording_after_the_processing_end_is_refused_and_nothing_kept(
+    services: Services, study_id: str, speech: bytes, local_time: str, refused: bool
+) -> None:
+    code = participant(services, study_id)
+    now = dt.datetime.fromisoformat(local_time).astimezone(dt.UTC)
+    if not refused:
+        assert _upload(services, study_id, code, ("voice.ogg", speech), now=now).id
+        return
+    with pytest.raises(RecordingRefused, match="ended its processing on 2021-06-30") as caught:
+        _upload(services, study_id, code, ("voice.ogg", speech), now=now)
+    assert caught.value.reason == "study-ended"
+    _nothing_kept(services)
