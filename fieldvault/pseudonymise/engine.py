@@ -24,6 +24,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import NamedTuple
 
 from fieldvault.pseudonymise import patterns
@@ -305,9 +306,16 @@ def _find_all_folded(lowered: str, needle: str) -> Iterable[int]:
         i = lowered.find(needle, i + len(needle))
 
 
+def _known_firsts(people: Sequence[KnownPerson]) -> set[str]:
+    """The first words of every name form (case-folded), bare and possessive ("karis")."""
+    firsts = {form.split()[0].casefold() for person in people for form in person.names}
+    return firsts | {first + suffix for first in firsts for suffix in _POSSESSIVE}
+
+
 def _known_candidates(
-    text: str, people: Sequence[KnownPerson], common: frozenset[str], tokens: Sequence[_Token]
+    text: str, people: Sequence[KnownPerson], common: frozenset[str], anchors: Sequence[int]
 ) -> list[_Candidate]:
+    """The vault's names and contacts; name forms are tried only at ``anchors`` (word starts)."""
     found: list[_Candidate] = []
     # One pass per letter-case rule over all name forms of all people, not one per form.
     owner: dict[str, str] = {}
@@ -320,10 +328,6 @@ def _known_candidates(
                 continue
             owner[key] = person.pseudonym
             (strict if key in common else loose).append(form)
-    firsts = {form.split()[0].casefold() for form in owner}
-    firsts |= {first + suffix for first in firsts for suffix in _POSSESSIVE}
-    # As written in running text: "kari", "Kari", "KARI"; other mixes are folded below.
-    cased = {form for f in firsts for form in (f, f.capitalize(), f.upper())}
     for forms, flags in ((strict, 0), (loose, re.IGNORECASE)):
         if not forms:
             continue
@@ -332,14 +336,9 @@ def _known_candidates(
             for form in sorted(forms, key=len, reverse=True)
         )
         rx = re.compile(rf"(?<![\w@])({body})('s|’s|s)?(?![\w])", flags)
-        # Tried only where a word could start a name form: a dict look-up per word instead of
+        # Tried only where a word could start a name form: a set look-up per word instead of
         # an alternation over the whole text.
-        anchored = (
-            rx.match(text, tok.start)
-            for tok in tokens
-            if tok.text in cased or (not tok.text.islower() and tok.text.casefold() in firsts)
-        )
-        for m in anchored:
+        for m in map(rx.match, repeat(text), anchors):
             if m is None:
                 continue
             key = " ".join(m.group(1).split()).casefold()
@@ -480,19 +479,19 @@ def _within(rx: re.Pattern[str], text: str, windows: list[tuple[int, int]]) -> l
     return [m for start, end in windows for m in rx.finditer(text, start, end)]
 
 
-def _workplace_candidates(text: str, lex: Lexicon, tokens: Sequence[_Token]) -> list[_Candidate]:
+def _workplace_candidates(
+    text: str, lex: Lexicon, tokens: Sequence[_Token], heads: Sequence[int]
+) -> list[_Candidate]:
+    """Workplaces by the rules below; ``heads`` index the tokens in _WORKPLACE_HEADS."""
     found: list[_Candidate] = []
     length = len(text)
     # Each rule runs only near the word it hinges on: "NAV…", a suffix ("kommune", "AS"),
     # a prefix ("Høgskulen", "University").
     nav = [(i, i + 160) for needle in ("NAV", "Nav") for i in _find_all(text, needle)]
     before, after = [], []
-    heads = _WORKPLACE_HEADS
-    for index, tok in enumerate(tokens):
-        kind = heads.get(tok.text)  # one look-up per word: most words are neither
-        if kind is None:
-            continue
-        if kind == "suffix":
+    for index in heads:
+        tok = tokens[index]
+        if _WORKPLACE_HEADS[tok.text] == "suffix":
             back = tokens[max(0, index - 6)].start
             before.append((back, tok.end + 24))
         else:
@@ -587,7 +586,12 @@ def _word_facts(
 
 
 def _name_and_place_candidates(
-    text: str, tokens: list[_Token], starts: set[int], lex: Lexicon, language: str
+    text: str,
+    tokens: list[_Token],
+    where: _WordIndex,
+    starts: set[int],
+    lex: Lexicon,
+    language: str,
 ) -> tuple[list[_Candidate], list[_Token]]:
     common = lex.common_nb | lex.common_en if language != "en" else lex.common_en
     function_words = lex.function_words
@@ -613,7 +617,7 @@ def _name_and_place_candidates(
 
     n = len(tokens)
     # "hun heter liv": a name in lower case after a naming verb.
-    for k in [k for k, tok in enumerate(tokens) if tok.text in _NAMING_CUES_CASED]:
+    for k in where.naming:
         tok = tokens[k + 1] if k + 1 < n else None
         if tok is None or tok.text[0].isupper() or len(tok.text) < 2:
             continue
@@ -623,12 +627,10 @@ def _name_and_place_candidates(
             found.append(_Candidate(tok.start, tok.end, Category.PERSON, _P_PERSON, (base,)))
             confirmed_person.add(base)
 
-    # Only capitalised words can start a name or a place: skip the rest in one C-level pass.
-    capitalised = [k for k, tok in enumerate(tokens) if tok.text[0].isupper() and tok.text[1:]]
     resume = 0  # a run or a multi-word place took the tokens before this index
     # What a word is does not depend on where it stands: worked out once per distinct word.
     facts: dict[str, _WordFacts | None] = {}
-    for i in capitalised:
+    for i in where.capitalised:  # only a capitalised word can start a name or a place
         if i < resume:
             continue
         tok = tokens[i]
@@ -772,6 +774,37 @@ def _resolve(candidates: list[_Candidate], length: int) -> tuple[list[_Candidate
     return sorted(taken, key=lambda c: c.start), mask
 
 
+class _WordIndex(NamedTuple):
+    """Which tokens each layer looks at, found in one pass over the words."""
+
+    capitalised: list[int]  # capitalised words of two letters or more
+    pattern_words: list[int]  # words patterns.detect reacts to (digit words, cues, "gate")
+    known: list[int]  # words that may start a name form the vault knows
+    workplace: list[int]  # words a workplace rule hinges on ("kommune", "Høgskulen")
+    naming: list[int]  # naming verbs ("heter")
+
+
+def _word_index(tokens: Sequence[_Token], firsts: set[str]) -> _WordIndex:
+    """Index the tokens for every layer: two C-level passes instead of one loop per layer."""
+    capitalised = [k for k, tok in enumerate(tokens) if tok.text[0].isupper() and tok.text[1:]]
+    # A vault name may be written in any case ("kari", "KARI"): fold each distinct word once.
+    known = {w for w in {tok.text for tok in tokens} if w.casefold() in firsts} if firsts else set()
+    table = patterns.TOKEN_WORDS | _WORKPLACE_HEADS.keys() | _NAMING_CUES_CASED | known
+    hits = [k for k, tok in enumerate(tokens) if tok.text in table]
+
+    def having(words: Iterable[str]) -> list[int]:
+        wanted = set(words)
+        return [k for k in hits if tokens[k].text in wanted]
+
+    return _WordIndex(
+        capitalised,
+        having(patterns.TOKEN_WORDS),
+        having(known),
+        having(_WORKPLACE_HEADS),
+        having(_NAMING_CUES_CASED),
+    )
+
+
 def pseudonymise(
     text: str,
     *,
@@ -785,14 +818,15 @@ def pseudonymise(
     book = placeholders if placeholders is not None else PlaceholderBook()
     lex = lexicon()
     tokens = _tokens(text)
-    candidates: list[_Candidate] = [
-        _Candidate(s, e, c, _P_PATTERN) for s, e, c in patterns.detect(text, tokens)
-    ]
-    candidates += _known_candidates(text, known_people, lex.common(lang), tokens)
+    index = _word_index(tokens, _known_firsts(known_people))
+    found = patterns.detect(text, tokens, index.pattern_words, index.capitalised)
+    candidates: list[_Candidate] = [_Candidate(s, e, c, _P_PATTERN) for s, e, c in found]
+    anchors = [tokens[k].start for k in index.known]
+    candidates += _known_candidates(text, known_people, lex.common(lang), anchors)
     candidates += _term_candidates(text, terms)
-    candidates += _workplace_candidates(text, lex, tokens)
+    candidates += _workplace_candidates(text, lex, tokens, index.workplace)
     starts = _sentence_starts(text)
-    names, unclaimed = _name_and_place_candidates(text, tokens, starts, lex, lang)
+    names, unclaimed = _name_and_place_candidates(text, tokens, index, starts, lex, lang)
     candidates += names
     chosen, mask = _resolve(candidates, len(text))
 

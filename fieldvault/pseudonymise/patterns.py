@@ -164,6 +164,9 @@ _CUES_CASED: dict[str, str] = (
     | dict.fromkeys(_cased(_SPOKEN_EMAIL_CUES), "email")
 )
 
+# Every word _from_tokens reacts to, as written: the caller indexes the tokens by it.
+TOKEN_WORDS = frozenset(_DIGIT_WORDS_CASED) | frozenset(_CUES_CASED) | _SPLIT_STREET_WORDS
+
 Token = tuple[int, int, str]  # start, end, word (as the engine tokenises)
 
 
@@ -183,7 +186,12 @@ def _in(rx: re.Pattern[str], text: str, windows: list[tuple[int, int]]) -> Itera
         yield from rx.finditer(text, start, end)
 
 
-def detect(text: str, tokens: Sequence[Token] = ()) -> Iterator[Hit]:
+def detect(
+    text: str,
+    tokens: Sequence[Token] = (),
+    hits: Sequence[int] | None = None,
+    capitalised: Sequence[int] | None = None,
+) -> Iterator[Hit]:
     """Every pattern hit in ``text``; overlaps are resolved by the caller.
 
     Patterns that open with a digit scan the whole text (see the module docstring); the
@@ -236,7 +244,11 @@ def detect(text: str, tokens: Sequence[Token] = ()) -> Iterator[Hit]:
             end -= 1
         yield m.start(), end, Category.URL
 
-    yield from _from_tokens(text, tokens)
+    if hits is None:
+        hits = [k for k, tok in enumerate(tokens) if tok[2] in TOKEN_WORDS]
+    if capitalised is None:
+        capitalised = [k for k, tok in enumerate(tokens) if tok[2][:1].isupper()]
+    yield from _from_tokens(text, tokens, hits, capitalised)
 
 
 def _find_all(text: str, needle: str) -> Iterator[int]:
@@ -246,51 +258,54 @@ def _find_all(text: str, needle: str) -> Iterator[int]:
         i = text.find(needle, i + 1)
 
 
-def _from_tokens(text: str, tokens: Sequence[Token]) -> Iterator[Hit]:
-    """Street names, spoken e-mails, phone numbers and birth dates, found from the words."""
+def _from_tokens(
+    text: str, tokens: Sequence[Token], hits: Sequence[int], capitalised: Sequence[int]
+) -> Iterator[Hit]:
+    """Street names, spoken e-mails, phone numbers and birth dates, found from the words.
+
+    ``hits`` index the tokens whose word is in TOKEN_WORDS, ``capitalised`` the capitalised
+    ones, both in text order.
+    """
     length = len(text)
     streets: list[tuple[int, int]] = []
     split_streets: list[tuple[int, int]] = []
     spoken_email: list[tuple[int, int]] = []
     births: list[tuple[int, int]] = []
     birth_cues: list[tuple[int, int]] = []
-    run: list[Token] = []
+    run: list[Token] = []  # consecutive digit words ("ni to tre fire ...")
     count = 0
-    # One dict or set look-up per word, as written: the look-up tables hold each word in lower,
-    # capitalised and upper case, so no word needs lower-casing first.
-    digit_words, cues, street_words = _DIGIT_WORDS_CASED, _CUES_CASED, _SPLIT_STREET_WORDS
-    for index, tok in enumerate(tokens):
+    last = -2  # index of the last digit word
+    digit_words, cues = _DIGIT_WORDS_CASED, _CUES_CASED
+    for index in hits:
+        tok = tokens[index]
         word = tok[2]
         weight = digit_words.get(word)
-        if weight is None:
-            if run:
+        if weight is not None:
+            # Another word, or anything but spaces, commas and dashes, ends a spoken number.
+            if run and (index != last + 1 or text[run[-1][1] : tok[0]].strip(" ,-")):
                 if count >= 8:
                     yield run[0][0], run[-1][1], Category.PHONE
                 run, count = [], 0
-            cue = cues.get(word)
-            if cue is not None:
-                start, end = tok[0], tok[1]
-                if cue == "email":
-                    spoken_email.append((max(0, start - 200), min(length, end + 200)))
-                else:
-                    birth_cues.append((start, min(length, end + 160)))
-                    if cue == "spoken-birth":
-                        births.append((start, min(length, end + 120)))
-            elif word in street_words:
-                back = tokens[max(0, index - 3)][0]
-                split_streets.append((back, min(length, tok[1] + 60)))
-            elif word[0].isupper() and word.endswith(_STREET_ENDINGS):
-                previous = tokens[index - 1][0] if index else tok[0]
-                streets.append((previous, min(length, tok[1] + 40)))
+            run.append(tok)
+            count += weight
+            last = index
             continue
-        if run and text[run[-1][1] : tok[0]].strip(" ,-"):
-            if count >= 8:
-                yield run[0][0], run[-1][1], Category.PHONE
-            run, count = [], 0
-        run.append(tok)
-        count += weight
+        cue = cues.get(word)
+        if cue is None:  # a street word ("gate")
+            back = tokens[max(0, index - 3)][0]
+            split_streets.append((back, min(length, tok[1] + 60)))
+        elif cue == "email":
+            spoken_email.append((max(0, tok[0] - 200), min(length, tok[1] + 200)))
+        else:
+            birth_cues.append((tok[0], min(length, tok[1] + 160)))
+            if cue == "spoken-birth":
+                births.append((tok[0], min(length, tok[1] + 120)))
     if count >= 8:
         yield run[0][0], run[-1][1], Category.PHONE
+    for index in capitalised:
+        if tokens[index][2].endswith(_STREET_ENDINGS):
+            previous = tokens[index - 1][0] if index else tokens[index][0]
+            streets.append((previous, min(length, tokens[index][1] + 40)))
     for m in _in(_BIRTH, text, _merge(birth_cues)):
         yield m.start(1), m.end(1), Category.BIRTH_DATE
     for m in _in(_NO_ADDRESS_SPLIT, text, _merge(split_streets)):
