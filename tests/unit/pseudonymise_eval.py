@@ -17,7 +17,7 @@ from fieldvault.pseudonymise import (
 )
 
 DATA = Path(__file__).parents[1] / "data" / "pseudonymisation" / "passages.txt"
-# Written by another hand after the engine, committed before the engine first ran on it.
+# Written by another author after the engine, committed before the engine first ran on it.
 HELDOUT = DATA.with_name("heldout.txt")
 _MARK = re.compile(r"\[\[([a-z_]+)\|(.+?)\]\]|\{\{(.+?)\}\}")
 
