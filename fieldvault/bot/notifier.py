@@ -22,6 +22,7 @@ from telegram import Bot
 from telegram.error import BadRequest, Forbidden
 
 from fieldvault.bot import researchers
+from fieldvault.bot.app import quiet_telegram_logs
 from fieldvault.bot.security import BotKeys
 from fieldvault.bot.texts import Gettext, gettext_for
 from fieldvault.config.study import StudyDefinition
@@ -50,8 +51,7 @@ class TelegramNotifier:
             raise DomainError("FIELDVAULT_TELEGRAM_TOKEN is not set; notices cannot go by Telegram")
         # PTB logs every request's parameters (chat ids, texts) at DEBUG, httpx the URL with
         # the token at INFO: neither may reach a log.
-        logging.getLogger("telegram.Bot").setLevel(logging.INFO)
-        logging.getLogger("httpx").setLevel(logging.WARNING)
+        quiet_telegram_logs()
         self._services = services
         self._keys = BotKeys(services.keys.linkage.current)
         self._bot = Bot(

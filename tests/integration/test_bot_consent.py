@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from sqlalchemy import select
 
@@ -71,6 +73,23 @@ def test_full_consent(bot: BotHarness) -> None:
     assert identity is not None and identity.telegram_user_id == 501
     assert identity.name == "Kari Nordmann"
     assert bot.services.vault.find_by_telegram(501) == [(bot.study_id, participant.code)]
+
+
+def test_no_name_or_telegram_id_reaches_the_log_even_at_debug_level(
+    bot: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    [code] = bot.invites()
+
+    async def scenario(h: BotHarness) -> None:
+        kari = h.tg.user(530_771_204, "Kari", "Nordmann", username="kari_n", language_code="nb")
+        await _consent(kari, code)
+        await kari.send("/status")
+
+    with caplog.at_level(logging.DEBUG):
+        bot.run(scenario)
+    assert caplog.records  # the bot did log, just nothing identifying
+    for secret in ("Kari", "Nordmann", "kari_n", "530771204"):
+        assert secret not in caplog.text
 
 
 async def _consent(user: FakeUser, code: str, answers: tuple[str, str] = ("Ja", "Ja")) -> None:
