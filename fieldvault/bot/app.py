@@ -42,6 +42,7 @@ from telegram.ext import (
 
 from fieldvault.bot import researchers
 from fieldvault.bot.flow import Conversation, Sender, purge_done
+from fieldvault.bot.logs import quiet_telegram_logs
 from fieldvault.bot.replies import Outcome, Reply
 from fieldvault.bot.security import BotKeys
 from fieldvault.bot.texts import gettext_for, pick_language
@@ -431,8 +432,6 @@ def build_application(
 ) -> FieldvaultApplication:
     """The bot's Application, configured from ``services.settings``; not started."""
     settings = services.settings
-    # httpx logs every request URL at INFO, and Bot API URLs carry the token; PTB logs whole
-    # updates and request parameters (names, Telegram ids, texts) at DEBUG.
     quiet_telegram_logs()
     if settings.telegram_token is None:
         raise DomainError("FIELDVAULT_TELEGRAM_TOKEN is not set; the bot cannot start")
@@ -464,12 +463,6 @@ def build_application(
     app.add_handler(MessageHandler(filters.ALL, on_other))
     app.add_error_handler(on_error)
     return app
-
-
-def quiet_telegram_logs() -> None:
-    """Keep PTB's DEBUG records (updates, request parameters) and httpx's URLs out of logs."""
-    logging.getLogger("telegram").setLevel(logging.INFO)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 async def _post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:

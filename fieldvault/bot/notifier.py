@@ -22,7 +22,7 @@ from telegram import Bot
 from telegram.error import BadRequest, Forbidden
 
 from fieldvault.bot import researchers
-from fieldvault.bot.app import quiet_telegram_logs
+from fieldvault.bot.logs import quiet_telegram_logs
 from fieldvault.bot.security import BotKeys
 from fieldvault.bot.texts import Gettext, gettext_for
 from fieldvault.config.study import StudyDefinition
@@ -49,8 +49,6 @@ class TelegramNotifier:
         settings = services.settings
         if settings.telegram_token is None:
             raise DomainError("FIELDVAULT_TELEGRAM_TOKEN is not set; notices cannot go by Telegram")
-        # PTB logs every request's parameters (chat ids, texts) at DEBUG, httpx the URL with
-        # the token at INFO: neither may reach a log.
         quiet_telegram_logs()
         self._services = services
         self._keys = BotKeys(services.keys.linkage.current)
