@@ -188,3 +188,50 @@ def test_a_closed_notifier_refuses_to_send(bot: BotHarness) -> None:
             await asyncio.to_thread(notifier.to_informant, notice, Identity(telegram_chat_id=1))
 
     bot.run(scenario)
+
+
+def test_the_sweep_reminds_researchers_then_tells_informants_through_telegram(
+    bot: BotHarness,
+) -> None:
+    from fieldvault.domain import retention
+
+    code_kari, code_per = bot.invites(2)
+
+    async def scenario(h: BotHarness) -> None:
+        kari = h.tg.user(KARI, "Kari", "Nordmann", language_code="nb")
+        per = h.tg.user(PER, "Per", "Bergqvist", language_code="en")
+        ingrid = h.tg.user(INGRID, "Ingrid", "Hauge", language_code="en")
+        await _consent(kari, code_kari, "Norsk bokmål", ("Ja", "Ja", "Bekreft"))
+        await _consent(per, code_per, "English", ("Yes", "Yes", "Confirm"))
+        with h.services.unit_of_work() as session:
+            link = create_link_code(session, h.study_id, "IH", dt.timedelta(hours=1), h.clock())
+        await ingrid.send(f"/link {link}")
+        users = (kari, per, ingrid)
+        notifier = build_notifier(h.bot_services())
+
+        async def sweep(at: dt.datetime) -> dict[int, list[str]]:
+            before = {u.id: len(u.inbox) for u in users}
+            await asyncio.to_thread(retention.run_sweep, h.services, at, notifier=notifier)
+            return {u.id: [m.text for m in u.inbox[before[u.id] :]] for u in users}
+
+        try:
+            # A month before: the researchers are reminded, by code and count; informants not.
+            month = await sweep(DEADLINE - dt.timedelta(days=29, hours=12))
+            [reminder] = month[INGRID]
+            assert "deletion in 30 day(s)" in reminder and "Participants: 2" in reminder
+            assert "Kari" not in reminder and "Bergqvist" not in reminder
+            assert month[KARI] == [] and month[PER] == []
+            # At the deadline: each informant, in their own language, and nobody else.
+            end = await sweep(DEADLINE)
+        finally:
+            await asyncio.to_thread(notifier.close)
+        [to_kari] = end[KARI]
+        [to_per] = end[PER]
+        assert "sletter vi" in to_kari
+        assert "2021-06-30" in to_kari and "we delete" in to_per and "2021-06-30" in to_per
+        assert end[INGRID] == []
+
+    bot.run(scenario)
+    # The identities are gone now: the notices went out while they still existed.
+    assert bot.services.vault.find_by_telegram(KARI) == []
+    assert bot.services.vault.find_by_telegram(PER) == []
