@@ -19,11 +19,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Sequence
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -157,6 +160,33 @@ def save_book(services: Services, study_id: str, book: PlaceholderBook) -> None:
     documents(services).put(study_id, "placeholders", book.to_json())
 
 
+# pg_advisory_xact_lock(class, study) key class of the numbering lock ("fvps").
+NUMBERING_LOCK = 0x66_76_70_73
+
+
+@contextmanager
+def numbering(services: Services, study_id: str) -> Iterator[PlaceholderBook]:
+    """The study's placeholder book, loaded and saved back while no one else numbers.
+
+    Workers pseudonymise transcripts in parallel; two that loaded the same book would each
+    give their new person the next number, and the later save would drop the other's. The
+    lock lives in the research database (an advisory lock on PostgreSQL, the write lock on
+    SQLite) and is released when the block ends, however it ends.
+    """
+    with transaction(services.research) as session:
+        if session.connection().dialect.name == "postgresql":
+            study_key = zlib.crc32(study_id.encode()) - 2**31  # a signed 32-bit integer
+            session.execute(
+                sql_text("SELECT pg_advisory_xact_lock(:cls, :key)"),
+                {"cls": NUMBERING_LOCK, "key": study_key},
+            )
+        else:  # SQLite: a no-op UPDATE takes the one write lock until the end of the block
+            session.execute(sql_text("UPDATE pseudonymised_transcripts SET id = id WHERE 0 = 1"))
+        book = load_book(services, study_id)
+        yield book
+        save_book(services, study_id, book)
+
+
 def pseudonymise_text(
     services: Services,
     study_id: str,
@@ -173,16 +203,14 @@ def pseudonymise_text(
             get_participant(session, study_id, participant_code)
         people = known_people(services, session, study_id)
     terms = load_terms(services, study_id) + [Term(t, Category.OTHER) for t in extra_terms]
-    book = load_book(services, study_id)
-    result = pseudonymise(
-        text,
-        language=language or definition.languages[0],
-        known_people=people,
-        terms=terms,
-        placeholders=book,
-    )
-    save_book(services, study_id, book)
-    return result
+    with numbering(services, study_id) as book:
+        return pseudonymise(
+            text,
+            language=language or definition.languages[0],
+            known_people=people,
+            terms=terms,
+            placeholders=book,
+        )
 
 
 # --- transcripts ----------------------------------------------------------------------------------
@@ -255,15 +283,15 @@ def _run_engine(
     services: Services, study_id: str, document: dict[str, Any], people: list[KnownPerson]
 ) -> tuple[list[str], Result, list[str]]:
     source = [" ".join(str(seg["text"]).split()) for seg in document["segments"]]
-    book = load_book(services, study_id)
-    lines, result = pseudonymise_lines(
-        source,
-        language=str(document.get("language") or "nb"),
-        known_people=people,
-        terms=load_terms(services, study_id),
-        placeholders=book,
-    )
-    save_book(services, study_id, book)
+    terms = load_terms(services, study_id)
+    with numbering(services, study_id) as book:
+        lines, result = pseudonymise_lines(
+            source,
+            language=str(document.get("language") or "nb"),
+            known_people=people,
+            terms=terms,
+            placeholders=book,
+        )
     return lines, result, source
 
 

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -535,3 +536,30 @@ def test_transcript_show_says_what_to_do_when_there_is_nothing_or_the_raw_text_i
     assert "has been deleted" in gone.output and f"transcript show {study_id} {kari}" in gone.output
     still = _show(services, study_id, kari)
     assert still.exit_code == 0 and "[ARBEIDSPLASS]" in still.output
+
+
+def test_parallel_jobs_never_give_two_people_the_same_number_in_a_study(
+    services: Services, study_id: str
+) -> None:
+    # Distinct first names: the book takes "Geir Olsen" after "Geir Hansen" for one Geir.
+    firsts = "Geir Trond Hilde Siri Bjørn Elin Knut Randi Svein Tove Åse Øystein Frode Gro"
+    lasts = "Hansen Olsen Larsen Berg Dahl Moe Lie Haugen Bakke Strand Ås Lund Vik Holm"
+    people = [f"{a} {b}" for a, b in zip(firsts.split(), lasts.split(), strict=True)]
+    failures: list[BaseException] = []
+
+    def number(names: list[str]) -> None:
+        try:
+            for name in names:
+                pz.pseudonymise_text(services, study_id, f"Kollegaen min {name} kom sent.")
+        except BaseException as exc:  # reported below: a thread's exception is otherwise lost
+            failures.append(exc)
+
+    workers = [threading.Thread(target=number, args=(people[i::2],)) for i in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert failures == []
+    book = pz.load_book(services, study_id)
+    numbers = [book.persons[name.casefold()] for name in people]
+    assert sorted(numbers) == list(range(1, len(people) + 1))
