@@ -20,10 +20,10 @@ import datetime as dt
 import json
 import re
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy import text as sql_text
@@ -162,17 +162,14 @@ def save_book(services: Services, study_id: str, book: PlaceholderBook) -> None:
 
 # pg_advisory_xact_lock(class, study) key class of the numbering lock ("fvps").
 NUMBERING_LOCK = 0x66_76_70_73
+NUMBERING_TRIES = 5
+
+_T = TypeVar("_T")
 
 
 @contextmanager
-def numbering(services: Services, study_id: str) -> Iterator[PlaceholderBook]:
-    """The study's placeholder book, loaded and saved back while no one else numbers.
-
-    Workers pseudonymise transcripts in parallel; two that loaded the same book would each
-    give their new person the next number, and the later save would drop the other's. The
-    lock lives in the research database (an advisory lock on PostgreSQL, the write lock on
-    SQLite) and is released when the block ends, however it ends.
-    """
+def _numbering_lock(services: Services, study_id: str) -> Iterator[None]:
+    """Hold the study's numbering lock: an advisory lock on PostgreSQL, the write lock on SQLite."""
     with transaction(services.research) as session:
         if session.connection().dialect.name == "postgresql":
             study_key = zlib.crc32(study_id.encode()) - 2**31  # a signed 32-bit integer
@@ -182,9 +179,32 @@ def numbering(services: Services, study_id: str) -> Iterator[PlaceholderBook]:
             )
         else:  # SQLite: a no-op UPDATE takes the one write lock until the end of the block
             session.execute(sql_text("UPDATE pseudonymised_transcripts SET id = id WHERE 0 = 1"))
-        book = load_book(services, study_id)
-        yield book
-        save_book(services, study_id, book)
+        yield
+
+
+def numbered(services: Services, study_id: str, run: Callable[[PlaceholderBook], _T]) -> _T:
+    """Run ``run`` with the study's placeholder book and keep the numbers it gave.
+
+    Workers pseudonymise transcripts in parallel; two that loaded the same book would each
+    give their new person the next number, and the later save would drop the other's. So the
+    book is saved only if it is still the one ``run`` started from, checked under a lock;
+    otherwise ``run`` goes again on the newer book (it takes milliseconds). The lock is held
+    for that check and save only, never while the engine runs.
+    """
+    docs = documents(services)
+    for _ in range(NUMBERING_TRIES):
+        seen = docs.get(study_id, "placeholders")
+        book = PlaceholderBook() if seen is None else PlaceholderBook.from_json(seen)
+        result = run(book)
+        with _numbering_lock(services, study_id):
+            if docs.get(study_id, "placeholders") != seen:
+                continue  # another job numbered someone meanwhile
+            if book.to_json() != seen:
+                save_book(services, study_id, book)
+            return result
+    raise PseudonymisationError(
+        f"the numbering of {study_id} kept changing while this ran; run it again"
+    )
 
 
 def pseudonymise_text(
@@ -203,14 +223,14 @@ def pseudonymise_text(
             get_participant(session, study_id, participant_code)
         people = known_people(services, session, study_id)
     terms = load_terms(services, study_id) + [Term(t, Category.OTHER) for t in extra_terms]
-    with numbering(services, study_id) as book:
-        return pseudonymise(
-            text,
-            language=language or definition.languages[0],
-            known_people=people,
-            terms=terms,
-            placeholders=book,
-        )
+    language = language or definition.languages[0]
+    return numbered(
+        services,
+        study_id,
+        lambda book: pseudonymise(
+            text, language=language, known_people=people, terms=terms, placeholders=book
+        ),
+    )
 
 
 # --- transcripts ----------------------------------------------------------------------------------
@@ -284,14 +304,14 @@ def _run_engine(
 ) -> tuple[list[str], Result, list[str]]:
     source = [" ".join(str(seg["text"]).split()) for seg in document["segments"]]
     terms = load_terms(services, study_id)
-    with numbering(services, study_id) as book:
-        lines, result = pseudonymise_lines(
-            source,
-            language=str(document.get("language") or "nb"),
-            known_people=people,
-            terms=terms,
-            placeholders=book,
-        )
+    language = str(document.get("language") or "nb")
+    lines, result = numbered(
+        services,
+        study_id,
+        lambda book: pseudonymise_lines(
+            source, language=language, known_people=people, terms=terms, placeholders=book
+        ),
+    )
     return lines, result, source
 
 
