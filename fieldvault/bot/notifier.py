@@ -172,9 +172,10 @@ def render_informant(notice: NoticeMessage, definition: StudyDefinition, lang: s
     if notice.kind == "deletion":
         date = _end_date(str(params.get("deadline", "")), definition)
         body = _(
-            "The study “{title}” ends on {date}. Then we delete your recordings, the raw "
-            "transcripts of your interview and the link between you and your participant code "
-            "(your name and Telegram details)."
+            "The study “{title}” has ended: {date} was the last day data about you could be "
+            "kept. We are now deleting your recordings, the raw transcripts of your interview "
+            "and the link between you and your participant code (your name and Telegram "
+            "details)."
         ).format(title=title, date=date or definition.processing_end.isoformat())
         kept = _(
             "What is kept: the anonymised transcripts, which name nobody, and your consent "
@@ -246,9 +247,9 @@ def _end_date(deadline: str, definition: StudyDefinition) -> str | None:
 
 
 def _contact_line(definition: StudyDefinition, _: Gettext) -> str:
-    """Whom to ask: the researchers named in the letter, and /contact for the rest."""
+    """Whom to ask: the researchers named in the letter (the chat may be gone by then)."""
     people = []
     for person in definition.contacts.researchers:
         reach = ", ".join(x for x in (person.email, person.phone) if x)
         people.append(f"{person.name} ({reach})" if reach else person.name)
-    return _("Questions? Contact {people}, or send /contact.").format(people="; ".join(people))
+    return _("Questions? Contact {people}.").format(people="; ".join(people))

@@ -228,7 +228,7 @@ def test_the_sweep_reminds_researchers_then_tells_informants_through_telegram(
         [to_kari] = end[KARI]
         [to_per] = end[PER]
         assert "sletter vi" in to_kari
-        assert "2021-06-30" in to_kari and "we delete" in to_per and "2021-06-30" in to_per
+        assert "2021-06-30" in to_kari and "now deleting" in to_per and "2021-06-30" in to_per
         assert end[INGRID] == []
 
     bot.run(scenario)

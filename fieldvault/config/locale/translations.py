@@ -264,15 +264,15 @@ T: dict[str, tuple[str, str]] = {
     ),
     "Change my answers": ("Endre svarene mine", "Endre svara mine"),
     # Retention notices (bot/notifier.py).
-    "The study “{title}” ends on {date}. Then we delete your recordings, the raw transcripts "
-    "of your interview and the link between you and your participant code (your name and "
-    "Telegram details).": (
-        "Studien «{title}» avsluttes {date}. Da sletter vi opptakene dine, de rå "
-        "transkripsjonene av intervjuet og koblingen mellom deg og deltakerkoden din (navnet "
-        "ditt og Telegram-opplysningene).",
-        "Studien «{title}» blir avslutta {date}. Då slettar vi opptaka dine, dei rå "
-        "transkripsjonane av intervjuet og koplinga mellom deg og deltakarkoden din (namnet "
-        "ditt og Telegram-opplysningane).",
+    "The study “{title}” has ended: {date} was the last day data about you could be kept. "
+    "We are now deleting your recordings, the raw transcripts of your interview and the link "
+    "between you and your participant code (your name and Telegram details).": (
+        "Studien «{title}» er avsluttet: {date} var siste dag opplysninger om deg kunne "
+        "lagres. Nå sletter vi opptakene dine, de rå transkripsjonene av intervjuet og "
+        "koblingen mellom deg og deltakerkoden din (navnet ditt og Telegram-opplysningene).",
+        "Studien «{title}» er avslutta: {date} var siste dagen opplysningar om deg kunne "
+        "lagrast. No slettar vi opptaka dine, dei rå transkripsjonane av intervjuet og "
+        "koplinga mellom deg og deltakarkoden din (namnet ditt og Telegram-opplysningane).",
     ),
     "What is kept: the anonymised transcripts, which name nobody, and your consent answers "
     "under your code. After that, nobody can tell they are about you.": (
@@ -301,9 +301,9 @@ T: dict[str, tuple[str, str]] = {
         "Du er no trekt ut av «{title}»: opptaka, dei rå transkripsjonane og koplinga mellom "
         "deg og koden din er sletta.",
     ),
-    "Questions? Contact {people}, or send /contact.": (
-        "Spørsmål? Kontakt {people}, eller send /contact.",
-        "Spørsmål? Kontakt {people}, eller send /contact.",
+    "Questions? Contact {people}.": (
+        "Spørsmål? Kontakt {people}.",
+        "Spørsmål? Kontakt {people}.",
     ),
     # Retention notices to researchers.
     "none": ("ingen", "ingen"),
