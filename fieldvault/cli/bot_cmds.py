@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import logging
-import signal
 
 import click
 
-from fieldvault.cli.context import services_from, settings_from
+from fieldvault.cli.context import (
+    configure_logging,
+    run_until_signalled,
+    services_from,
+    settings_from,
+)
 from fieldvault.errors import ConfigError
 from fieldvault.storage.models import utcnow
 
@@ -21,19 +23,12 @@ def bot(ctx: click.Context) -> None:
     from fieldvault.bot.runner import run_bot
 
     settings = settings_from(ctx)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logging(settings)
     if settings.telegram_token is None:
         raise ConfigError("FIELDVAULT_TELEGRAM_TOKEN is not set; the bot cannot start")
     services = services_from(ctx)
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await run_bot(services, stop)
-
-    asyncio.run(main())
+    run_until_signalled(lambda stop: run_bot(services, stop))
 
 
 @click.group()

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
 import click
 
 from fieldvault.config.settings import Settings, load_settings
@@ -25,3 +30,22 @@ def services_from(ctx: click.Context) -> Services:
         root.meta["fieldvault.services"] = services
     result: Services = root.meta["fieldvault.services"]
     return result
+
+
+def configure_logging(settings: Settings) -> None:
+    """The log format and level of the long-running commands (serve, web, bot, worker)."""
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run ``main(stop)`` on a new event loop; SIGINT or SIGTERM sets ``stop``."""
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    asyncio.run(runner())

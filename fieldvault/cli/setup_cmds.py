@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from fieldvault.cli.context import services_from, settings_from
+from fieldvault.cli.context import configure_logging, services_from, settings_from
 from fieldvault.config.settings import Settings
 from fieldvault.errors import ConfigError
 from fieldvault.services import Services, initialise
@@ -50,8 +50,7 @@ def serve(ctx: click.Context, once: bool) -> None:
     from fieldvault.workers.queue import SWEEP_EVERY_MIN, Worker, build_engine, build_huey
 
     settings = settings_from(ctx)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(settings)
     services = services_from(ctx)
     log.info("research database and linkage vault open; keys loaded (%s)", services.keys)
     stop = threading.Event()

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 
 import click
 
-from fieldvault.cli.context import services_from, settings_from
+from fieldvault.cli.context import (
+    configure_logging,
+    run_until_signalled,
+    services_from,
+    settings_from,
+)
 from fieldvault.storage.models import utcnow
 
 log = logging.getLogger("fieldvault.web")
@@ -22,15 +26,10 @@ def web(ctx: click.Context) -> None:
     from fieldvault.web.server import run_web
 
     settings = settings_from(ctx)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(settings)
     services = services_from(ctx)
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+    async def main(stop: asyncio.Event) -> None:
         await run_web(
             create_app(services),
             settings.web_host,
@@ -39,7 +38,7 @@ def web(ctx: click.Context) -> None:
             lambda url: log.info("web: listening on %s (API at /api/openapi.json)", url),
         )
 
-    asyncio.run(main())
+    run_until_signalled(main)
     log.info("web: stopped")
 
 
