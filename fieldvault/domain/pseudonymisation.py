@@ -189,7 +189,8 @@ def numbered(services: Services, study_id: str, run: Callable[[PlaceholderBook],
     give their new person the next number, and the later save would drop the other's. So the
     book is saved only if it is still the one ``run`` started from, checked under a lock;
     otherwise ``run`` goes again on the newer book (it takes milliseconds). The lock is held
-    for that check and save only, never while the engine runs.
+    for that check and save only, never while the engine runs, unless ``run`` lost that race
+    ``NUMBERING_TRIES`` times: then it runs once more under the lock, so it always finishes.
     """
     docs = documents(services)
     for _ in range(NUMBERING_TRIES):
@@ -202,9 +203,13 @@ def numbered(services: Services, study_id: str, run: Callable[[PlaceholderBook],
             if book.to_json() != seen:
                 save_book(services, study_id, book)
             return result
-    raise PseudonymisationError(
-        f"the numbering of {study_id} kept changing while this ran; run it again"
-    )
+    with _numbering_lock(services, study_id):
+        seen = docs.get(study_id, "placeholders")
+        book = PlaceholderBook() if seen is None else PlaceholderBook.from_json(seen)
+        result = run(book)
+        if book.to_json() != seen:
+            save_book(services, study_id, book)
+        return result
 
 
 def pseudonymise_text(

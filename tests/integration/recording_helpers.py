@@ -26,6 +26,12 @@ def participant(services: Services, study_id: str, *, recording: bool = True) ->
         [invite] = consent.create_invites(session, study_id, 1, WEEK, NOW)
     with services.unit_of_work() as session:
         code = consent.redeem_invite(session, invite, NOW).code
+    give_consent(services, study_id, code, recording=recording)
+    return code
+
+
+def give_consent(services: Services, study_id: str, code: str, *, recording: bool = True) -> None:
+    """Record that ``code`` read the letter and consented, to being recorded or not."""
     with services.unit_of_work() as session:
         person = get_participant(session, study_id, code)
         consent.mark_informed(session, person, "nb", NOW)
@@ -39,7 +45,6 @@ def participant(services: Services, study_id: str, *, recording: bool = True) ->
             now=NOW + dt.timedelta(minutes=5),
             how={"message_id": 42},
         )
-    return code
 
 
 def decode_pcm(path: Path, rate: int = 16000) -> np.ndarray:

@@ -38,7 +38,7 @@ from fieldvault.workers.queue import Worker, build_huey
 from fieldvault.workers.transcription import Segment, TranscribeResult
 
 from .conftest import NOW
-from .recording_helpers import wav_bytes
+from .recording_helpers import give_consent, wav_bytes
 
 KARI = Identity(name="Kari Nordmann", email="kari.nordmann@example.no", phone="+47 912 34 567")
 OLA = Identity(name="Ola Bakke", email="ola.bakke@example.no")
@@ -329,19 +329,7 @@ HEARD = [
 def _consenting(services: Services, study_id: str, identity: Identity) -> str:
     """A participant the vault knows by name, with a current consent to being recorded."""
     code = _register(services, study_id, identity)
-    with services.unit_of_work() as session:
-        person = get_participant(session, study_id, code)
-        consent.mark_informed(session, person, "nb", NOW)
-        consent.record_consent(
-            session,
-            person,
-            {"interview-recording": True, "identifiable-publication": False},
-            language="nb",
-            channel="paper",
-            letter_delivered_at=NOW,
-            now=NOW,
-            how={"researcher": "test"},
-        )
+    give_consent(services, study_id, code)
     return code
 
 
