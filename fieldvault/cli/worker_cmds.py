@@ -26,7 +26,9 @@ from fieldvault.storage.models import utcnow
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option(
-    "--language", metavar="xx", help="Language of the interview (no, nn, en…); default: detect."
+    "--language",
+    metavar="xx",
+    help="Language of the interview (no, nn, en…); default: the study's transcription_language.",
 )
 @click.pass_context
 def upload(

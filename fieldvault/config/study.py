@@ -33,6 +33,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from fieldvault.config.languages import DETECT, interview_language
 from fieldvault.errors import FieldvaultError
 
 LANGUAGES: tuple[str, ...] = ("nb", "nn", "en")
@@ -237,6 +238,13 @@ def _localised(value: object) -> str | dict[str, str]:
 NonBlank = Annotated[str, AfterValidator(_non_blank)]
 Slug = Annotated[str, AfterValidator(_slug)]
 Language = Annotated[str, AfterValidator(_language)]
+
+
+def _transcription_language(value: str) -> str:
+    interview_language(value)  # raises UnknownLanguage (a ValueError) with the explanation
+    return value
+
+
 Email = Annotated[str, AfterValidator(_email)]
 Phone = Annotated[str, AfterValidator(_phone)]
 Localised = Annotated[str | dict[str, str], PlainValidator(_localised)]
@@ -403,6 +411,8 @@ class StudyDefinition(_Model):
     processing_end: StudyDate
     processing_end_reason: NonBlank | None = None
     timezone: Annotated[str, AfterValidator(_timezone)] = "Europe/Oslo"
+    # What the interviews are spoken in, for Whisper; an upload may say otherwise.
+    transcription_language: Annotated[str, AfterValidator(_transcription_language)] = DETECT
     interview_guide: InterviewGuide = Field(default_factory=InterviewGuide)
     codebook: Codebook = Field(default_factory=Codebook)
     participant_variables: list[ParticipantVariable] = Field(default_factory=list)

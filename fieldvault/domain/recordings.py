@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -17,6 +16,8 @@ from typing import Any, BinaryIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from fieldvault.config.languages import UnknownLanguage, interview_language
+from fieldvault.config.study import StudyDefinition
 from fieldvault.domain import consent
 from fieldvault.domain.consent import State
 from fieldvault.domain.errors import DomainError
@@ -37,7 +38,6 @@ from fieldvault.storage.models import (
 from fieldvault.workers.audio import AudioProblem, StreamReader, probe
 
 SOURCES = frozenset({"cli", "telegram", "web"})
-_LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 
 
 class RecordingRefused(DomainError):
@@ -74,12 +74,9 @@ def accept_recording(
         raise ValueError(f"unknown source {source!r}")
     if not files:
         raise RecordingRefused("no audio file given")
-    if language is not None and not _LANGUAGE.match(language):
-        raise RecordingRefused(
-            f"language {language!r} is not a language code such as no, nn, nb or en"
-        )
     with research() as session:
         participant = get_participant(session, study_id, code)
+        language = _whisper_language(language, load_definition(session, study_id))
         ended = _ended(session, study_id, now)
         if ended is not None:
             _audit_refusal(research, study_id, code, source, "study-ended", len(files), now)
@@ -170,6 +167,14 @@ def accept_recording(
         if isinstance(exc, RecordingRefused):
             _audit_refusal(research, study_id, code, source, exc.reason, len(files), now)
         raise
+
+
+def _whisper_language(given: str | None, definition: StudyDefinition) -> str | None:
+    """The language Whisper is told (None = detect): the upload's, else the study's."""
+    try:
+        return interview_language(given or definition.transcription_language)
+    except UnknownLanguage as exc:
+        raise RecordingRefused(f"language {exc}") from None
 
 
 def _ended(session: Session, study_id: str, now: dt.datetime) -> str | None:

@@ -141,3 +141,38 @@ def test_a_recording_after_the_processing_end_is_refused_and_nothing_kept(
         _upload(services, study_id, code, ("voice.ogg", speech), now=now)
     assert caught.value.reason == "study-ended"
     _nothing_kept(services)
+
+
+def test_the_upload_language_is_read_as_whisper_knows_it(
+    services: Services, study_id: str, speech: bytes
+) -> None:
+    code = participant(services, study_id)
+    recording = accept_recording(
+        services.research,
+        services.content,
+        study_id=study_id,
+        code=code,
+        files=[("voice.ogg", io.BytesIO(speech))],
+        language="nb",  # the letter's code for bokmål; Whisper calls Norwegian "no"
+        source="cli",
+        now=NOW,
+    )
+    assert recording.language == "no"
+
+
+def test_a_language_whisper_does_not_know_is_refused_before_anything_is_stored(
+    services: Services, study_id: str, speech: bytes
+) -> None:
+    code = participant(services, study_id)
+    with pytest.raises(RecordingRefused, match="'norsk' is not a language Whisper"):
+        accept_recording(
+            services.research,
+            services.content,
+            study_id=study_id,
+            code=code,
+            files=[("voice.ogg", io.BytesIO(speech))],
+            language="norsk",
+            source="cli",
+            now=NOW,
+        )
+    _nothing_kept(services)

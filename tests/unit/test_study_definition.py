@@ -654,3 +654,16 @@ def test_a_definition_built_in_code_is_checked_across_fields_too() -> None:
     data["consent_items"][1]["id"] = "interview-recording"
     with pytest.raises(ValueError, match="used twice"):
         StudyDefinition.model_validate(data)
+
+
+def test_the_transcription_language_must_be_one_whisper_knows() -> None:
+    from fieldvault.config.languages import WHISPER_LANGUAGES, interview_language
+
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert parse_study(text).transcription_language == "detect"
+    with pytest.raises(StudyValidationError, match="transcription_language: 'bokmål' is not"):
+        parse_study(text.replace("timezone =", 'transcription_language = "bokmål"\ntimezone =', 1))
+    assert interview_language("nb") == "no" and interview_language("detect") is None
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    assert tuple(WHISPER_LANGUAGES) == _LANGUAGE_CODES  # the list still matches the engine's
