@@ -81,21 +81,39 @@ def child_openai(audio: Path, model_dir: Path, device: str) -> dict[str, object]
     return {"seconds": seconds, "text": result["text"], "rss_mb": peak_rss_mb()}
 
 
-def child_faster(audio: Path, model_dir: Path, device: str, compute: str) -> dict[str, object]:
-    """faster-whisper called directly with the pipeline's options."""
-    from faster_whisper import WhisperModel
+def child_faster(
+    audio: Path, model_dir: Path, device: str, compute: str, batch_size: int
+) -> dict[str, object]:
+    """faster-whisper called directly with the pipeline's options (batched unless 0)."""
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
 
     model = WhisperModel(str(model_dir / "base"), device=device, compute_type=compute)
     start = time.perf_counter()
-    segments, _ = model.transcribe(
-        str(audio), language="en", beam_size=5, vad_filter=True, condition_on_previous_text=False
-    )
+    if batch_size > 0:
+        segments, _ = BatchedInferencePipeline(model).transcribe(
+            str(audio),
+            language="en",
+            beam_size=5,
+            vad_filter=True,
+            batch_size=batch_size,
+            without_timestamps=False,
+        )
+    else:
+        segments, _ = model.transcribe(
+            str(audio),
+            language="en",
+            beam_size=5,
+            vad_filter=True,
+            condition_on_previous_text=False,
+        )
     text = " ".join(s.text.strip() for s in segments)
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "text": text, "rss_mb": peak_rss_mb()}
 
 
-def child_pipeline(audio: Path, model_dir: Path, device: str, compute: str) -> dict[str, object]:
+def child_pipeline(
+    audio: Path, model_dir: Path, device: str, compute: str, batch_size: int
+) -> dict[str, object]:
     """The full fieldvault path on a fresh embedded (SQLite) installation."""
     from fieldvault.config.settings import load_settings
     from fieldvault.config.study import load_study
@@ -114,6 +132,7 @@ def child_pipeline(audio: Path, model_dir: Path, device: str, compute: str) -> d
             model_dir=model_dir,
             whisper_device=device,
             whisper_compute_type=compute,
+            whisper_batch_size=batch_size,
         )
         initialise(settings)
         services = open_services(settings)
@@ -189,6 +208,8 @@ def run_child(mode: str, args: argparse.Namespace, audio: Path, model_dir: Path)
         args.device,
         "--compute-type",
         args.compute_type,
+        "--batch-size",
+        str(0 if mode == "sequential" else args.batch_size),
     ]
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
@@ -201,6 +222,9 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--compute-type", default="int8")
+    parser.add_argument(
+        "--batch-size", type=int, default=8, help="faster-whisper batch (0 = sequential)."
+    )
     parser.add_argument("--skip-reference", action="store_true")
     parser.add_argument(
         "--pipeline-only", action="store_true", help="Only the pipeline (e.g. RSS of 60 min)."
@@ -215,10 +239,14 @@ def main() -> None:
     if args.child:
         if args.child == "openai":
             result = child_openai(args.audio, args.model_dir, args.device)
-        elif args.child == "faster":
-            result = child_faster(args.audio, args.model_dir, args.device, args.compute_type)
+        elif args.child in {"faster", "sequential"}:
+            result = child_faster(
+                args.audio, args.model_dir, args.device, args.compute_type, args.batch_size
+            )
         else:
-            result = child_pipeline(args.audio, args.model_dir, args.device, args.compute_type)
+            result = child_pipeline(
+                args.audio, args.model_dir, args.device, args.compute_type, args.batch_size
+            )
         print(json.dumps(result))
         return
 
@@ -231,12 +259,16 @@ def main() -> None:
         audio, duration, reference = build_audio(folder, args.minutes)
         print(
             f"audio {duration:.0f} s ({duration / 60:.1f} min), {os.cpu_count()} CPU(s), "
-            f"device {args.device}, faster-whisper compute {args.compute_type}, beam 5"
+            f"device {args.device}, faster-whisper compute {args.compute_type}, beam 5, "
+            f"batch {args.batch_size}"
         )
         results = {}
         if not (args.skip_reference or args.pipeline_only):
             results["openai"] = run_child("openai", args, audio, model_dir)
             print(f"  openai: {results['openai']['seconds']:.1f} s", flush=True)
+            if args.batch_size > 0:  # once, to show what batching gains
+                results["sequential"] = run_child("sequential", args, audio, model_dir)
+                print(f"  sequential: {results['sequential']['seconds']:.1f} s", flush=True)
         runs: dict[str, list[dict]] = {"pipeline": []}
         if not args.pipeline_only:
             runs = {"faster": [], "pipeline": []}
@@ -250,6 +282,7 @@ def main() -> None:
             results[mode] = dict(median, rss_mb=max(r["rss_mb"] for r in done))
     labels = {
         "openai": "openai-whisper (reference)",
+        "sequential": f"faster-whisper {args.compute_type}, unbatched",
         "faster": f"faster-whisper {args.compute_type}, direct",
         "pipeline": "fieldvault pipeline",
     }

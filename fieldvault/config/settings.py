@@ -133,6 +133,11 @@ class Settings(BaseSettings):
     whisper_threads: int = Field(
         default=0, ge=0, description="CPU threads for Whisper; 0 = all cores."
     )
+    whisper_batch_size: int = Field(
+        default=8,
+        ge=0,
+        description="faster-whisper: speech chunks decoded together; 0 = one after another.",
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -67,6 +67,7 @@ def build_engine(settings: Settings) -> Engine:
         device=settings.whisper_device,
         compute_type=settings.whisper_compute_type,
         threads=settings.whisper_threads,
+        batch_size=settings.whisper_batch_size,
         model_name=settings.whisper_model,
     )
 

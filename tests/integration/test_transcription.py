@@ -227,7 +227,9 @@ def test_a_worker_killed_mid_transcription_leaves_no_plaintext_and_the_rerun_sto
     long_wav = tmp_path / "long.wav"  # ~90 s: five times the English clip
     pcm = decode_pcm(DATA / "interview_en.ogg")
     long_wav.write_bytes(wav_bytes(__import__("numpy").tile(pcm, 5)))
-    env = _env(services.settings)
+    # One speech chunk per batch: segments (and progress) then come chunk by chunk, so the
+    # worker is surely caught mid-job; batched, a 90 s clip is done in one step.
+    env = _env(services.settings, FIELDVAULT_WHISPER_BATCH_SIZE="1")
     out = _cli(env, "upload", study_id, code, str(long_wav), "--language", "en")
     assert "transcription queued" in out.stdout
     long_wav.unlink()
