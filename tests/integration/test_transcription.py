@@ -357,3 +357,22 @@ def test_both_engines_run_the_same_weights_and_agree(
         texts[which.name] = " ".join(s["text"] for s in doc["segments"])
     print(texts)
     assert wer(texts["openai-whisper"], texts["faster-whisper"]) <= 0.05
+
+
+def test_the_batched_engine_gives_exactly_what_faster_whisper_gives_with_its_own_vad(
+    engine: Engine,
+) -> None:
+    from faster_whisper import BatchedInferencePipeline
+
+    from fieldvault.workers.transcription import FasterWhisperEngine
+
+    assert isinstance(engine, FasterWhisperEngine) and engine.batch_size > 0
+    samples = decode_pcm(DATA / "interview_en.ogg").astype("float32") / 32768
+    ours = list(engine.transcribe(samples, "en").segments)
+    theirs, _ = BatchedInferencePipeline(engine._model).transcribe(
+        samples, language="en", beam_size=5, vad_filter=True, without_timestamps=False
+    )
+    expected = [(round(s.start, 3), round(s.end, 3), s.text.strip()) for s in theirs]
+    assert [(round(s.start, 3), round(s.end, 3), s.text) for s in ours] == expected
+    # Ours also kept the VAD's speech chunks: every segment knows how much of it was speech.
+    assert all(s.speech_share is not None and s.speech_share > 0.5 for s in ours)

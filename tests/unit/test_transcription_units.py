@@ -64,6 +64,14 @@ def test_text_where_the_vad_heard_mostly_silence_is_flagged() -> None:
     assert flag(heard).suspect == []
 
 
+def test_a_sentence_whose_end_slid_across_a_pause_is_not_taken_for_text_over_silence() -> None:
+    # 18.7-29.3 s, speech only at 18.4-21.4 s: three seconds of real speech, badly timed.
+    slid = Segment(18.7, 29.3, "How long have you worked at the office?", -0.3, 0.04, 1.0)
+    slid.speech_share = speech_share(18.7, 29.3, [(18.35, 21.36), (28.88, 32.21)])
+    assert slid.speech_share < 0.5
+    assert flag(slid).suspect == []
+
+
 def test_speech_share_counts_only_the_overlap_with_speech() -> None:
     speech = [(0.0, 1.0), (3.0, 4.0)]
     assert speech_share(0.0, 4.0, speech) == pytest.approx(0.5)
