@@ -189,6 +189,12 @@ def render_informant(notice: NoticeMessage, definition: StudyDefinition, lang: s
         ).format(title=title, to=params.get("to", ""), old=params.get("from", ""))
         rights = _("You can still withdraw at any time with /withdraw, without giving a reason.")
         parts = [body, rights]
+    elif notice.kind == "letter-changed":
+        body = _(
+            "The information letter of “{title}” has changed since you consented. "
+            "Please read the new version and answer again."
+        ).format(title=title)
+        parts = [body, _("Send /start to read it. Your earlier answers stand until then.")]
     elif notice.kind == "withdrawal":
         body = _(
             "Your withdrawal from “{title}” is complete: your recordings, raw transcripts and "

@@ -43,8 +43,8 @@ def update(ctx: click.Context, file: Path) -> None:
     click.echo(f"updated {study.id}")
     if changed:
         click.echo(
-            f"information letter changed ({', '.join(changed)}): consented informants "
-            "will be asked to consent to the new text"
+            f"information letter changed ({', '.join(changed)}): consented informants are "
+            "told through the bot and asked to consent to the new text at their next /start"
         )
 
 

@@ -369,6 +369,45 @@ def needs_reconsent(session: Session, participant: Participant) -> bool:
     return definition.letter_version(state.language) != state.letter_version
 
 
+def ask_to_reconsent(session: Session, study_id: str, now: dt.datetime) -> list[str]:
+    """Queue a notice to each informant whose consent is to an older letter; return the codes.
+
+    The notice only points them to the new text (the bot asks again at their next /start);
+    their earlier consent stands until they answer, as a changed letter does not undo it.
+    """
+    from fieldvault.domain import notices  # notices is a leaf; imported here to keep it one
+
+    definition = load_definition(session, study_id)
+    holders = session.scalars(
+        select(Participant)
+        .where(
+            Participant.study_id == study_id,
+            Participant.state.in_([s.value for s in HOLDS_CONSENT]),
+        )
+        .order_by(Participant.id)
+    ).all()
+    asked = []
+    for participant in holders:
+        if not needs_reconsent(session, participant):
+            continue
+        language = current_consent(session, participant).language
+        if language not in definition.languages:
+            language = definition.default_language
+        version = definition.letter_version(language)
+        notices.add_notice(
+            session,
+            study_id=study_id,
+            audience=notices.INFORMANT,
+            kind="letter-changed",
+            dedupe_key=f"letter-changed:{study_id}:{participant.code}:{version}",
+            now=now,
+            participant_code=participant.code,
+            params={"letter_version": version},
+        )
+        asked.append(participant.code)
+    return asked
+
+
 def _ensure_letter_version(
     session: Session, study_id: str, definition: StudyDefinition, language: str, now: dt.datetime
 ) -> str:

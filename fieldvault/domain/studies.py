@@ -117,12 +117,23 @@ def update_study(
     study.definition_sha256 = hashlib.sha256(toml_text.encode("utf-8")).hexdigest()
     study.timezone = definition.timezone
     _store_letters(session, definition, now)
+    asked: list[str] = []
+    if changed:
+        # consent imports this module; the rule of who must consent again lives there.
+        from fieldvault.domain.consent import ask_to_reconsent
+
+        session.flush()
+        asked = ask_to_reconsent(session, study.id, now)
     audit.append(
         session,
         audit.Event.STUDY_UPDATED,
         actor="researcher",
         study_id=study.id,
-        details={"definition_sha256": study.definition_sha256, "letters_changed": changed},
+        details={
+            "definition_sha256": study.definition_sha256,
+            "letters_changed": changed,
+            "reconsent_asked": asked,
+        },
         at=now,
     )
     return study, changed

@@ -235,3 +235,49 @@ def test_the_sweep_reminds_researchers_then_tells_informants_through_telegram(
     # The identities are gone now: the notices went out while they still existed.
     assert bot.services.vault.find_by_telegram(KARI) == []
     assert bot.services.vault.find_by_telegram(PER) == []
+
+
+def test_a_changed_letter_sends_consented_informants_a_notice_to_read_it_again(
+    bot: BotHarness,
+) -> None:
+    from fieldvault.config.study import parse_study
+    from fieldvault.domain.studies import update_study
+    from fieldvault.storage.models import Notice
+    from tests.integration.conftest import EXAMPLE
+
+    code_kari, code_per = bot.invites(2)
+
+    async def scenario(h: BotHarness) -> None:
+        kari = h.tg.user(KARI, "Kari", "Nordmann", language_code="nb")
+        per = h.tg.user(PER, "Per", "Bergqvist", language_code="en")
+        await _consent(kari, code_kari, "Norsk bokmål", ("Ja", "Ja", "Bekreft"))
+        await per.send(f"/start {code_per}")  # Per reads the letter but has not consented
+        text = EXAMPLE.read_text(encoding="utf-8")
+        first_line = parse_study(text).letter_text("nb").splitlines()[0]
+        changed = text.replace(first_line, first_line + " (revidert)", 1)
+        with h.services.unit_of_work() as session:
+            update_study(session, parse_study(changed), changed, h.clock())
+        with h.services.unit_of_work() as session:  # again: the notice is queued only once
+            update_study(session, parse_study(changed), changed, h.clock())
+        with h.services.unit_of_work() as session:
+            [row] = session.scalars(select(Notice).where(Notice.kind == "letter-changed"))
+            assert row.participant_code == _code_of(h, 0)
+        before = {KARI: len(kari.inbox), PER: len(per.inbox)}
+        notifier = build_notifier(h.bot_services())
+        identity = h.services.vault.get(h.study_id, _code_of(h, 0))
+        assert identity is not None
+
+        def deliver() -> str | None:
+            with h.services.unit_of_work() as session:
+                [row] = session.scalars(select(Notice).where(Notice.kind == "letter-changed"))
+                return notices.deliver(notifier, row, identity, h.clock(), final=False)
+
+        assert await asyncio.to_thread(deliver) == notices.SENT
+        await asyncio.to_thread(notifier.close)
+        [message] = kari.inbox[before[KARI] :]
+        assert "er endret" in message.text and "/start" in message.text
+        assert len(per.inbox) == before[PER]
+        [prompt] = await kari.send("/start")
+        assert prompt.labels() == ["Les det nye skrivet"]
+
+    bot.run(scenario)

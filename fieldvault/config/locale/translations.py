@@ -1,8 +1,9 @@
 """Source of the nb and nn catalogs: ``python -m fieldvault.config.locale.translations``.
 
-Extract the message ids with ``pybabel extract -k _ -o fieldvault/config/locale/fieldvault.pot
-fieldvault/bot``, add translations below, then run this module to rewrite the .po files
-(English is the source language, so its catalog has the ids only).
+Extract the message ids with ``pybabel extract --no-location --omit-header -k _
+-o fieldvault/config/locale/fieldvault.pot fieldvault/bot``, add translations below, then run
+this module to rewrite the .po files (English is the source language, so its catalog has the
+ids only).
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ T: dict[str, tuple[str, str]] = {
         "Les den nye versjonen og svar på nytt.",
     ),
     "Read the new letter": ("Les det nye skrivet", "Les det nye skrivet"),
+    "Send /start to read it. Your earlier answers stand until then.": (
+        "Send /start for å lese det. Svarene du ga før, gjelder til da.",
+        "Send /start for å lese det. Svara du gav før, gjeld til då.",
+    ),
     "This button has expired.": (
         "Denne knappen er ikke lenger gyldig.",
         "Denne knappen er ikkje lenger gyldig.",
