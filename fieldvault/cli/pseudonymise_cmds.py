@@ -121,6 +121,17 @@ def terms_list(ctx: click.Context, study_id: str) -> None:
     show_default=True,
     help="Category of --add-term.",
 )
+@click.option(
+    "--accept", "accepts", type=int, multiple=True, metavar="N", help="Mark item N as checked."
+)
+@click.option(
+    "--edit",
+    "edits",
+    type=(int, str),
+    multiple=True,
+    metavar="N TEXT",
+    help="Write TEXT in place of item N (a placeholder, or a suspect's words).",
+)
 @click.pass_context
 def review(
     ctx: click.Context,
@@ -129,6 +140,8 @@ def review(
     rejects: tuple[int, ...],
     add_terms: tuple[str, ...],
     category: str,
+    accepts: tuple[int, ...],
+    edits: tuple[tuple[int, str], ...],
 ) -> None:
     """List every replacement and every suspect left in the participant's transcripts."""
     services = services_from(ctx)
@@ -139,24 +152,32 @@ def review(
         pz.redo(services, study_id, code, now)
     if rejects:
         pz.reject(services, study_id, code, rejects, now)
+    if accepts:
+        pz.accept(services, study_id, code, accepts, now)
+    for number, text in edits:
+        pz.edit(services, study_id, code, number, text, now)
     items = pz.review(services, study_id, code, now)
+    marks = {"rejected": "  (rejected: kept)", "checked": "  (checked)", "edited": "  (edited)"}
     for item in items:
+        mark = marks.get(item.status, "")
         if item.kind == "replacement":
-            mark = "  (rejected: kept)" if item.status == "rejected" else ""
             click.echo(
                 f"{item.number:>4}  seg {item.segment:<4} {item.category:<12} "
                 f"{item.original!r} → {item.placeholder}{mark}\n        {item.context}"
             )
         else:
+            now_reads = f" → {item.placeholder}" if item.placeholder else " left in"
             click.echo(
                 f"{item.number:>4}  seg {item.segment:<4} SUSPECT {item.category:<12} "
-                f"{item.original!r} left in\n        {item.context}"
+                f"{item.original!r}{now_reads}{mark}\n        {item.context}"
             )
     replacements = sum(1 for i in items if i.kind == "replacement")
+    unchecked = sum(1 for i in items if i.status == "suspect")
     click.echo(
-        f"{replacements} replacement(s), {len(items) - replacements} suspect(s). "
-        f"`--reject N` keeps an original, `--add-term TEXT --category CAT` replaces more; "
-        f"`fieldvault transcript approve {study_id} {code}` when it is right.",
+        f"{replacements} replacement(s), {len(items) - replacements} suspect(s), "
+        f"{unchecked} not yet checked. `--reject N` keeps an original, `--accept N` marks an "
+        "item checked, `--edit N TEXT` writes TEXT in its place, `--add-term TEXT --category "
+        f"CAT` replaces more; `fieldvault transcript approve {study_id} {code}` when it is right.",
         err=True,
     )
 

@@ -252,7 +252,7 @@ class ReviewItem:
     original: str
     placeholder: str
     context: str
-    status: str  # auto | rejected | suspect
+    status: str  # auto | suspect (unchecked) | checked | rejected | edited
 
 
 def _bundle(
@@ -571,6 +571,9 @@ def review(services: Services, study_id: str, code: str, now: dt.datetime) -> li
             bundle = _load_bundle(services, session, row)
             source = "\n".join(bundle.get("source_lines") or [])
             rejected = set(bundle.get("rejected", []))
+            accepted = set(bundle.get("accepted", []))
+            edits = {int(k): v for k, v in bundle.get("edits", {}).items()}
+            base = len(items)
             for rep in bundle["replacements"]:
                 number = len(items) + 1
                 items.append(
@@ -584,25 +587,40 @@ def review(services: Services, study_id: str, code: str, now: dt.datetime) -> li
                         context=_context(source, rep["source_start"], rep["source_end"])
                         if source
                         else "",
-                        status="rejected" if number in rejected else "auto",
+                        status=_status(number - base, rejected, accepted, edits),
                     )
                 )
             for sus in bundle["suspects"]:
+                number = len(items) + 1
                 items.append(
                     ReviewItem(
-                        number=len(items) + 1,
+                        number=number,
                         kind="suspect",
                         segment=sus["segment"],
                         category=sus["reason"],
                         original=sus["original"],
-                        placeholder="",
+                        placeholder=edits.get(number - base, ""),
                         context=_context(source, sus["source_start"], sus["source_end"])
                         if source
                         else "",
-                        status="suspect",
+                        status=_status(number - base, set(), accepted, edits, "suspect"),
                     )
                 )
     return items
+
+
+def _status(
+    local: int,
+    rejected: set[int],
+    accepted: set[int],
+    edits: dict[int, str],
+    unchecked: str = "auto",
+) -> str:
+    if local in edits:
+        return "edited"
+    if local in rejected:
+        return "rejected"
+    return "checked" if local in accepted else unchecked
 
 
 def redo(services: Services, study_id: str, code: str, now: dt.datetime) -> int:
@@ -654,6 +672,69 @@ def reject(
     services: Services, study_id: str, code: str, numbers: Sequence[int], now: dt.datetime
 ) -> int:
     """Undo automatic replacements (by review number): the original text stays in."""
+
+    def mark(bundle: dict[str, Any], mine: dict[int, int]) -> dict[str, Any]:
+        local = set(mine.values())
+        suspects = sorted(n for n, m in mine.items() if m > len(bundle["replacements"]))
+        if suspects:
+            raise PseudonymisationError(
+                f"item {', '.join(map(str, suspects))} is a suspect left in, not a replacement: "
+                "`--edit N TEXT` writes TEXT in its place, `--accept N` keeps it as it is"
+            )
+        bundle["rejected"] = sorted(set(bundle.get("rejected", [])) | local)
+        return {"rejected": len(local)}
+
+    return _update_bundles(services, study_id, code, numbers, now, mark)
+
+
+def accept(
+    services: Services, study_id: str, code: str, numbers: Sequence[int], now: dt.datetime
+) -> int:
+    """Mark review items as checked: a replacement confirmed, a suspect seen and left as it is."""
+
+    def mark(bundle: dict[str, Any], mine: dict[int, int]) -> dict[str, Any]:
+        bundle["accepted"] = sorted(set(bundle.get("accepted", [])) | set(mine.values()))
+        return {"accepted": len(mine)}
+
+    return _update_bundles(services, study_id, code, numbers, now, mark)
+
+
+def edit(
+    services: Services, study_id: str, code: str, number: int, text: str, now: dt.datetime
+) -> int:
+    """Write ``text`` in place of review item ``number`` (a placeholder or a suspect's words)."""
+    if not text.strip() or "\n" in text:
+        raise PseudonymisationError("the replacement text must be one non-empty line")
+
+    def mark(bundle: dict[str, Any], mine: dict[int, int]) -> dict[str, Any]:
+        edits = dict(bundle.get("edits", {}))
+        for local in mine.values():
+            edits[str(local)] = text.strip()
+        bundle["edits"] = edits
+        # An edited item has been looked at; a rejection of it no longer applies.
+        bundle["accepted"] = sorted(set(bundle.get("accepted", [])) | set(mine.values()))
+        bundle["rejected"] = sorted(set(bundle.get("rejected", [])) - set(mine.values()))
+        return {"edited": len(mine)}
+
+    return _update_bundles(services, study_id, code, [number], now, mark)
+
+
+BundleChange = Callable[[dict[str, Any], dict[int, int]], dict[str, Any]]
+
+
+def _update_bundles(
+    services: Services,
+    study_id: str,
+    code: str,
+    numbers: Sequence[int],
+    now: dt.datetime,
+    change: BundleChange,
+) -> int:
+    """Apply ``change`` to the bundles holding review items ``numbers``; store and audit each.
+
+    Review numbers run over all of the participant's transcripts under review, replacements
+    first, then suspects, per transcript; ``change`` gets {review number: number in bundle}.
+    """
     wanted = set(numbers)
     changed = 0
     with transaction(services.research) as session:
@@ -661,12 +742,12 @@ def reject(
         offset = 0
         for row in rows:
             bundle = _load_bundle(services, session, row)
-            count = len(bundle["replacements"])
-            mine = {n - offset for n in wanted if offset < n <= offset + count}
-            offset += count + len(bundle["suspects"])
+            count = len(bundle["replacements"]) + len(bundle["suspects"])
+            mine = {n: n - offset for n in wanted if offset < n <= offset + count}
+            offset += count
             if not mine:
                 continue
-            bundle["rejected"] = sorted(set(bundle.get("rejected", [])) | mine)
+            details = change(bundle, mine)
             participant = session.get(Participant, row.participant_id)
             assert participant is not None
             old = row.review_object_id
@@ -684,32 +765,44 @@ def reject(
                 actor="researcher",
                 study_id=study_id,
                 participant_code=code,
-                details={"transcript_id": row.transcript_id, "rejected": len(mine)},
+                details={"transcript_id": row.transcript_id, **details},
                 at=now,
             )
+        unknown = sorted(n for n in wanted if not 0 < n <= offset)
+    if unknown:
+        raise NothingToReview(
+            f"no review item {', '.join(map(str, unknown))} for {code}; "
+            f"`fieldvault review {study_id} {code}` lists items 1 to {offset}"
+        )
     return changed
 
 
 def _apply_rejections(bundle: dict[str, Any]) -> list[str]:
-    """The pseudonymised lines with rejected replacements put back to their originals."""
+    """The pseudonymised lines as reviewed: rejections put back, edits written in."""
     rejected = set(bundle.get("rejected", []))
+    edits = {int(k): v for k, v in bundle.get("edits", {}).items()}
     lines = [seg["text"] for seg in bundle["segments"]]
-    if not rejected:
+    if not rejected and not edits:
         return lines
     # Rebuild each line from the source with only the accepted replacements.
     source = bundle.get("source_lines")
     if not source:
         return lines
-    starts = [0]
-    for line in source[:-1]:
-        starts.append(starts[-1] + len(line) + 1)
     text = "\n".join(source)
+    changes: list[tuple[int, int, str]] = []
+    for number, rep in enumerate(bundle["replacements"], start=1):
+        chosen = rep["original"] if number in rejected else rep["placeholder"]
+        changes.append((rep["source_start"], rep["source_end"], edits.get(number, chosen)))
+    first_suspect = len(bundle["replacements"]) + 1
+    for number, sus in enumerate(bundle["suspects"], start=first_suspect):
+        if number in edits:
+            changes.append((sus["source_start"], sus["source_end"], edits[number]))
     out: list[str] = []
     pos = 0
-    for number, rep in enumerate(bundle["replacements"], start=1):
-        out.append(text[pos : rep["source_start"]])
-        out.append(rep["original"] if number in rejected else rep["placeholder"])
-        pos = rep["source_end"]
+    for start, end, replacement in sorted(changes):
+        out.append(text[pos:start])
+        out.append(replacement)
+        pos = end
     out.append(text[pos:])
     return "".join(out).split("\n")
 
@@ -743,6 +836,13 @@ def approve(
         for row in rows:
             bundle = _load_bundle(services, session, row)
             lines = _apply_rejections(bundle)
+            looked_at = set(bundle.get("accepted", [])) | {int(k) for k in bundle.get("edits", {})}
+            first_suspect = len(bundle["replacements"]) + 1
+            unchecked = sum(
+                1
+                for n in range(first_suspect, first_suspect + len(bundle["suspects"]))
+                if n not in looked_at
+            )
             if _vault_leftovers(lines, people):
                 raise PseudonymisationError(
                     f"transcript {row.transcript_id} of {code} still holds a name or contact of "
@@ -768,6 +868,9 @@ def approve(
                     "transcript_id": row.transcript_id,
                     "replacements": row.replacements,
                     "rejected": len(bundle.get("rejected", [])),
+                    "edited": len(bundle.get("edits", {})),
+                    # Approving with suspects nobody marked checked is allowed, and recorded.
+                    "suspects_unchecked": unchecked,
                 },
                 at=now,
             )

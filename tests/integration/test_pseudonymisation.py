@@ -211,6 +211,43 @@ def test_terms_added_during_review_are_applied_again(services: Services, study_i
     assert doc["segments"][0]["text"] == "Vi spiste middag, og [ARBEIDSPLASS] var fullt."
 
 
+def test_a_suspect_can_be_edited_or_checked_and_approval_records_what_was_left_unchecked(
+    services: Services, study_id: str
+) -> None:
+    kari = _register(services, study_id, KARI)
+    _transcript(
+        services,
+        study_id,
+        kari,
+        ["Vi spiste på Trollsenteret.", "Jeg heter Kari Nordmann, saken hadde nummer 4471239."],
+    )
+    items = {i.original: i for i in pz.review(services, study_id, kari, LATER)}
+    troll, case = items["Trollsenteret"].number, items["4471239"].number
+    assert items["Trollsenteret"].status == items["4471239"].status == "suspect"
+    with pytest.raises(pz.PseudonymisationError, match="is a suspect left in"):
+        pz.reject(services, study_id, kari, [troll], LATER)
+    with pytest.raises(pz.NothingToReview, match="no review item 99"):
+        pz.accept(services, study_id, kari, [99], LATER)
+    pz.edit(services, study_id, kari, troll, "[ARBEIDSPLASS]", LATER)
+    name = items["Kari Nordmann"].number
+    pz.accept(services, study_id, kari, [name], LATER)
+    after = {i.number: i for i in pz.review(services, study_id, kari, LATER)}
+    assert after[troll].status == "edited" and after[troll].placeholder == "[ARBEIDSPLASS]"
+    assert after[name].status == "checked" and after[case].status == "suspect"
+
+    pz.approve(services, study_id, kari, LATER)
+    with services.research() as session:
+        [doc] = pz.approved_documents(session, study_id, kari)
+        [approval] = session.scalars(
+            select(AuditEvent).where(AuditEvent.event == audit.Event.TRANSCRIPT_APPROVED)
+        )
+        assert audit.verify(session).ok
+    texts = [seg["text"] for seg in doc["segments"]]
+    assert texts[0] == "Vi spiste på [ARBEIDSPLASS]."
+    assert "Nordmann" not in texts[1] and "4471239" in texts[1]  # left in, unchecked
+    assert approval.details["edited"] == 1 and approval.details["suspects_unchecked"] == 1
+
+
 def test_terms_are_sealed_in_the_vault_and_their_text_is_never_in_the_research_db(
     services: Services, study_id: str
 ) -> None:
@@ -461,13 +498,18 @@ def test_a_withdrawn_or_shredded_transcript_is_never_pseudonymised_nor_retried(
 
 def _show(services: Services, *args: str) -> Result:
     """Run ``fieldvault transcript show`` in-process against the test's data dir."""
+    return _fieldvault(services, "transcript", "show", *args)
+
+
+def _fieldvault(services: Services, *args: str) -> Result:
+    """Run a ``fieldvault`` command in-process against the test's data dir."""
     env = {
         "FIELDVAULT_DATA_DIR": str(services.settings.data_dir),
         "FIELDVAULT_DATABASE_URL": services.settings.research_url,
         "FIELDVAULT_VAULT_URL": services.settings.linkage_url,
     }
     register_commands(cli)
-    return CliRunner().invoke(cli, ["transcript", "show", *args], env=env)
+    return CliRunner().invoke(cli, list(args), env=env)
 
 
 def test_transcript_show_prints_the_pseudonymised_text_and_raw_only_when_asked(
@@ -551,3 +593,32 @@ def test_parallel_jobs_never_give_two_people_the_same_number_in_a_study(
     book = pz.load_book(services, study_id)
     numbers = [book.persons[name.casefold()] for name in people]
     assert sorted(numbers) == list(range(1, len(people) + 1))
+
+
+def test_review_on_the_command_line_edits_and_checks_items_by_number(
+    services: Services, study_id: str
+) -> None:
+    kari = _register(services, study_id, KARI)
+    _transcript(
+        services, study_id, kari, ["Vi spiste på Trollsenteret.", "Jeg heter Kari Nordmann."]
+    )
+    listed = _fieldvault(services, "review", study_id, kari)
+    assert listed.exit_code == 0, listed.output
+    assert "SUSPECT" in listed.output and "1 not yet checked" in listed.output
+    numbers = {i.original: i.number for i in pz.review(services, study_id, kari, LATER)}
+    done = _fieldvault(
+        services,
+        "review",
+        study_id,
+        kari,
+        "--edit",
+        str(numbers["Trollsenteret"]),
+        "[ARBEIDSPLASS]",
+        "--accept",
+        str(numbers["Kari Nordmann"]),
+    )
+    assert done.exit_code == 0, done.output
+    assert "'Trollsenteret' → [ARBEIDSPLASS]  (edited)" in done.output
+    assert "(checked)" in done.output and "0 not yet checked" in done.output
+    wrong = _fieldvault(services, "review", study_id, kari, "--accept", "42")
+    assert wrong.exit_code != 0 and "no review item 42" in wrong.output
