@@ -223,7 +223,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--compute-type", default="int8")
     parser.add_argument(
-        "--batch-size", type=int, default=8, help="faster-whisper batch (0 = sequential)."
+        "--batch-size", type=int, default=6, help="faster-whisper batch (0 = sequential)."
     )
     parser.add_argument("--skip-reference", action="store_true")
     parser.add_argument(

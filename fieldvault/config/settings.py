@@ -134,7 +134,7 @@ class Settings(BaseSettings):
         default=0, ge=0, description="CPU threads for Whisper; 0 = all cores."
     )
     whisper_batch_size: int = Field(
-        default=8,
+        default=6,
         ge=0,
         description="faster-whisper: speech chunks decoded together; 0 = one after another.",
     )

@@ -212,6 +212,11 @@ def decode(file: BinaryIO) -> npt.NDArray[np.float32]:
             chunks.append(np.asarray(out.to_ndarray(), dtype=np.int16).reshape(-1))
     if not chunks:
         return np.zeros(0, dtype=np.float32)
-    # int16 while collecting halves the peak memory of a long recording.
+    # int16 while collecting, each copy dropped as soon as the next exists and the scaling done
+    # in place: an hour (230 MB as float32) then peaks at about 1.5 times that, not three.
     samples = np.concatenate(chunks)
-    return (samples.astype(np.float32) / 32768.0).astype(np.float32, copy=False)
+    chunks.clear()
+    audio = samples.astype(np.float32)
+    del samples
+    audio /= 32768.0
+    return audio
