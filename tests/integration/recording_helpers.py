@@ -9,10 +9,12 @@ from pathlib import Path
 
 import av
 import numpy as np
+from sqlalchemy.orm import Session
 
 from fieldvault.domain import consent
 from fieldvault.domain.participants import get_participant
 from fieldvault.services import Services
+from fieldvault.storage.models import Recording, Transcript
 
 from .conftest import NOW
 
@@ -45,6 +47,42 @@ def give_consent(services: Services, study_id: str, code: str, *, recording: boo
             now=NOW + dt.timedelta(minutes=5),
             how={"message_id": 42},
         )
+
+
+def transcript_row(
+    session: Session,
+    study_id: str,
+    participant_id: int,
+    object_id: str,
+    *,
+    duration_s: float,
+    segments: int,
+    recorded_at: dt.datetime = NOW,
+) -> Transcript:
+    """A recording and the transcript row over an already stored raw-transcript blob."""
+    recording = Recording(
+        study_id=study_id,
+        participant_id=participant_id,
+        language="nb",
+        source="cli",
+        duration_s=duration_s,
+        created_at=recorded_at,
+    )
+    session.add(recording)
+    session.flush()
+    transcript = Transcript(
+        recording_id=recording.id,
+        object_id=object_id,
+        language="nb",
+        engine="faster-whisper",
+        model="base",
+        segment_count=segments,
+        suspect_count=0,
+        created_at=NOW,
+    )
+    session.add(transcript)
+    session.flush()
+    return transcript
 
 
 def decode_pcm(path: Path, rate: int = 16000) -> np.ndarray:

@@ -29,11 +29,11 @@ from fieldvault.storage.models import (
     BlobObject,
     PseudonymisedTranscript,
     Recording,
-    Transcript,
 )
 from fieldvault.storage.vault import Identity
 
 from .conftest import NOW
+from .recording_helpers import transcript_row
 
 SCHEMAS = Path(__file__).parents[1] / "data" / "refi-qda"
 LATER = NOW + dt.timedelta(days=30)
@@ -93,28 +93,17 @@ def add_transcript(
             plaintext_size=1,
             created_at=NOW,
         )
-        recording = Recording(
-            study_id=study_id,
-            participant_id=participant.id,
-            language="nb",
-            source="cli",
+        session.add(blob)
+        session.flush()
+        transcript = transcript_row(
+            session,
+            study_id,
+            participant.id,
+            blob.object_id,
             duration_s=2400.0,
-            created_at=NOW + dt.timedelta(days=2),
+            segments=len(segments),
+            recorded_at=NOW + dt.timedelta(days=2),
         )
-        session.add_all([blob, recording])
-        session.flush()
-        transcript = Transcript(
-            recording_id=recording.id,
-            object_id=blob.object_id,
-            language="nb",
-            engine="faster-whisper",
-            model="base",
-            segment_count=len(segments),
-            suspect_count=0,
-            created_at=NOW,
-        )
-        session.add(transcript)
-        session.flush()
         session.add(
             PseudonymisedTranscript(
                 transcript_id=transcript.id,

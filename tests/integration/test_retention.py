@@ -39,6 +39,7 @@ from fieldvault.storage.models import (
 from fieldvault.storage.vault import Identity
 
 from .conftest import EXAMPLE, NOW
+from .recording_helpers import transcript_row
 
 OSLO = ZoneInfo("Europe/Oslo")
 # processing_end of the example study is 2021-06-30 (summer time, UTC+2).
@@ -675,7 +676,7 @@ def test_a_transcript_a_running_job_writes_after_a_withdrawal_is_purged_by_the_n
 
 def _pseudonymised(services: Services, study_id: str, code: str, *, approved: bool) -> None:
     """A recording, its raw transcript and a pseudonymised version (approved or in review)."""
-    from fieldvault.storage.models import PseudonymisedTranscript, Recording, Transcript
+    from fieldvault.storage.models import PseudonymisedTranscript
 
     with services.unit_of_work() as session:
         person = get_participant(session, study_id, code)
@@ -684,28 +685,9 @@ def _pseudonymised(services: Services, study_id: str, code: str, *, approved: bo
                 BlobObject.participant_id == person.id, BlobObject.kind == "raw_transcript"
             )
         ).one()
-        recording = Recording(
-            study_id=study_id,
-            participant_id=person.id,
-            language="nb",
-            source="cli",
-            duration_s=60.0,
-            created_at=NOW,
+        transcript = transcript_row(
+            session, study_id, person.id, raw.object_id, duration_s=60.0, segments=1
         )
-        session.add(recording)
-        session.flush()
-        transcript = Transcript(
-            recording_id=recording.id,
-            object_id=raw.object_id,
-            language="nb",
-            engine="faster-whisper",
-            model="base",
-            segment_count=1,
-            suspect_count=0,
-            created_at=NOW,
-        )
-        session.add(transcript)
-        session.flush()
         review = None
         if not approved:
             review = services.content.put(

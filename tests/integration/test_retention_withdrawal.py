@@ -33,7 +33,6 @@ from fieldvault.storage import audit
 from fieldvault.storage.models import (
     BlobObject,
     PseudonymisedTranscript,
-    Recording,
     Transcript,
     TranscriptionJob,
     WrappedDataKey,
@@ -42,6 +41,7 @@ from fieldvault.workers import jobs
 from fieldvault.workers.transcription import Segment, TranscribeResult
 
 from .conftest import NOW
+from .recording_helpers import transcript_row
 from .test_retention import (
     APPROVED_TEXT,
     SPOKEN,
@@ -357,28 +357,9 @@ def raw_transcript_to_pseudonymise(services: Services, study_id: str, n: int) ->
             source=[json.dumps(document, ensure_ascii=False).encode()],
             now=NOW,
         )
-        recording = Recording(
-            study_id=study_id,
-            participant_id=person.id,
-            language="nb",
-            source="cli",
-            duration_s=8.0,
-            created_at=NOW,
+        transcript = transcript_row(
+            session, study_id, person.id, raw.object_id, duration_s=8.0, segments=2
         )
-        session.add(recording)
-        session.flush()
-        transcript = Transcript(
-            recording_id=recording.id,
-            object_id=raw.object_id,
-            language="nb",
-            engine="faster-whisper",
-            model="base",
-            segment_count=2,
-            suspect_count=0,
-            created_at=NOW,
-        )
-        session.add(transcript)
-        session.flush()
         return code, transcript.id
 
 
