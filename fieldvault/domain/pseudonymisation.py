@@ -509,6 +509,19 @@ def pending_transcripts(services: Services, study_id: str | None = None) -> list
         return [tid for tid, person in rows if not recording_withdrawn(session, person)]
 
 
+def is_pseudonymised(services: Services, transcript_id: int) -> bool:
+    """Whether the raw transcript ``transcript_id`` already has its pseudonymised row."""
+    with services.research() as session:
+        return (
+            session.scalar(
+                select(PseudonymisedTranscript.id).where(
+                    PseudonymisedTranscript.transcript_id == transcript_id
+                )
+            )
+            is not None
+        )
+
+
 def pseudonymise_pending(
     services: Services, now: dt.datetime, study_id: str | None = None
 ) -> list[int]:
