@@ -85,6 +85,22 @@ def _form(*files: tuple[str, bytes], language: str | None = "en") -> aiohttp.For
     return form
 
 
+async def _post(
+    http: aiohttp.ClientSession,
+    study_id: str,
+    code: str,
+    token: str,
+    *files: tuple[str, bytes],
+    language: str | None = "en",
+) -> aiohttp.ClientResponse:
+    """Upload ``files`` for ``code`` with ``token``, as a researcher's client would."""
+    return await http.post(
+        PATH.format(study=study_id, code=code),
+        data=_form(*files, language=language),
+        headers=_auth(token),
+    )
+
+
 def _blob_files(services: Services) -> list[Path]:
     return [p for p in Path(services.settings.blob_path).rglob("*") if p.is_file()]
 
@@ -113,11 +129,7 @@ def test_an_uploaded_interview_is_stored_encrypted_and_its_transcription_queued(
     token = _token(services, study_id)
 
     async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
-        response = await http.post(
-            PATH.format(study=study_id, code=code),
-            data=_form(("interview_en.ogg", SPEECH)),
-            headers=_auth(token),
-        )
+        response = await _post(http, study_id, code, token, ("interview_en.ogg", SPEECH))
         assert response.status == 201, await response.text()
         body = await response.json()
         assert body["duration_s"] == pytest.approx(18.27, abs=0.2)
@@ -182,11 +194,7 @@ def test_an_upload_for_a_participant_without_consent_to_recording_is_refused_wit
     token = _token(services, study_id)
 
     async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
-        response = await http.post(
-            PATH.format(study=study_id, code=code),
-            data=_form(("interview_en.ogg", SPEECH)),
-            headers=_auth(token),
-        )
+        response = await _post(http, study_id, code, token, ("interview_en.ogg", SPEECH))
         assert response.status == 403
         body = await response.json()
         assert body["error"] == "no-consent"
@@ -205,11 +213,7 @@ def test_an_upload_after_the_study_end_date_is_refused_with_409(
     after_the_end = dt.datetime(2021, 7, 1, 8, 0, tzinfo=dt.UTC)  # processing_end 2021-06-30
 
     async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
-        response = await http.post(
-            PATH.format(study=study_id, code=code),
-            data=_form(("interview_en.ogg", SPEECH)),
-            headers=_auth(token),
-        )
+        response = await _post(http, study_id, code, token, ("interview_en.ogg", SPEECH))
         assert response.status == 409
         body = await response.json()
         assert body["error"] == "study-ended"
@@ -309,11 +313,7 @@ def test_bad_audio_is_refused_with_422_naming_the_file_and_the_problem(
 
     async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
         # A good first track does not save a bad second one: the interview is kept whole or not.
-        response = await http.post(
-            PATH.format(study=study_id, code=code),
-            data=_form(("good.ogg", SPEECH), (name, data)),
-            headers=_auth(token),
-        )
+        response = await _post(http, study_id, code, token, ("good.ogg", SPEECH), (name, data))
         assert response.status == 422
         body = await response.json()
         assert body["error"] == "bad-audio"
@@ -366,11 +366,7 @@ def test_a_declared_length_over_the_limit_is_refused_before_the_body_is_read(
     token = _token(services, study_id)
 
     async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
-        response = await http.post(
-            PATH.format(study=study_id, code=code),
-            data=_form(("interview_en.ogg", SPEECH * 40)),
-            headers=_auth(token),
-        )
+        response = await _post(http, study_id, code, token, ("interview_en.ogg", SPEECH * 40))
         assert response.status == 413
         assert (await response.json())["error"] == "too-large"
 
@@ -530,11 +526,7 @@ def test_concurrent_uploads_for_different_participants_are_kept_apart(
 
     async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
         async def send(code: str) -> int:
-            response = await http.post(
-                PATH.format(study=study_id, code=code),
-                data=_form((f"{code}.ogg", tracks[code])),
-                headers=_auth(token),
-            )
+            response = await _post(http, study_id, code, token, (f"{code}.ogg", tracks[code]))
             assert response.status == 201, await response.text()
             return int((await response.json())["recording_id"])
 
