@@ -45,8 +45,9 @@ from fieldvault.bot.app import build_application  # noqa: E402
 from fieldvault.config.settings import load_settings  # noqa: E402
 from fieldvault.config.study import load_study  # noqa: E402
 from fieldvault.domain import consent, studies  # noqa: E402
-from fieldvault.services import initialise, open_services  # noqa: E402
+from fieldvault.storage.db import transaction  # noqa: E402
 from fieldvault.storage.models import ConsentRecord, Participant  # noqa: E402
+from fieldvault.storage.services import initialise, open_services  # noqa: E402
 from tests.fakes.telegram_api import TOKEN, FakeTelegram, FakeUser, Sent  # noqa: E402
 
 EXAMPLE = ROOT / "fieldvault" / "config" / "examples" / "nav-veileder.toml"
@@ -306,7 +307,7 @@ def main() -> int:
         initialise(settings)
         services = open_services(settings)
         definition = load_study(EXAMPLE)
-        with services.unit_of_work() as session:
+        with transaction(services.research) as session:
             studies.register_study(session, definition, EXAMPLE.read_text(encoding="utf-8"), NOW)
             codes = consent.create_invites(session, definition.id, n, dt.timedelta(days=30), NOW)
 
@@ -318,7 +319,7 @@ def main() -> int:
             drive("fieldvault", data_dir, codes, args.ramp_s, args.workers, by_step)
         )
 
-        with services.unit_of_work() as session:
+        with transaction(services.research) as session:
             records = session.scalar(select(func.count()).select_from(ConsentRecord)) or 0
             consented = (
                 session.scalar(

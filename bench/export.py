@@ -27,7 +27,8 @@ from fieldvault.domain import studies  # noqa: E402
 from fieldvault.domain.participants import register_participant  # noqa: E402
 from fieldvault.export import ExportStudy, write_export  # noqa: E402
 from fieldvault.export.model import ExportTranscript  # noqa: E402
-from fieldvault.services import initialise, open_services  # noqa: E402
+from fieldvault.storage.db import transaction  # noqa: E402
+from fieldvault.storage.services import initialise, open_services  # noqa: E402
 from fieldvault.storage.vault import Identity  # noqa: E402
 from tests.export_factory import EXAMPLE, long_transcript  # noqa: E402
 
@@ -69,7 +70,7 @@ def main() -> None:
         initialise(settings)
         services = open_services(settings)
         definition = load_study(EXAMPLE)
-        with services.unit_of_work() as session:
+        with transaction(services.research) as session:
             studies.register_study(session, definition, EXAMPLE.read_text("utf-8"), NOW)
         codes = []
         for number in range(args.transcripts):

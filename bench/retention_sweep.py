@@ -25,11 +25,12 @@ from fieldvault.config.settings import load_settings
 from fieldvault.config.study import load_study
 from fieldvault.domain import retention, studies
 from fieldvault.domain.participants import new_code
-from fieldvault.services import Services, initialise, open_services
 from fieldvault.storage.blobs import LocalBlobStore, new_object_id, put_encrypted
 from fieldvault.storage.content import _context
 from fieldvault.storage.crypto import generate_key, seal, wrap_key
+from fieldvault.storage.db import transaction
 from fieldvault.storage.models import BlobObject, Participant, VaultIdentity, WrappedDataKey
+from fieldvault.storage.services import Services, initialise, open_services
 from fieldvault.storage.vault import Identity, _associated_data
 
 EXAMPLE = Path(__file__).parents[1] / "fieldvault" / "config" / "examples" / "nav-veileder.toml"
@@ -45,13 +46,13 @@ def populate(root: Path, count: int) -> tuple[Services, float]:
     initialise(settings)
     services = open_services(settings)
     definition = load_study(EXAMPLE)
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         studies.register_study(session, definition, EXAMPLE.read_text(encoding="utf-8"), NOW)
     start = time.perf_counter()
     codes: set[str] = set()
     while len(codes) < count:
         codes.add(new_code())
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         people = [
             Participant(
                 study_id=definition.id,
@@ -165,7 +166,7 @@ def main() -> int:
     again = retention.run_sweep(services, DEADLINE + dt.timedelta(hours=1))
     rerun_s = time.perf_counter() - start
 
-    with services.research() as session:
+    with transaction(services.research) as session:
         live = session.scalar(
             select(func.count()).select_from(BlobObject).where(BlobObject.deleted_at.is_(None))
         )

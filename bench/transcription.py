@@ -23,6 +23,8 @@ import time
 import wave
 from pathlib import Path
 
+from fieldvault.storage.db import transaction
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
 CLIPS = ("interview_en", "track_interviewer", "track_informant")
@@ -120,7 +122,7 @@ def child_pipeline(
     from fieldvault.domain import consent, studies
     from fieldvault.domain.participants import get_participant
     from fieldvault.domain.recordings import accept_recording, read_transcripts
-    from fieldvault.services import initialise, open_services
+    from fieldvault.storage.services import initialise, open_services
     from fieldvault.workers.queue import Worker, build_engine, build_huey
 
     now = dt.datetime(2021, 3, 1, 9, 0, tzinfo=dt.UTC)
@@ -137,12 +139,12 @@ def child_pipeline(
         initialise(settings)
         services = open_services(settings)
         definition = load_study(example)
-        with services.unit_of_work() as session:
+        with transaction(services.research) as session:
             studies.register_study(session, definition, example.read_text("utf-8"), now)
             [invite] = consent.create_invites(session, definition.id, 1, dt.timedelta(days=7), now)
-        with services.unit_of_work() as session:
+        with transaction(services.research) as session:
             code = consent.redeem_invite(session, invite, now).code
-        with services.unit_of_work() as session:
+        with transaction(services.research) as session:
             person = get_participant(session, definition.id, code)
             consent.mark_informed(session, person, "nb", now)
             consent.record_consent(
@@ -172,7 +174,7 @@ def child_pipeline(
         intake = time.perf_counter() - start
         worker.run(until_idle=True, poll_s=0.05)
         seconds = time.perf_counter() - start
-        with services.research() as session:
+        with transaction(services.research) as session:
             [doc] = read_transcripts(session, services.content, definition.id, code)
         services.close()
     text = " ".join(s["text"] for s in doc["segments"])

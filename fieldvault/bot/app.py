@@ -49,8 +49,9 @@ from fieldvault.bot.texts import gettext_for, pick_language
 from fieldvault.domain.errors import DomainError
 from fieldvault.domain.recordings import RecordingRefused
 from fieldvault.domain.withdrawal import purge_after_withdrawal
-from fieldvault.services import Services
+from fieldvault.storage.db import transaction
 from fieldvault.storage.models import utcnow
+from fieldvault.storage.services import Services
 
 log = logging.getLogger("fieldvault.bot")
 T = TypeVar("T")
@@ -303,7 +304,7 @@ async def _researcher_studies(context: BotContext, sender: Sender) -> list[str]:
     fv = context.fv
 
     def studies() -> list[str]:
-        with fv.services.unit_of_work() as session:
+        with transaction(fv.services.research) as session:
             return researchers.linked_studies(session, fv.keys, sender.user_id)
 
     return await context.fv.run(studies)

@@ -26,8 +26,9 @@ from fieldvault.domain.consent import HOLDS_CONSENT, State
 from fieldvault.domain.errors import DomainError, InviteError
 from fieldvault.domain.studies import load_definition
 from fieldvault.domain.withdrawal import PurgeReport, PurgeRequest
-from fieldvault.services import Services
+from fieldvault.storage.db import transaction
 from fieldvault.storage.models import BlobObject, BotConversation, ConsentRecord, Participant
+from fieldvault.storage.services import Services
 from fieldvault.storage.vault import Identity
 
 LANGUAGE_NAMES = {"nb": "Norsk bokmål", "nn": "Norsk nynorsk", "en": "English"}
@@ -101,7 +102,7 @@ class Conversation:
             return self.resume(sender, now)
         written: tuple[str, str] | None = None
         try:
-            with self.services.unit_of_work() as session:
+            with transaction(self.services.research) as session:
                 row = self._row(session, sender)
                 lang = self._language(row, sender)
                 try:
@@ -171,7 +172,7 @@ class Conversation:
 
     def resume(self, sender: Sender, now: dt.datetime) -> Outcome:
         """Repeat the current question (fresh buttons), or say how to take part."""
-        with self.services.unit_of_work() as session:
+        with transaction(self.services.research) as session:
             row = self._row(session, sender)
             lang = self._language(row, sender)
             _ = gettext_for(lang)
@@ -224,7 +225,7 @@ class Conversation:
     ) -> Outcome:
         """A pressed button: check its signature and step, then act on it exactly once."""
         button = self.keys.verify(sender.chat_id, data)
-        with self.services.unit_of_work() as session:
+        with transaction(self.services.research) as session:
             row = self._row(session, sender)
             lang = self._language(row, sender)
             _ = gettext_for(lang)
@@ -495,7 +496,7 @@ class Conversation:
 
     def status(self, sender: Sender, now: dt.datetime) -> Outcome:
         """``/status``: in plain words what is stored about the informant and until when."""
-        with self.services.unit_of_work() as session:
+        with transaction(self.services.research) as session:
             row = self._row(session, sender)
             lang = self._language(row, sender)
             _ = gettext_for(lang)
@@ -549,7 +550,7 @@ class Conversation:
 
     def copy(self, sender: Sender, now: dt.datetime) -> Outcome:
         """``/copy``: a file with all data held about the informant (not the audio)."""
-        with self.services.unit_of_work() as session:
+        with transaction(self.services.research) as session:
             row = self._row(session, sender)
             lang = self._language(row, sender)
             _ = gettext_for(lang)
@@ -602,7 +603,7 @@ class Conversation:
 
     def contact(self, sender: Sender, now: dt.datetime) -> Outcome:
         """``/contact``: researchers, supervisor, data-protection officer, complaint authority."""
-        with self.services.unit_of_work() as session:
+        with transaction(self.services.research) as session:
             row = self._row(session, sender)
             lang = self._language(row, sender)
             _ = gettext_for(lang)
@@ -613,7 +614,7 @@ class Conversation:
 
     def help(self, sender: Sender, now: dt.datetime) -> Outcome:
         """``/help`` and anything the bot does not understand."""
-        with self.services.unit_of_work() as session:
+        with transaction(self.services.research) as session:
             row = self._row(session, sender)
             lang = self._language(row, sender)
             _ = gettext_for(lang)
@@ -623,7 +624,7 @@ class Conversation:
 
     def language(self, sender: Sender, now: dt.datetime) -> Outcome:
         """``/language``: offer the study's languages."""
-        with self.services.unit_of_work() as session:
+        with transaction(self.services.research) as session:
             row = self._row(session, sender)
             lang = self._language(row, sender)
             _ = gettext_for(lang)
@@ -660,7 +661,7 @@ class Conversation:
 
     def withdraw(self, sender: Sender, now: dt.datetime) -> Outcome:
         """``/withdraw``: offer the whole consent or one currently granted optional item."""
-        with self.services.unit_of_work() as session:
+        with transaction(self.services.research) as session:
             row = self._row(session, sender)
             lang = self._language(row, sender)
             _ = gettext_for(lang)

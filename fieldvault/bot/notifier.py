@@ -30,8 +30,9 @@ from fieldvault.domain.consent import current_consent
 from fieldvault.domain.errors import DomainError
 from fieldvault.domain.notices import LogNotifier, NoticeMessage, Notifier
 from fieldvault.domain.studies import load_definition
-from fieldvault.services import Services
+from fieldvault.storage.db import transaction
 from fieldvault.storage.models import BotConversation, Participant
+from fieldvault.storage.services import Services
 from fieldvault.storage.vault import Identity
 
 log = logging.getLogger("fieldvault.bot.notifier")
@@ -88,7 +89,7 @@ class TelegramNotifier:
         chat_id = identity.telegram_chat_id
         if chat_id is None:
             return False
-        with self._services.research() as session:
+        with transaction(self._services.research) as session:
             definition = load_definition(session, notice.study_id)
             lang = self._language(session, notice, definition, chat_id)
         text = render_informant(notice, definition, lang)

@@ -20,8 +20,9 @@ from fieldvault.domain.errors import DomainError
 from fieldvault.domain.participants import list_participants
 from fieldvault.domain.recordings import RecordingRefused, accept_recording
 from fieldvault.domain.studies import get_study
-from fieldvault.services import Services
+from fieldvault.storage.db import transaction
 from fieldvault.storage.models import Participant, ResearcherLink, as_utc
+from fieldvault.storage.services import Services
 from fieldvault.storage.study_documents import StudyDocuments
 
 LINK_CODE_BYTES = 12
@@ -92,7 +93,7 @@ def link_researcher(
     chat a notice goes to is identity data, so it lives in the vault with the study's other
     sealed documents and is destroyed with them at the end date.
     """
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         link = redeem_link_code(session, keys, code, user_id, now)
         study_id, link_id = link.study_id, link.id
     documents = _documents(services)
@@ -105,7 +106,7 @@ def link_researcher(
 
 def researcher_chats(services: Services, study_id: str) -> list[int]:
     """The Telegram chats of every researcher currently linked to ``study_id``."""
-    with services.research() as session:
+    with transaction(services.research) as session:
         linked = set(
             session.scalars(
                 select(ResearcherLink.id).where(
@@ -141,7 +142,7 @@ class ParticipantLine:
 
 def participants_of(services: Services, keys: BotKeys, user_id: int) -> list[ParticipantLine]:
     """Codes and states of every participant in the researcher's studies."""
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         lines = []
         for study_id in linked_studies(session, keys, user_id):
             lines += [
@@ -169,7 +170,7 @@ def upload_target(
             "put the participant code (such as P-7K3QXM) in the caption of the file"
         )
     code = match.group(0).upper()
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         for study_id in linked_studies(session, keys, user_id):
             participant = session.scalar(
                 select(Participant).where(

@@ -11,7 +11,7 @@ from aiohttp import web
 from telegram import Update
 
 from fieldvault.bot.app import FieldvaultApplication, build_application
-from fieldvault.services import Services
+from fieldvault.storage.services import Services
 
 log = logging.getLogger("fieldvault.bot")
 

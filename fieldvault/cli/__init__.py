@@ -8,6 +8,7 @@ import sys
 import click
 
 from fieldvault import __version__
+from fieldvault.cli.advice import describe
 from fieldvault.errors import FieldvaultError
 
 
@@ -19,7 +20,7 @@ class FieldvaultGroup(click.Group):
         try:
             return super().invoke(ctx)
         except FieldvaultError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {describe(exc)}", err=True)
             sys.exit(1)
 
 

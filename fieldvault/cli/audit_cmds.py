@@ -8,6 +8,7 @@ import click
 
 from fieldvault.cli.context import services_from
 from fieldvault.storage import audit
+from fieldvault.storage.db import transaction
 
 
 @click.group("audit")
@@ -29,7 +30,7 @@ def verify(ctx: click.Context, expected_head: str | None) -> None:
             raise click.BadParameter("write it as SEQ:HASH", param_hint="--expected-head")
         head = (int(seq), digest)
     services = services_from(ctx)
-    with services.research() as session:
+    with transaction(services.research) as session:
         result = audit.verify(session, expected_head=head)
     if result.ok:
         click.echo(

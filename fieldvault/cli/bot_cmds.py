@@ -13,6 +13,7 @@ from fieldvault.cli.context import (
     settings_from,
 )
 from fieldvault.errors import ConfigError
+from fieldvault.storage.db import transaction
 from fieldvault.storage.models import utcnow
 
 
@@ -53,7 +54,7 @@ def link_code(ctx: click.Context, study_id: str, label: str, expires_hours: int)
     from fieldvault.bot.researchers import create_link_code
 
     services = services_from(ctx)
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         code = create_link_code(
             session, study_id, label, dt.timedelta(hours=expires_hours), utcnow()
         )

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 import click
 
 from fieldvault.config.settings import Settings, load_settings
-from fieldvault.services import Services, open_services
+from fieldvault.storage.services import Services, open_services
 
 
 def settings_from(ctx: click.Context) -> Settings:
@@ -24,11 +24,11 @@ def settings_from(ctx: click.Context) -> Settings:
 def services_from(ctx: click.Context) -> Services:
     """The services of this invocation, opened once and closed when the command ends."""
     root = ctx.find_root()
-    if "fieldvault.services" not in root.meta:
+    if "fieldvault.storage.services" not in root.meta:
         services = open_services(settings_from(ctx))
         root.call_on_close(services.close)
-        root.meta["fieldvault.services"] = services
-    result: Services = root.meta["fieldvault.services"]
+        root.meta["fieldvault.storage.services"] = services
+    result: Services = root.meta["fieldvault.storage.services"]
     return result
 
 

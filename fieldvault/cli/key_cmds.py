@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from fieldvault.cli.context import settings_from
-from fieldvault.services import open_services
 from fieldvault.storage.keys import add_key, retire_key
+from fieldvault.storage.services import open_services
 
 
 @click.group()

@@ -13,6 +13,7 @@ from fieldvault.cli.context import services_from
 from fieldvault.domain import consent
 from fieldvault.domain.participants import list_participants, register_participant
 from fieldvault.domain.studies import get_study, load_definition
+from fieldvault.storage.db import transaction
 from fieldvault.storage.models import utcnow
 from fieldvault.storage.vault import Identity
 
@@ -52,7 +53,7 @@ def invite(
     services = services_from(ctx)
     settings = services.settings
     now = utcnow()
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         codes = consent.create_invites(
             session, study_id, count, dt.timedelta(days=expires_days), now
         )
@@ -124,7 +125,7 @@ def add(
 def participants(ctx: click.Context, study_id: str) -> None:
     """List participants: codes, pseudonyms, states, consent, deadlines (never names)."""
     services = services_from(ctx)
-    with services.research() as session:
+    with transaction(services.research) as session:
         study = get_study(session, study_id)
         definition = load_definition(session, study_id)
         table = Table("code", "pseudonym", "state", "consent", "re-consent", "deletion date")

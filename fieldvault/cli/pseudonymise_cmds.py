@@ -11,6 +11,7 @@ from fieldvault.cli.context import services_from
 from fieldvault.cli.transcript_cmds import format_segments
 from fieldvault.domain import pseudonymisation as pz
 from fieldvault.pseudonymise.engine import TERM_CATEGORIES
+from fieldvault.storage.db import transaction
 from fieldvault.storage.models import utcnow
 
 _CATEGORIES = click.Choice([c.value for c in TERM_CATEGORIES])
@@ -202,7 +203,7 @@ def approve(ctx: click.Context, study_id: str, code: str) -> None:
 def approved(ctx: click.Context, study_id: str, code: str, fmt: str) -> None:
     """Print only the approved pseudonymised transcripts (research data); see `transcript show`."""
     services = services_from(ctx)
-    with services.research() as session:
+    with transaction(services.research) as session:
         documents = pz.approved_documents(session, study_id, code)
     if not documents:
         raise pz.NothingToReview(

@@ -12,6 +12,7 @@ from fieldvault.cli.context import services_from
 from fieldvault.domain import consent, retention
 from fieldvault.domain.participants import get_participant
 from fieldvault.domain.withdrawal import purge_after_withdrawal
+from fieldvault.storage.db import transaction
 from fieldvault.storage.models import Study, utcnow
 
 
@@ -176,7 +177,7 @@ def extend(
 ) -> None:
     """Move the processing end date later, with a recorded reason; informants are told."""
     services = services_from(ctx)
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         row = retention.extend(
             session,
             study_id,
@@ -211,7 +212,7 @@ def withdraw(ctx: click.Context, study_id: str, code: str, items: tuple[str, ...
     services = services_from(ctx)
     now = utcnow()
     wanted = [part.strip() for value in items for part in value.split(",") if part.strip()]
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         person = get_participant(session, study_id, code)
         record = consent.withdraw(
             session,

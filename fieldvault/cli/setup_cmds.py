@@ -16,7 +16,7 @@ import click
 from fieldvault.cli.context import configure_logging, services_from, settings_from
 from fieldvault.config.settings import Settings
 from fieldvault.errors import ConfigError
-from fieldvault.services import Services, initialise
+from fieldvault.storage.services import Services, initialise
 
 if TYPE_CHECKING:
     from fieldvault.workers.queue import Worker

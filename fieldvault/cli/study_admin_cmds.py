@@ -12,6 +12,7 @@ from fieldvault.cli.context import services_from
 from fieldvault.config.study import load_study
 from fieldvault.domain import studies
 from fieldvault.domain.participants import list_participants
+from fieldvault.storage.db import transaction
 from fieldvault.storage.models import utcnow
 
 
@@ -22,7 +23,7 @@ def create(ctx: click.Context, file: Path) -> None:
     """Validate a study file and register the study."""
     definition = load_study(file)
     services = services_from(ctx)
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         study = studies.register_study(
             session, definition, file.read_text(encoding="utf-8"), utcnow()
         )
@@ -36,7 +37,7 @@ def update(ctx: click.Context, file: Path) -> None:
     """Replace a registered study's definition (letters, items, guide, codebook)."""
     definition = load_study(file)
     services = services_from(ctx)
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         study, changed = studies.update_study(
             session, definition, file.read_text(encoding="utf-8"), utcnow()
         )
@@ -54,7 +55,7 @@ def list_(ctx: click.Context) -> None:
     """List registered studies with their deadlines."""
     services = services_from(ctx)
     table = Table("study", "title", "project end", "processing end", "participants")
-    with services.research() as session:
+    with transaction(services.research) as session:
         for study in studies.list_studies(session):
             count = len(list_participants(session, study.id))
             table.add_row(

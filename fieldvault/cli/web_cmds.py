@@ -13,6 +13,7 @@ from fieldvault.cli.context import (
     services_from,
     settings_from,
 )
+from fieldvault.storage.db import transaction
 from fieldvault.storage.models import utcnow
 
 log = logging.getLogger("fieldvault.web")
@@ -56,7 +57,7 @@ def api_token(
     if (label is None) == (revoke_label is None):
         raise click.UsageError("give --label LABEL to create a token or --revoke LABEL to revoke")
     services = services_from(ctx)
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         if revoke_label is not None:
             revoke_token(session, study_id, revoke_label, utcnow())
             click.echo(f"API token {revoke_label.strip()!r} of {study_id} is revoked.")

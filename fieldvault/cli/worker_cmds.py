@@ -16,6 +16,7 @@ from rich.table import Table
 
 from fieldvault.cli.context import services_from
 from fieldvault.domain.recordings import JobView, accept_recording, list_jobs
+from fieldvault.storage.db import transaction
 from fieldvault.storage.models import utcnow
 
 
@@ -123,7 +124,7 @@ def jobs(ctx: click.Context, study_id: str | None, watch: bool) -> None:
     services = services_from(ctx)
 
     def views() -> list[JobView]:
-        with services.research() as session:
+        with transaction(services.research) as session:
             return list_jobs(session, study_id)
 
     current = views()

@@ -1,4 +1,9 @@
-"""Errors of the domain rules; each message tells a researcher or informant what to do."""
+"""Errors of the domain rules.
+
+Each says what is wrong in plain words and carries a ``code`` and the ``facts`` behind it
+(see ``fieldvault.errors.FieldvaultError``); the front end that shows it adds the advice in
+its own terms (``cli/advice.py``, the bot's catalog, the web's).
+"""
 
 from __future__ import annotations
 
@@ -28,6 +33,10 @@ class ConsentRequired(DomainError):
 class StudyNotFound(NotFoundError):
     """No such study (or not yours)."""
 
+    code = "study.not_found"
+
 
 class ParticipantNotFound(NotFoundError):
     """No such participant in that study (or not yours)."""
+
+    code = "participant.not_found"

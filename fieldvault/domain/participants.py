@@ -41,8 +41,7 @@ def get_participant(session: Session, study_id: str, code: str) -> Participant:
     )
     if participant is None:
         raise ParticipantNotFound(
-            f"no participant {code!r} in study {study_id!r}; "
-            f"`fieldvault participants {study_id}` lists the codes"
+            f"no participant {code!r} in study {study_id!r}", study_id=study_id, code=code
         )
     return participant
 

@@ -47,7 +47,6 @@ from fieldvault.pseudonymise import (
     pseudonymise_lines,
 )
 from fieldvault.pseudonymise.engine import TERM_CATEGORIES
-from fieldvault.services import Services
 from fieldvault.storage import audit
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import (
@@ -57,6 +56,7 @@ from fieldvault.storage.models import (
     Recording,
     Transcript,
 )
+from fieldvault.storage.services import Services
 from fieldvault.storage.study_documents import StudyDocuments
 
 REVIEW = "review"
@@ -102,7 +102,7 @@ def add_term(services: Services, study_id: str, text: str, category: str, now: d
     clean = " ".join(text.split())
     if len(clean) < 2:
         raise PseudonymisationError("a term needs at least two characters")
-    with services.research() as session:
+    with transaction(services.research) as session:
         get_study(session, study_id)
     terms = load_terms(services, study_id)
     if not any(t.text.casefold() == clean.casefold() for t in terms):
@@ -222,7 +222,7 @@ def pseudonymise_text(
     extra_terms: Sequence[str] = (),
 ) -> Result:
     """Pseudonymise any text of a study (field notes too) with its vault, terms and numbering."""
-    with services.research() as session:
+    with transaction(services.research) as session:
         definition = load_definition(session, study_id)
         if participant_code is not None:
             get_participant(session, study_id, participant_code)
@@ -348,7 +348,7 @@ def pseudonymise_transcript(
     services: Services, transcript_id: int, now: dt.datetime
 ) -> PseudonymisedTranscript:
     """The pseudonymise job: one raw transcript → a review bundle (idempotent, takes an id)."""
-    with services.research() as session:
+    with transaction(services.research) as session:
         existing = session.scalar(
             select(PseudonymisedTranscript).where(
                 PseudonymisedTranscript.transcript_id == transcript_id
@@ -424,7 +424,7 @@ def pseudonymise_transcript(
         # Another worker stored this transcript's pseudonymised row first: keep theirs.
         if written is not None:
             services.content.blobs.delete(written)
-        with services.research() as session:
+        with transaction(services.research) as session:
             theirs = session.scalar(
                 select(PseudonymisedTranscript).where(
                     PseudonymisedTranscript.transcript_id == transcript_id
@@ -453,7 +453,7 @@ def _source_gone(session: Session, object_id: str, participant_id: int) -> bool:
 
 def _drop_unused_map_key(services: Services, participant_id: int, study_id: str) -> None:
     """Destroy the redaction-map key a discarded bundle created, unless a live map uses it."""
-    with services.research() as session:
+    with transaction(services.research) as session:
         participant = session.get(Participant, participant_id)
         live = session.scalar(
             select(BlobObject.object_id)
@@ -486,7 +486,7 @@ def recording_withdrawn(session: Session, participant: Participant) -> bool:
 
 def pending_transcripts(services: Services, study_id: str | None = None) -> list[int]:
     """Ids of raw transcripts that still exist, may be processed and have no pseudonymised row."""
-    with services.research() as session:
+    with transaction(services.research) as session:
         stmt = (
             select(Transcript.id, Participant)
             .join(Recording, Recording.id == Transcript.recording_id)
@@ -511,7 +511,7 @@ def pending_transcripts(services: Services, study_id: str | None = None) -> list
 
 def is_pseudonymised(services: Services, transcript_id: int) -> bool:
     """Whether the raw transcript ``transcript_id`` already has its pseudonymised row."""
-    with services.research() as session:
+    with transaction(services.research) as session:
         return (
             session.scalar(
                 select(PseudonymisedTranscript.id).where(
@@ -573,7 +573,7 @@ def review(services: Services, study_id: str, code: str, now: dt.datetime) -> li
     """
     pseudonymise_pending(services, now, study_id)
     items: list[ReviewItem] = []
-    with services.research() as session:
+    with transaction(services.research) as session:
         rows = _participant_rows(session, study_id, code, REVIEW)
         if not rows:
             raise NothingToReview(
@@ -638,7 +638,7 @@ def _status(
 
 def redo(services: Services, study_id: str, code: str, now: dt.datetime) -> int:
     """Pseudonymise the participant's transcripts under review again (after new terms)."""
-    with services.research() as session:
+    with transaction(services.research) as session:
         rows = _participant_rows(session, study_id, code, REVIEW)
         people = known_people(services, session, study_id)
         jobs = []
@@ -930,7 +930,7 @@ def pseudonymised_documents(services: Services, study_id: str, code: str) -> Pse
     Text under review may still hold what the automatic pass missed: for the researcher's
     screen only, like the raw transcript.
     """
-    with services.research() as session:
+    with transaction(services.research) as session:
         participant = get_participant(session, study_id, code)
         rows = _participant_rows(session, study_id, code)
         done = {row.transcript_id for row in rows}
@@ -975,7 +975,7 @@ def pseudonymised_documents(services: Services, study_id: str, code: str) -> Pse
 
 def raw_documents(services: Services, study_id: str, code: str) -> list[dict[str, Any]]:
     """The participant's raw transcripts while they exist; a clear error once deleted."""
-    with services.research() as session:
+    with transaction(services.research) as session:
         participant = get_participant(session, study_id, code)
         raw = _raw_transcripts(session, participant)
         if raw and not any(exists for _, exists in raw):

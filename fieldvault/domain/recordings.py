@@ -74,7 +74,7 @@ def accept_recording(
         raise ValueError(f"unknown source {source!r}")
     if not files:
         raise RecordingRefused("no audio file given")
-    with research() as session:
+    with transaction(research) as session:
         participant = get_participant(session, study_id, code)
         language = _whisper_language(language, load_definition(session, study_id))
         ended = _ended(session, study_id, now)

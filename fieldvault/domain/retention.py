@@ -76,7 +76,7 @@ from fieldvault.storage.study_documents import StudyDocuments
 from fieldvault.storage.vault import Identity, _associated_data
 
 if TYPE_CHECKING:
-    from fieldvault.services import Services
+    from fieldvault.storage.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -375,7 +375,7 @@ def _run_sweep(
     report = SweepReport(at=now, dry_run=dry_run)
     hook: StepHook = on_step or (lambda _step: None)
 
-    with services.research() as session:
+    with transaction(services.research) as session:
         open_studies = [
             (s.id, study_deadline(s), s.processing_end, s.timezone)
             for s in session.scalars(select(Study).where(Study.ended_at.is_(None)))
@@ -404,7 +404,7 @@ def _ended_with_leftovers(services: Services, ended: Sequence[str]) -> list[str]
     """Ended studies where something identifying is still (or again) present."""
     if not ended:
         return []
-    with services.research() as session:
+    with transaction(services.research) as session:
         research = set(
             session.scalars(
                 select(BlobObject.study_id)
@@ -462,7 +462,7 @@ def _remind(
     dry_run: bool,
 ) -> None:
     """Put the most urgent due reminder in the outbox, once per deadline and number of days."""
-    with services.research() as session:
+    with transaction(services.research) as session:
         definition = load_definition(session, study_id)
     due_days = sorted(
         d for d in set(definition.policies.reminder_days) if reminder_due(end, zone, d) <= now
@@ -576,11 +576,11 @@ def _sweep_study(
     batch_size: int,
     hook: StepHook,
 ) -> None:
-    with services.research() as session:
+    with transaction(services.research) as session:
         study = get_study(session, study_id)
         deadline = study_deadline(study)
     if dry_run:
-        with services.research() as session:
+        with transaction(services.research) as session:
             summary = _summary(services, session, study_id)
             pending = session.scalars(
                 select(Participant.code)
@@ -604,7 +604,7 @@ def _sweep_study(
     _reopen_leftovers(services, study_id)
     done: list[str] = []
     while True:
-        with services.research() as session:
+        with transaction(services.research) as session:
             batch = list(
                 session.scalars(
                     select(Deletion)
@@ -675,7 +675,7 @@ def _record_intents(
     hook: StepHook,
 ) -> None:
     """Step 1: a Deletion row (intent) and an informant notice for every participant."""
-    with services.research() as session:
+    with transaction(services.research) as session:
         todo = list(
             session.execute(
                 select(Participant.id, Participant.code, Participant.state)
@@ -993,7 +993,7 @@ def _advance_in(
 def _end_study(
     services: Services, report: SweepReport, study_id: str, deadline: dt.datetime, now: dt.datetime
 ) -> None:
-    with services.research() as session:
+    with transaction(services.research) as session:
         pending = session.scalar(
             select(Deletion.id).where(Deletion.study_id == study_id, Deletion.step != DONE).limit(1)
         )
@@ -1072,7 +1072,7 @@ def _finish_withdrawals(
         .where(ConsentRecord.participant_id == Participant.id, ConsentRecord.kind == "withdrawal")
         .exists()
     )
-    with services.research() as session:
+    with transaction(services.research) as session:
         for sid, code in session.execute(
             select(Participant.study_id, Participant.code).where(
                 Participant.study_id.in_(study_ids),
@@ -1125,7 +1125,7 @@ def _deliver_pending(
     services: Services, report: SweepReport, notifier: Notifier, now: dt.datetime
 ) -> None:
     """Deliver reminders and extension notices still in the outbox (retried on later sweeps)."""
-    with services.research() as session:
+    with transaction(services.research) as session:
         pending = list(
             session.scalars(
                 select(Notice.id)
@@ -1192,7 +1192,7 @@ class StudyRetention:
 
 def study_report(services: Services, study_id: str) -> StudyRetention:
     """What was deleted in a study and when, for the DPO, from the research database only."""
-    with services.research() as session:
+    with transaction(services.research) as session:
         study = get_study(session, study_id)
         deletions = list(
             session.scalars(

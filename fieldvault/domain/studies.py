@@ -20,9 +20,7 @@ def get_study(session: Session, study_id: str) -> Study:
     """The study ``study_id`` or StudyNotFound."""
     study = session.get(Study, study_id)
     if study is None:
-        raise StudyNotFound(
-            f"no study {study_id!r}; `fieldvault study list` shows the registered studies"
-        )
+        raise StudyNotFound(f"no study {study_id!r}", study_id=study_id)
     return study
 
 
@@ -62,8 +60,9 @@ def register_study(
     """Register a new study from its validated definition and source text."""
     if session.get(Study, definition.id) is not None:
         raise DomainError(
-            f"study {definition.id!r} is already registered; use `fieldvault study update` "
-            "to change its definition"
+            f"study {definition.id!r} is already registered",
+            code="study.already_registered",
+            study_id=definition.id,
         )
     study = Study(
         id=definition.id,
@@ -103,8 +102,9 @@ def update_study(
         definition.processing_end,
     ):
         raise DomainError(
-            "the end dates differ from the registered ones; change them with "
-            "`fieldvault study extend`, which records the reason"
+            "the end dates differ from the registered ones",
+            code="study.processing_end_changed",
+            study_id=study.id,
         )
     old = load_definition(session, study.id)
     changed = [

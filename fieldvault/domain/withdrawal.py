@@ -24,10 +24,11 @@ from fieldvault.domain.consent import State
 from fieldvault.domain.participants import get_participant
 from fieldvault.domain.studies import load_definition
 from fieldvault.storage import audit
+from fieldvault.storage.db import transaction
 from fieldvault.storage.models import BlobObject, PseudonymisedTranscript
 
 if TYPE_CHECKING:
-    from fieldvault.services import Services
+    from fieldvault.storage.services import Services
 
 # What withdrawing the recording item destroys; a whole withdrawal destroys every kind. A
 # redaction map holds the raw text and what each placeholder replaced, so it goes too.
@@ -69,7 +70,7 @@ def purge_after_withdrawal(
     now: dt.datetime,
 ) -> PurgeReport:
     """Destroy what the withdrawn items no longer allow us to hold, and audit the counts."""
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         participant = get_participant(session, study_id, code)
         definition = load_definition(session, study_id)
         whole = State(participant.state) is State.WITHDRAWN or bool(

@@ -26,8 +26,9 @@ from fieldvault.export import documents, overview, qdpx, subtitles
 from fieldvault.export.collect import collect
 from fieldvault.export.guard import Needle, check_approved, needles_for, scan
 from fieldvault.export.model import ExportError, ExportStudy, file_stems
-from fieldvault.services import Services
 from fieldvault.storage import audit
+from fieldvault.storage.db import transaction
+from fieldvault.storage.services import Services
 
 __all__ = ["FORMATS", "ExportResult", "Progress", "build_files", "parse_formats", "write_export"]
 
@@ -206,7 +207,7 @@ def write_export(
     chosen = parse_formats(formats)
     out_dir = Path(out_dir)
     _check_target(out_dir)
-    with services.unit_of_work() as session:  # reads only
+    with transaction(services.research) as session:  # reads only
         study = source(session, study_id)
         check_approved(study)
         needles = _identity_needles(services, session, study_id)
@@ -227,7 +228,7 @@ def write_export(
     staging = _stage(files, out_dir, progress)
     placed = False
     try:
-        with services.unit_of_work() as session:
+        with transaction(services.research) as session:
             audit.append(
                 session,
                 audit.Event.EXPORT_CREATED,

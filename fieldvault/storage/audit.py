@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fieldvault.storage.locks import LockKey, transaction_lock
 from fieldvault.storage.models import AuditEvent, as_utc, utcnow
 
 __all__ = [
@@ -39,10 +40,6 @@ __all__ = [
 ]
 
 GENESIS_HASH = "0" * 64
-
-# pg_advisory_xact_lock key that serialises appends; any fixed 64-bit number no other part of
-# fieldvault uses. Advisory locks are per database, so studies on other databases don't contend.
-ADVISORY_LOCK_KEY = 0x66_76_61_75_64_69_74  # "fvaudit"
 
 _LIMITS = {"actor": 64, "study_id": 63, "participant_code": 32}
 
@@ -198,24 +195,7 @@ def _serialise_appends(session: Session) -> None:
     transaction would fail for nothing; the lock makes the second writer wait and then read the
     first one's event as its head.
     """
-    connection = session.connection()
-    dialect = connection.dialect.name
-    if dialect == "postgresql":
-        # Released at commit or rollback. Under READ COMMITTED (the default) each statement sees
-        # what was committed before it began, so the head read after the lock is the latest one.
-        # Under REPEATABLE READ the snapshot may predate the lock: the insert then fails on the
-        # primary key instead of forking the chain.
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
-    elif dialect == "sqlite":
-        # SQLite has one writer at a time, and the write lock, once taken, is held to the end of
-        # the transaction. pysqlite starts a transaction lazily, right before the first
-        # INSERT/UPDATE/DELETE, so earlier SELECTs of this session held no snapshot; this no-op
-        # UPDATE (it matches no row, yet takes the write lock) therefore begins the transaction
-        # and waits (busy_timeout) for any other writer to commit. The head read after it is
-        # then the newest committed one, and nobody can append until we commit. If this
-        # transaction has written already, it holds the lock and this costs nothing.
-        session.execute(text("UPDATE audit_events SET seq = seq WHERE 0 = 1"))
-    # Other databases: the primary key on seq still prevents a fork (see the docstring).
+    transaction_lock(session, LockKey.AUDIT)
 
 
 def head(session: Session) -> tuple[int, str]:

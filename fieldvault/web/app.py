@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
-from fieldvault.services import Services
 from fieldvault.storage.models import utcnow
+from fieldvault.storage.services import Services
 from fieldvault.web.errors import error_middleware
 from fieldvault.web.keys import CLOCK, DISPATCH, EXECUTOR, SERVICES, UPLOAD_LIMIT, Clock, Dispatch
 from fieldvault.web.routes import setup_routes

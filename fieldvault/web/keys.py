@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
-from fieldvault.services import Services
+from fieldvault.storage.services import Services
 
 Dispatch = Callable[[], object]
 Clock = Callable[[], dt.datetime]

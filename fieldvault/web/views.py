@@ -16,7 +16,8 @@ from aiohttp import HttpVersion11, web
 from fieldvault import __version__
 from fieldvault.domain.api_tokens import authorise
 from fieldvault.domain.recordings import accept_recording, speaker_label
-from fieldvault.services import Services
+from fieldvault.storage.db import transaction
+from fieldvault.storage.services import Services
 from fieldvault.web.errors import answer
 from fieldvault.web.keys import CLOCK, DISPATCH, EXECUTOR, SERVICES, UPLOAD_LIMIT
 from fieldvault.web.uploads import Files, UploadTooLarge, stream_upload
@@ -41,7 +42,7 @@ def _bearer(request: web.Request) -> str | None:
 
 
 def _authorise(services: Services, token: str | None, study_id: str) -> None:
-    with services.research() as session:
+    with transaction(services.research) as session:
         authorise(session, token, study_id)
 
 

@@ -35,7 +35,6 @@ from sqlalchemy.orm import Session
 from fieldvault.domain import consent
 from fieldvault.domain.consent import State
 from fieldvault.domain.recordings import speaker_label
-from fieldvault.services import Services
 from fieldvault.storage import audit
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import (
@@ -48,6 +47,7 @@ from fieldvault.storage.models import (
     as_utc,
     utcnow,
 )
+from fieldvault.storage.services import Services
 from fieldvault.workers.audio import StreamReader, decode
 from fieldvault.workers.transcription import Engine, Segment
 
@@ -95,7 +95,7 @@ def dispatch_pending(services: Services, enqueue: Callable[[int], None]) -> list
     """Queue jobs never queued and jobs whose worker died; return their ids."""
     now = utcnow()
     queued: list[int] = []
-    with services.research() as session:
+    with transaction(services.research) as session:
         jobs = session.scalars(
             select(TranscriptionJob).where(TranscriptionJob.state.in_(["queued", "running"]))
         ).all()
@@ -141,7 +141,7 @@ def dispatch_pending(services: Services, enqueue: Callable[[int], None]) -> list
 
 def claim(services: Services, job_id: int, me: str, now: dt.datetime) -> bool:
     """Take job ``job_id`` for this worker; False when it is done, failed or held by a live one."""
-    with services.research() as session:
+    with transaction(services.research) as session:
         job = session.get(TranscriptionJob, job_id)
         if job is None or job.state in FINAL_STATES:
             return False
@@ -229,7 +229,7 @@ def run_transcription(services: Services, engine: Engine, job_id: int) -> Outcom
         return _discard(services, job_id, me, stop.reason)
     except Exception as exc:
         # Reading a recording whose keys a purge just destroyed fails: that is no error to retry.
-        with services.research() as session:
+        with transaction(services.research) as session:
             job = session.get(TranscriptionJob, job_id)
             reason = discard_reason(session, job.recording_id) if job is not None else None
         if reason is not None:
@@ -277,7 +277,7 @@ def _record_failure(services: Services, job_id: int, me: str, exc: Exception) ->
 
 
 def _run_claimed(services: Services, engine: Engine, job_id: int, me: str) -> Outcome:
-    with services.research() as session:
+    with transaction(services.research) as session:
         job = session.get(TranscriptionJob, job_id)
         assert job is not None
         recording = session.get(Recording, job.recording_id)
@@ -464,7 +464,7 @@ def _transcribe(
 
 def _drop_unused_key(services: Services, recording: Recording, code: str) -> None:
     """Destroy the raw-transcript key a discarded result created, unless a live blob uses it."""
-    with services.research() as session:
+    with transaction(services.research) as session:
         live = session.scalar(
             select(func.count())
             .select_from(BlobObject)

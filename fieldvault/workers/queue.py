@@ -20,8 +20,8 @@ from huey.api import Task
 
 from fieldvault.config.settings import Settings
 from fieldvault.domain import pseudonymisation as pz
-from fieldvault.services import Services
 from fieldvault.storage.models import utcnow
+from fieldvault.storage.services import Services
 from fieldvault.workers import jobs, weights
 from fieldvault.workers.transcription import Engine, FasterWhisperEngine, OpenAIWhisperEngine
 

@@ -12,7 +12,8 @@ from pydantic import SecretStr
 
 from fieldvault.bot.app import FieldvaultApplication, build_application
 from fieldvault.domain import consent
-from fieldvault.services import Services
+from fieldvault.storage.db import transaction
+from fieldvault.storage.services import Services
 from tests.fakes.telegram_api import TOKEN, FakeTelegram
 
 
@@ -76,7 +77,7 @@ class BotHarness:
         await self.start_bot()
 
     def invites(self, count: int = 1, days: int = 14) -> list[str]:
-        with self.services.unit_of_work() as session:
+        with transaction(self.services.research) as session:
             return consent.create_invites(
                 session, self.study_id, count, dt.timedelta(days=days), self.clock()
             )

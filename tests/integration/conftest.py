@@ -11,7 +11,8 @@ import pytest
 from fieldvault.config.settings import Settings, load_settings
 from fieldvault.config.study import load_study
 from fieldvault.domain import studies
-from fieldvault.services import Services, initialise, open_services
+from fieldvault.storage.db import transaction
+from fieldvault.storage.services import Services, initialise, open_services
 
 EXAMPLE = Path(__file__).parents[2] / "fieldvault" / "config" / "examples" / "nav-veileder.toml"
 # A fixed "now" before the example study's end dates, so deadlines are in the future.
@@ -56,7 +57,7 @@ def services(settings: Settings) -> Iterator[Services]:
 @pytest.fixture
 def study_id(services: Services) -> str:
     definition = load_study(EXAMPLE)
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         studies.register_study(session, definition, EXAMPLE.read_text(encoding="utf-8"), NOW)
     return definition.id
 
@@ -66,6 +67,6 @@ def running_study_id(services: Services, tmp_path: Path) -> str:
     """The example study registered with end dates far ahead (see ``example_still_running``)."""
     path = example_still_running(tmp_path)
     definition = load_study(path)
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         studies.register_study(session, definition, path.read_text(encoding="utf-8"), NOW)
     return definition.id

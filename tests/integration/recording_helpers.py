@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from fieldvault.domain import consent
 from fieldvault.domain.participants import get_participant
-from fieldvault.services import Services
+from fieldvault.storage.db import transaction
 from fieldvault.storage.models import Recording, Transcript
+from fieldvault.storage.services import Services
 
 from .conftest import NOW
 
@@ -24,9 +25,9 @@ WEEK = dt.timedelta(days=7)
 
 def participant(services: Services, study_id: str, *, recording: bool = True) -> str:
     """A participant who consented (or refused, with ``recording=False``) to being recorded."""
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         [invite] = consent.create_invites(session, study_id, 1, WEEK, NOW)
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         code = consent.redeem_invite(session, invite, NOW).code
     give_consent(services, study_id, code, recording=recording)
     return code
@@ -34,7 +35,7 @@ def participant(services: Services, study_id: str, *, recording: bool = True) ->
 
 def give_consent(services: Services, study_id: str, code: str, *, recording: bool = True) -> None:
     """Record that ``code`` read the letter and consented, to being recorded or not."""
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         person = get_participant(session, study_id, code)
         consent.mark_informed(session, person, "nb", NOW)
         consent.record_consent(

@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from fieldvault.domain.consent import State, current_consent
-from fieldvault.services import Services
+from fieldvault.storage.db import transaction
 from fieldvault.storage.models import AuditEvent, BotConversation, ConsentRecord, Participant
+from fieldvault.storage.services import Services
 from tests.fakes.bot_harness import BotHarness, Clock
 from tests.fakes.telegram_api import FakeUser
 from tests.integration.conftest import NOW
@@ -23,7 +24,7 @@ def bot(services: Services, study_id: str) -> BotHarness:
 
 
 def _participants(h: BotHarness) -> list[Participant]:
-    with h.services.unit_of_work() as session:
+    with transaction(h.services.research) as session:
         return list(session.scalars(select(Participant).order_by(Participant.id)))
 
 
@@ -55,7 +56,7 @@ def test_full_consent(bot: BotHarness) -> None:
     bot.run(scenario)
     [participant] = _participants(bot)
     assert participant.state == State.CONSENTED
-    with bot.services.unit_of_work() as session:
+    with transaction(bot.services.research) as session:
         record = session.scalars(select(ConsentRecord)).one()
         assert record.channel == "telegram" and record.language == "nb"
         assert {d.item_id: d.granted for d in record.decisions} == {
@@ -127,7 +128,7 @@ def test_no_to_the_required_item_ends_politely_as_declined(bot: BotHarness) -> N
     [participant] = _participants(bot)
     assert participant.state == State.WITHDRAWN
     assert bot.services.vault.find_by_telegram(502) == []
-    with bot.services.unit_of_work() as session:
+    with transaction(bot.services.research) as session:
         record = session.scalars(select(ConsentRecord).where(ConsentRecord.kind == "consent")).one()
         assert {d.item_id: d.granted for d in record.decisions} == {
             "interview-recording": False,
@@ -147,7 +148,7 @@ def test_refusing_the_optional_item_still_consents_to_the_interview(bot: BotHarn
     bot.run(scenario)
     [participant] = _participants(bot)
     assert participant.state == State.CONSENTED
-    with bot.services.unit_of_work() as session:
+    with transaction(bot.services.research) as session:
         state = current_consent(session, participant)
     assert state.granted("interview-recording") and not state.granted("identifiable-publication")
 
@@ -173,7 +174,7 @@ def test_change_before_confirm_asks_every_item_again(bot: BotHarness) -> None:
 
     bot.run(scenario)
     [participant] = _participants(bot)
-    with bot.services.unit_of_work() as session:
+    with transaction(bot.services.research) as session:
         assert len(session.scalars(select(ConsentRecord)).all()) == 1
         state = current_consent(session, participant)
     assert not state.granted("identifiable-publication")
@@ -201,7 +202,7 @@ def test_reused_and_expired_invites_are_refused_and_create_nothing(bot: BotHarne
     bot.run(scenario)
     assert len(_participants(bot)) == 1
     assert bot.services.vault.find_by_telegram(506) == []
-    with bot.services.unit_of_work() as session:
+    with transaction(bot.services.research) as session:
         assert len(session.scalars(select(BotConversation)).all()) == 1
 
 
@@ -236,7 +237,7 @@ def test_forged_and_stale_buttons_expire_and_change_nothing(bot: BotHarness) -> 
         assert again == []
 
     bot.run(scenario)
-    with bot.services.unit_of_work() as session:
+    with transaction(bot.services.research) as session:
         row = session.scalars(select(BotConversation)).one()
         assert row.step == "item" and row.data["i"] == 1
         assert row.data["answers"] == {"interview-recording": True}
@@ -263,7 +264,7 @@ def test_restart_mid_conversation_resumes_at_the_same_step(bot: BotHarness) -> N
     bot.run(scenario)
     [participant] = _participants(bot)
     assert participant.state == State.CONSENTED
-    with bot.services.unit_of_work() as session:
+    with transaction(bot.services.research) as session:
         state = current_consent(session, participant)
     assert state.granted("interview-recording") and not state.granted("identifiable-publication")
 
@@ -315,7 +316,7 @@ def test_a_changed_letter_asks_for_consent_to_the_new_text(bot: BotHarness) -> N
         text = EXAMPLE.read_text(encoding="utf-8")
         first_line = parse_study(text).letter_text("nb").splitlines()[0]
         changed = text.replace(first_line, first_line + " (revidert)", 1)
-        with h.services.unit_of_work() as session:
+        with transaction(h.services.research) as session:
             update_study(session, parse_study(changed), changed, h.clock())
         [prompt] = await kari.send("/start")
         assert "er endret" in prompt.text and prompt.labels() == ["Les det nye skrivet"]
@@ -328,7 +329,7 @@ def test_a_changed_letter_asks_for_consent_to_the_new_text(bot: BotHarness) -> N
 
     bot.run(scenario)
     [participant] = _participants(bot)
-    with bot.services.unit_of_work() as session:
+    with transaction(bot.services.research) as session:
         from fieldvault.domain.consent import needs_reconsent
 
         assert not needs_reconsent(session, participant)
@@ -343,7 +344,7 @@ def _change_the_letter(h: BotHarness) -> None:
     text = EXAMPLE.read_text(encoding="utf-8")
     first_line = parse_study(text).letter_text("nb").splitlines()[0]
     changed = text.replace(first_line, first_line + " (revidert)", 1)
-    with h.services.unit_of_work() as session:
+    with transaction(h.services.research) as session:
         update_study(session, parse_study(changed), changed, h.clock())
 
 
@@ -374,7 +375,7 @@ def test_a_no_to_the_required_item_on_reconsent_is_a_withdrawal_with_purge(
     assert participant.state == State.WITHDRAWN
     assert bot.services.vault.get(bot.study_id, participant.code) is None
     assert bot.services.vault.find_by_telegram(521) == []
-    with bot.services.unit_of_work() as session:
+    with transaction(bot.services.research) as session:
         kinds = [r.kind for r in session.scalars(select(ConsentRecord).order_by(ConsentRecord.id))]
         assert kinds == ["consent", "consent", "withdrawal"]
         assert session.scalars(select(BotConversation)).all() == []
@@ -402,6 +403,6 @@ def test_an_optional_item_refused_at_first_can_be_granted_later_from_status(
     bot.run(scenario)
     [participant] = _participants(bot)
     assert participant.state == State.CONSENTED
-    with bot.services.unit_of_work() as session:
+    with transaction(bot.services.research) as session:
         assert current_consent(session, participant).granted("identifiable-publication")
         assert len(session.scalars(select(ConsentRecord)).all()) == 2

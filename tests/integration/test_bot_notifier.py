@@ -13,8 +13,9 @@ from fieldvault.bot.notifier import TelegramNotifier, build_notifier
 from fieldvault.bot.researchers import create_link_code
 from fieldvault.domain import notices
 from fieldvault.domain.notices import LogNotifier, NoticeMessage
-from fieldvault.services import Services
+from fieldvault.storage.db import transaction
 from fieldvault.storage.models import Participant
+from fieldvault.storage.services import Services
 from fieldvault.storage.vault import Identity
 from tests.fakes.bot_harness import BotHarness, Clock
 from tests.fakes.telegram_api import FakeUser
@@ -40,7 +41,7 @@ async def _consent(user: FakeUser, code: str, language: str, answers: tuple[str,
 
 
 def _code_of(h: BotHarness, index: int) -> str:
-    with h.services.unit_of_work() as session:
+    with transaction(h.services.research) as session:
         return list(session.scalars(select(Participant.code).order_by(Participant.id)))[index]
 
 
@@ -109,7 +110,7 @@ def test_a_researcher_reminder_reaches_linked_researchers_only(
         )
         # Nobody linked yet: nobody to reach.
         assert await asyncio.to_thread(notifier.to_researchers, reminder) is False
-        with h.services.unit_of_work() as session:
+        with transaction(h.services.research) as session:
             link = create_link_code(session, h.study_id, "IH", dt.timedelta(hours=1), h.clock())
         await ingrid.send(f"/link {link}")
         before = {u.id: len(u.inbox) for u in (kari, ingrid, ola)}
@@ -138,7 +139,7 @@ def test_an_informant_without_a_telegram_chat_is_unreachable(bot: BotHarness) ->
         paper_only = Identity(name="Kari Nordmann", email="kari@example.org")
 
         def deliver() -> str | None:
-            with h.services.unit_of_work() as session:
+            with transaction(h.services.research) as session:
                 row = notices.add_notice(
                     session,
                     study_id=h.study_id,
@@ -203,7 +204,7 @@ def test_the_sweep_reminds_researchers_then_tells_informants_through_telegram(
         ingrid = h.tg.user(INGRID, "Ingrid", "Hauge", language_code="en")
         await _consent(kari, code_kari, "Norsk bokmål", ("Ja", "Ja", "Bekreft"))
         await _consent(per, code_per, "English", ("Yes", "Yes", "Confirm"))
-        with h.services.unit_of_work() as session:
+        with transaction(h.services.research) as session:
             link = create_link_code(session, h.study_id, "IH", dt.timedelta(hours=1), h.clock())
         await ingrid.send(f"/link {link}")
         users = (kari, per, ingrid)
@@ -255,11 +256,11 @@ def test_a_changed_letter_sends_consented_informants_a_notice_to_read_it_again(
         text = EXAMPLE.read_text(encoding="utf-8")
         first_line = parse_study(text).letter_text("nb").splitlines()[0]
         changed = text.replace(first_line, first_line + " (revidert)", 1)
-        with h.services.unit_of_work() as session:
+        with transaction(h.services.research) as session:
             update_study(session, parse_study(changed), changed, h.clock())
-        with h.services.unit_of_work() as session:  # again: the notice is queued only once
+        with transaction(h.services.research) as session:  # again: the notice is queued only once
             update_study(session, parse_study(changed), changed, h.clock())
-        with h.services.unit_of_work() as session:
+        with transaction(h.services.research) as session:
             [row] = session.scalars(select(Notice).where(Notice.kind == "letter-changed"))
             assert row.participant_code == _code_of(h, 0)
         before = {KARI: len(kari.inbox), PER: len(per.inbox)}
@@ -268,7 +269,7 @@ def test_a_changed_letter_sends_consented_informants_a_notice_to_read_it_again(
         assert identity is not None
 
         def deliver() -> str | None:
-            with h.services.unit_of_work() as session:
+            with transaction(h.services.research) as session:
                 [row] = session.scalars(select(Notice).where(Notice.kind == "letter-changed"))
                 return notices.deliver(notifier, row, identity, h.clock(), final=False)
 

@@ -14,8 +14,9 @@ from sqlalchemy import select
 
 from fieldvault.bot.researchers import create_link_code
 from fieldvault.bot.runner import SECRET_HEADER, WEBHOOK_PATH, webhook_app
-from fieldvault.services import Services
+from fieldvault.storage.db import transaction
 from fieldvault.storage.models import BlobObject, Participant
+from fieldvault.storage.services import Services
 from tests.fakes.bot_harness import BotHarness, Clock
 from tests.fakes.telegram_api import FakeUser
 from tests.integration.conftest import NOW
@@ -37,7 +38,7 @@ def _wav(seconds: float = 0.5) -> bytes:
 
 
 def _link_code(h: BotHarness) -> str:
-    with h.services.unit_of_work() as session:
+    with transaction(h.services.research) as session:
         return create_link_code(session, h.study_id, "IH", dt.timedelta(hours=1), h.clock())
 
 
@@ -50,7 +51,7 @@ async def _consent(user: FakeUser, code: str, answers: tuple[str, str]) -> None:
 
 
 def _codes(h: BotHarness) -> list[str]:
-    with h.services.unit_of_work() as session:
+    with transaction(h.services.research) as session:
         return list(session.scalars(select(Participant.code).order_by(Participant.id)))
 
 
@@ -95,7 +96,7 @@ def test_researcher_links_lists_and_uploads_with_consent(bot: BotHarness) -> Non
         assert "stored encrypted" in voice.text, voice.text
 
     bot.run(scenario)
-    with bot.services.unit_of_work() as session:
+    with transaction(bot.services.research) as session:
         kinds = session.scalars(select(BlobObject.kind)).all()
     assert kinds == ["recording", "recording"]
 
@@ -158,7 +159,7 @@ def test_local_bot_api_copies_are_deleted_after_ingest(
         assert not Path(kept[0]).exists()  # the plaintext copy on the server's disk is gone
 
     bot.run(scenario)
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         assert session.scalars(select(BlobObject.kind)).all() == ["recording"]
 
 

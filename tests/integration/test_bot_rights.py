@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from fieldvault.domain.consent import State, current_consent
-from fieldvault.services import Services
+from fieldvault.storage.db import transaction
 from fieldvault.storage.models import AuditEvent, BlobObject, BotConversation, Participant
+from fieldvault.storage.services import Services
 from tests.fakes.bot_harness import BotHarness, Clock
 from tests.fakes.telegram_api import FakeUser
 from tests.integration.conftest import NOW
@@ -29,14 +30,14 @@ async def _consent(user: FakeUser, code: str, answers: tuple[str, str] = ("Ja", 
 
 
 def _participant(h: BotHarness) -> Participant:
-    with h.services.unit_of_work() as session:
+    with transaction(h.services.research) as session:
         return session.scalars(select(Participant)).one()
 
 
 def _store_content(h: BotHarness, kinds: tuple[str, ...]) -> None:
     """Put encrypted objects for the participant, as the upload and transcription would."""
     participant = _participant(h)
-    with h.services.unit_of_work() as session:
+    with transaction(h.services.research) as session:
         for kind in kinds:
             h.services.content.put(
                 session,
@@ -50,7 +51,7 @@ def _store_content(h: BotHarness, kinds: tuple[str, ...]) -> None:
 
 
 def _live_kinds(h: BotHarness) -> list[str]:
-    with h.services.unit_of_work() as session:
+    with transaction(h.services.research) as session:
         return sorted(
             session.scalars(select(BlobObject.kind).where(BlobObject.deleted_at.is_(None)))
         )
@@ -146,7 +147,7 @@ def test_withdrawing_an_optional_item_keeps_the_rest(bot: BotHarness) -> None:
     bot.run(scenario)
     participant = _participant(bot)
     assert participant.state == State.CONSENTED
-    with bot.services.unit_of_work() as session:
+    with transaction(bot.services.research) as session:
         state = current_consent(session, participant)
     assert state.granted("interview-recording") and not state.granted("identifiable-publication")
     assert _live_kinds(bot) == ["raw_transcript", "recording"]
@@ -180,7 +181,7 @@ def test_withdrawing_everything_purges_and_says_what_was_deleted(bot: BotHarness
     assert _live_kinds(bot) == []
     assert bot.services.vault.get(bot.study_id, participant.code) is None
     assert bot.services.vault.find_by_telegram(604) == []
-    with bot.services.unit_of_work() as session:
+    with transaction(bot.services.research) as session:
         assert session.scalars(select(BotConversation)).all() == []
         purge = session.scalars(
             select(AuditEvent).where(AuditEvent.event == "deletion.purge")
@@ -203,7 +204,7 @@ def test_withdrawing_the_recording_item_is_a_whole_withdrawal(bot: BotHarness) -
     bot.run(scenario)
     _store_content(bot, ("recording", "evidence"))
     participant = _participant(bot)
-    with bot.services.unit_of_work() as session:
+    with transaction(bot.services.research) as session:
         person = session.get(Participant, participant.id)
         assert person is not None
         consent.withdraw(

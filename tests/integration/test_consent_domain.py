@@ -14,9 +14,10 @@ from fieldvault.domain.consent import State
 from fieldvault.domain.errors import ConsentError, IllegalTransition, InviteError
 from fieldvault.domain.participants import get_participant
 from fieldvault.domain.studies import load_definition
-from fieldvault.services import Services
 from fieldvault.storage import audit
+from fieldvault.storage.db import transaction
 from fieldvault.storage.models import BlobObject, ConsentRecord, LetterVersion, Participant
+from fieldvault.storage.services import Services
 
 from .conftest import NOW
 
@@ -24,14 +25,14 @@ WEEK = dt.timedelta(days=7)
 
 
 def _invite_and_redeem(services: Services, study_id: str) -> str:
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         [code] = consent.create_invites(session, study_id, 1, WEEK, NOW)
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         return consent.redeem_invite(session, code, NOW).code
 
 
 def _consent(services: Services, study_id: str, code: str, **decisions: bool) -> None:
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         person = get_participant(session, study_id, code)
         consent.mark_informed(session, person, "nb", NOW)
         consent.record_consent(
@@ -47,7 +48,7 @@ def _consent(services: Services, study_id: str, code: str, **decisions: bool) ->
 
 
 def test_invite_codes_fit_a_telegram_start_payload(services: Services, study_id: str) -> None:
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         codes = consent.create_invites(session, study_id, 5, WEEK, NOW)
     assert len(set(codes)) == 5
     for code in codes:
@@ -56,9 +57,9 @@ def test_invite_codes_fit_a_telegram_start_payload(services: Services, study_id:
 
 
 def test_invite_codes_are_stored_only_as_hashes(services: Services, study_id: str) -> None:
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         [code] = consent.create_invites(session, study_id, 1, WEEK, NOW)
-    with services.research() as session:
+    with transaction(services.research) as session:
         from fieldvault.storage.models import Invite
 
         [stored] = session.scalars(select(Invite)).all()
@@ -69,28 +70,31 @@ def test_invite_codes_are_stored_only_as_hashes(services: Services, study_id: st
 def test_an_invite_works_once_and_a_reused_invite_creates_nothing(
     services: Services, study_id: str
 ) -> None:
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         [code] = consent.create_invites(session, study_id, 1, WEEK, NOW)
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         first = consent.redeem_invite(session, code, NOW)
     assert first.state == State.INVITED
-    with pytest.raises(InviteError, match="already been used"), services.unit_of_work() as session:
+    with (
+        pytest.raises(InviteError, match="already been used"),
+        transaction(services.research) as session,
+    ):
         consent.redeem_invite(session, code, NOW + dt.timedelta(minutes=1))
-    with services.research() as session:
+    with transaction(services.research) as session:
         assert session.scalar(select(func.count()).select_from(Participant)) == 1
 
 
 def test_an_expired_invite_is_refused(services: Services, study_id: str) -> None:
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         [code] = consent.create_invites(session, study_id, 1, WEEK, NOW)
-    with pytest.raises(InviteError, match="expired"), services.unit_of_work() as session:
+    with pytest.raises(InviteError, match="expired"), transaction(services.research) as session:
         consent.redeem_invite(session, code, NOW + WEEK)
-    with services.research() as session:
+    with transaction(services.research) as session:
         assert session.scalar(select(func.count()).select_from(Participant)) == 0
 
 
 def test_an_unknown_invite_is_refused_politely(services: Services, study_id: str) -> None:
-    with pytest.raises(InviteError, match="not valid"), services.unit_of_work() as session:
+    with pytest.raises(InviteError, match="not valid"), transaction(services.research) as session:
         consent.redeem_invite(session, "not-a-real-code", NOW)
 
 
@@ -99,7 +103,7 @@ def test_consent_to_all_items_makes_the_participant_consented(
 ) -> None:
     code = _invite_and_redeem(services, study_id)
     _consent(services, study_id, code, interview_recording=True, identifiable_publication=False)
-    with services.research() as session:
+    with transaction(services.research) as session:
         person = get_participant(session, study_id, code)
         assert person.state == State.CONSENTED
         assert consent.may_hold_recording(session, person)
@@ -113,7 +117,7 @@ def test_the_consent_record_keeps_the_exact_letter_text_of_its_version(
 ) -> None:
     code = _invite_and_redeem(services, study_id)
     _consent(services, study_id, code, interview_recording=True, identifiable_publication=True)
-    with services.research() as session:
+    with transaction(services.research) as session:
         person = get_participant(session, study_id, code)
         [record] = session.scalars(
             select(ConsentRecord).where(ConsentRecord.participant_id == person.id)
@@ -132,7 +136,7 @@ def test_refusing_a_required_item_means_declined_and_no_recording(
 ) -> None:
     code = _invite_and_redeem(services, study_id)
     _consent(services, study_id, code, interview_recording=False, identifiable_publication=True)
-    with services.research() as session:
+    with transaction(services.research) as session:
         person = get_participant(session, study_id, code)
         assert person.state == State.DECLINED
         assert not consent.may_hold_recording(session, person)
@@ -151,7 +155,7 @@ def test_every_item_must_be_answered_explicitly(services: Services, study_id: st
             identifiable_publication=True,
             marketing=True,
         )
-    with services.research() as session:
+    with transaction(services.research) as session:
         assert session.scalar(select(func.count()).select_from(ConsentRecord)) == 0
 
 
@@ -160,7 +164,7 @@ def test_withdrawing_an_optional_item_keeps_the_consent_to_record(
 ) -> None:
     code = _invite_and_redeem(services, study_id)
     _consent(services, study_id, code, interview_recording=True, identifiable_publication=True)
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         person = get_participant(session, study_id, code)
         consent.withdraw(
             session,
@@ -169,7 +173,7 @@ def test_withdrawing_an_optional_item_keeps_the_consent_to_record(
             now=NOW,
             items=frozenset({"identifiable-publication"}),
         )
-    with services.research() as session:
+    with transaction(services.research) as session:
         person = get_participant(session, study_id, code)
         assert person.state == State.CONSENTED
         assert consent.may_hold_recording(session, person)
@@ -181,12 +185,12 @@ def test_withdrawing_the_recording_item_withdraws_participation(
 ) -> None:
     code = _invite_and_redeem(services, study_id)
     _consent(services, study_id, code, interview_recording=True, identifiable_publication=True)
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         person = get_participant(session, study_id, code)
         consent.withdraw(
             session, person, channel="web", now=NOW, items=frozenset({"interview-recording"})
         )
-    with services.research() as session:
+    with transaction(services.research) as session:
         person = get_participant(session, study_id, code)
         assert person.state == State.WITHDRAWN
         assert not consent.may_hold_recording(session, person)
@@ -197,7 +201,7 @@ def test_withdrawing_the_recording_item_withdraws_participation(
 def test_a_withdrawn_participant_cannot_consent_again(services: Services, study_id: str) -> None:
     code = _invite_and_redeem(services, study_id)
     _consent(services, study_id, code, interview_recording=True, identifiable_publication=False)
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         consent.withdraw(session, get_participant(session, study_id, code), channel="web", now=NOW)
     with pytest.raises(IllegalTransition, match="withdrawn"):
         _consent(services, study_id, code, interview_recording=True, identifiable_publication=True)
@@ -246,7 +250,7 @@ def test_a_changed_letter_asks_consented_informants_to_consent_again(
 
     code = _invite_and_redeem(services, study_id)
     _consent(services, study_id, code, interview_recording=True, identifiable_publication=False)
-    with services.research() as session:
+    with transaction(services.research) as session:
         assert not consent.needs_reconsent(session, get_participant(session, study_id, code))
     text = EXAMPLE.read_text(encoding="utf-8")
     definition = parse_study(text)
@@ -255,10 +259,10 @@ def test_a_changed_letter_asks_consented_informants_to_consent_again(
         old_letter.splitlines()[0], old_letter.splitlines()[0] + " (revidert)", 1
     )
     assert changed != text
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         _, languages = update_study(session, parse_study(changed), changed, NOW)
     assert "nb" in languages
-    with services.research() as session:
+    with transaction(services.research) as session:
         assert consent.needs_reconsent(session, get_participant(session, study_id, code))
 
 
@@ -267,9 +271,9 @@ def test_consent_events_are_in_the_audit_chain_and_it_verifies(
 ) -> None:
     code = _invite_and_redeem(services, study_id)
     _consent(services, study_id, code, interview_recording=True, identifiable_publication=False)
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         consent.withdraw(session, get_participant(session, study_id, code), channel="web", now=NOW)
-    with services.research() as session:
+    with transaction(services.research) as session:
         result = audit.verify(session)
         events = [
             e.event
@@ -302,7 +306,7 @@ def test_paper_consent_stores_the_scan_encrypted(services: Services, study_id: s
         now=NOW,
     )
     assert record.channel == "paper"
-    with services.research() as session:
+    with transaction(services.research) as session:
         [obj] = session.scalars(select(BlobObject)).all()
         assert obj.kind == "evidence"
         assert b"".join(services.content.read(obj)) == b"%PDF-1.7\n" + marker
@@ -327,7 +331,7 @@ def test_a_refused_paper_consent_leaves_nothing_behind(services: Services, study
             now=NOW,
         )
     assert [p for p in services.settings.blob_path.rglob("*") if p.is_file()] == []
-    with services.research() as session:
+    with transaction(services.research) as session:
         assert session.scalar(select(func.count()).select_from(BlobObject)) == 0
         assert get_participant(session, study_id, code).state == State.INVITED
 
@@ -360,14 +364,14 @@ def _change_the_letter(services: Services) -> None:
     text = EXAMPLE.read_text(encoding="utf-8")
     first_line = parse_study(text).letter_text("nb").splitlines()[0]
     changed = text.replace(first_line, first_line + " (revidert)", 1)
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         update_study(session, parse_study(changed), changed, NOW)
 
 
 def _interviewed(services: Services, study_id: str) -> str:
     code = _invite_and_redeem(services, study_id)
     _consent(services, study_id, code, interview_recording=True, identifiable_publication=False)
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         consent.transition(get_participant(session, study_id, code), State.INTERVIEWED, NOW)
     return code
 
@@ -378,7 +382,7 @@ def test_an_interviewed_participant_who_consents_to_a_new_letter_stays_interview
     code = _interviewed(services, study_id)
     _change_the_letter(services)
     _consent(services, study_id, code, interview_recording=True, identifiable_publication=True)
-    with services.research() as session:
+    with transaction(services.research) as session:
         person = get_participant(session, study_id, code)
         assert person.state == State.INTERVIEWED
         assert not consent.needs_reconsent(session, person)
@@ -397,7 +401,7 @@ def test_an_optional_item_can_be_granted_later_by_consenting_again(
 ) -> None:
     code = _interviewed(services, study_id)
     _consent(services, study_id, code, interview_recording=True, identifiable_publication=True)
-    with services.research() as session:
+    with transaction(services.research) as session:
         person = get_participant(session, study_id, code)
         assert person.state == State.INTERVIEWED
         assert consent.current_consent(session, person).granted("identifiable-publication")
@@ -409,7 +413,7 @@ def test_refusing_a_required_item_on_reconsent_withdraws_the_participation(
     code = _interviewed(services, study_id)
     _change_the_letter(services)
     _consent(services, study_id, code, interview_recording=False, identifiable_publication=True)
-    with services.research() as session:
+    with transaction(services.research) as session:
         person = get_participant(session, study_id, code)
         assert person.state == State.WITHDRAWN
         assert not consent.may_hold_recording(session, person)

@@ -22,14 +22,15 @@ from fieldvault.domain.errors import StudyNotFound
 from fieldvault.domain.participants import get_participant, register_participant
 from fieldvault.export import ExportError, LeakError, write_export
 from fieldvault.export.qdpx import check_qdpx
-from fieldvault.services import Services
 from fieldvault.storage import audit
+from fieldvault.storage.db import transaction
 from fieldvault.storage.models import (
     AuditEvent,
     BlobObject,
     PseudonymisedTranscript,
     Recording,
 )
+from fieldvault.storage.services import Services
 from fieldvault.storage.vault import Identity
 
 from .conftest import NOW
@@ -81,7 +82,7 @@ def add_transcript(
     *,
     state: str = "approved",
 ) -> None:
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         participant = get_participant(session, study_id, code)
         number = session.scalar(select(Recording.id).order_by(Recording.id.desc())) or 0
         blob = BlobObject(
@@ -121,7 +122,7 @@ def add_transcript(
 
 
 def export_events(services: Services) -> list[AuditEvent]:
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         return list(session.scalars(select(AuditEvent).where(AuditEvent.event == "export.created")))
 
 
@@ -151,7 +152,7 @@ def test_exports_only_approved_transcripts(
     assert result.transcripts == 1 and result.participants == 1
     files = tree(out)
     assert set(files) == set(result.files)
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         pseudonym = get_participant(session, study_id, kari).pseudonym
     assert pseudonym and f"txt/{pseudonym}.txt" in files
     text = files[f"txt/{pseudonym}.txt"].decode("utf-8")
@@ -189,7 +190,7 @@ def test_the_export_is_audited_without_identities(
     }
     flat = repr(event.details)
     assert "Nordmann" not in flat and "example.no" not in flat
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         assert audit.verify(session).ok
 
 

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import inspect, select, text, update
 
 from fieldvault.domain.participants import get_participant, register_participant
-from fieldvault.services import Services
 from fieldvault.storage.crypto import DecryptionError
+from fieldvault.storage.db import transaction
 from fieldvault.storage.models import BlobObject, VaultIdentity
+from fieldvault.storage.services import Services
 from fieldvault.storage.vault import Identity
 
 from .conftest import NOW
@@ -104,7 +105,7 @@ def test_the_pseudonym_never_equals_the_informants_own_name(
 ) -> None:
     # "Kari" is the first name in the example study's pool.
     code = _register(services, study_id, name="Kari Nordmann")
-    with services.research() as session:
+    with transaction(services.research) as session:
         assert get_participant(session, study_id, code).pseudonym not in {None, "Kari"}
 
 
@@ -113,7 +114,7 @@ def test_shredding_makes_every_copy_of_the_content_unreadable(
 ) -> None:
     code = _register(services, study_id)
     audio = b"RIFF....WAVEfmt " + bytes(range(256)) * 4000
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         person = get_participant(session, study_id, code)
         obj = services.content.put(
             session,
@@ -124,7 +125,7 @@ def test_shredding_makes_every_copy_of_the_content_unreadable(
             source=[audio[i : i + 10_000] for i in range(0, len(audio), 10_000)],
             now=NOW,
         )
-    with services.research() as session:
+    with transaction(services.research) as session:
         obj = session.get_one(BlobObject, obj.object_id)
         assert b"".join(services.content.read(obj)) == audio
     blob_files = [p for p in services.settings.blob_path.rglob("*") if p.is_file()]
@@ -132,7 +133,7 @@ def test_shredding_makes_every_copy_of_the_content_unreadable(
     backup.mkdir()
     for path in blob_files:
         shutil.copy(path, backup / path.name)
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         person = get_participant(session, study_id, code)
         count = services.content.shred(
             session, study_id=study_id, participant_id=person.id, participant_code=code, now=NOW
@@ -147,7 +148,7 @@ def test_shredding_makes_every_copy_of_the_content_unreadable(
 
     with services.vault_sessions() as session:
         assert session.scalar(text("SELECT count(*) FROM data_keys")) == 0
-    with services.research() as session:
+    with transaction(services.research) as session:
         assert session.get_one(BlobObject, obj.object_id).deleted_at is not None
     fresh_key_id, fresh_key = services.content.keys.current(study_id, code, "recording")
     assert fresh_key_id != obj.data_key_id

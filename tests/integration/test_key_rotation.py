@@ -6,9 +6,10 @@ import json
 
 from fieldvault.config.settings import Settings
 from fieldvault.domain.participants import get_participant, register_participant
-from fieldvault.services import Services, open_services
+from fieldvault.storage.db import transaction
 from fieldvault.storage.keys import add_key, retire_key
 from fieldvault.storage.models import BlobObject
+from fieldvault.storage.services import Services, open_services
 from fieldvault.storage.vault import Identity
 
 from .conftest import NOW
@@ -20,7 +21,7 @@ def test_rotating_both_keys_keeps_identity_and_content_readable(
     code = register_participant(
         services.research, services.vault, study_id, Identity(name="Åse Rotasjon"), {}, NOW
     )
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         person = get_participant(session, study_id, code)
         obj = services.content.put(
             session,
@@ -53,7 +54,7 @@ def test_rotating_both_keys_keeps_identity_and_content_readable(
     try:
         identity = after.vault.get(study_id, code)
         assert identity is not None and identity.name == "Åse Rotasjon"
-        with after.research() as session:
+        with transaction(after.research) as session:
             stored = session.get_one(BlobObject, obj.object_id)
             assert b"".join(after.content.read(stored)) == b"audio bytes " * 1000
     finally:

@@ -24,8 +24,8 @@ from fieldvault.domain import pseudonymisation as pz
 from fieldvault.domain.consent import State
 from fieldvault.domain.participants import get_participant, register_participant
 from fieldvault.domain.recordings import accept_recording
-from fieldvault.services import Services
 from fieldvault.storage import audit
+from fieldvault.storage.db import transaction
 from fieldvault.storage.models import (
     AuditEvent,
     BlobObject,
@@ -33,6 +33,7 @@ from fieldvault.storage.models import (
     Recording,
     Transcript,
 )
+from fieldvault.storage.services import Services
 from fieldvault.storage.vault import Identity
 from fieldvault.workers.queue import Worker, build_huey
 from fieldvault.workers.transcription import Segment, TranscribeResult
@@ -63,7 +64,7 @@ def _transcript(services: Services, study_id: str, code: str, lines: list[str]) 
             for i, line in enumerate(lines)
         ],
     }
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         participant = get_participant(session, study_id, code)
         recording = Recording(
             study_id=study_id,
@@ -108,7 +109,7 @@ def _register(services: Services, study_id: str, identity: Identity) -> str:
 def _research_dump(services: Services) -> str:
     """Every value in every table of the research database, as one string."""
     parts = []
-    with services.research() as session:
+    with transaction(services.research) as session:
         for table in ("pseudonymised_transcripts", "audit_events", "participants", "transcripts"):
             for row in session.execute(text(f"SELECT * FROM {table}")):
                 parts.append(" ".join(str(v) for v in row))
@@ -133,7 +134,7 @@ def test_review_then_approve_stores_only_the_pseudonymised_text_as_research_data
     items = pz.review(services, study_id, kari, LATER)
     originals = {i.original for i in items if i.kind == "replacement"}
     assert {"Kari Nordmann", "NAV Volda", "Marte Olsen", "Fjordbyen", "912 34 567"} <= originals
-    with services.research() as session:
+    with transaction(services.research) as session:
         row = session.scalar(
             select(PseudonymisedTranscript).where(
                 PseudonymisedTranscript.transcript_id == transcript_id
@@ -148,7 +149,7 @@ def test_review_then_approve_stores_only_the_pseudonymised_text_as_research_data
     assert b"Nordmann" not in ciphertext and b"Fjordbyen" not in ciphertext
 
     assert pz.approve(services, study_id, kari, LATER) == 1
-    with services.research() as session:
+    with transaction(services.research) as session:
         [doc] = pz.approved_documents(session, study_id, kari)
         participant = get_participant(session, study_id, kari)
         assert participant.state == State.APPROVED.value
@@ -174,7 +175,7 @@ def test_the_same_colleague_gets_the_same_placeholder_in_two_participants_transc
     pz.review(services, study_id, ola, LATER)
     pz.approve(services, study_id, kari, LATER)
     pz.approve(services, study_id, ola, LATER)
-    with services.research() as session:
+    with transaction(services.research) as session:
         first = pz.approved_documents(session, study_id, kari)[0]["segments"][0]["text"]
         second = pz.approved_documents(session, study_id, ola)[0]["segments"][0]["text"]
     assert first == "Jeg jobber med [PERSON 1]."
@@ -206,7 +207,7 @@ def test_terms_added_during_review_are_applied_again(services: Services, study_i
     after = pz.review(services, study_id, kari, LATER)
     assert any(i.original == "Trollsenteret" for i in after if i.kind == "replacement")
     pz.approve(services, study_id, kari, LATER)
-    with services.research() as session:
+    with transaction(services.research) as session:
         [doc] = pz.approved_documents(session, study_id, kari)
     assert doc["segments"][0]["text"] == "Vi spiste middag, og [ARBEIDSPLASS] var fullt."
 
@@ -236,7 +237,7 @@ def test_a_suspect_can_be_edited_or_checked_and_approval_records_what_was_left_u
     assert after[name].status == "checked" and after[case].status == "suspect"
 
     pz.approve(services, study_id, kari, LATER)
-    with services.research() as session:
+    with transaction(services.research) as session:
         [doc] = pz.approved_documents(session, study_id, kari)
         [approval] = session.scalars(
             select(AuditEvent).where(AuditEvent.event == audit.Event.TRANSCRIPT_APPROVED)
@@ -387,12 +388,12 @@ def _upload_clip(services: Services, study_id: str, code: str) -> int:
 
 
 def _pseudonymised(services: Services) -> list[PseudonymisedTranscript]:
-    with services.research() as session:
+    with transaction(services.research) as session:
         return list(session.scalars(select(PseudonymisedTranscript)))
 
 
 def _pseudonymise_events(services: Services) -> int:
-    with services.research() as session:
+    with transaction(services.research) as session:
         return len(
             session.scalars(
                 select(AuditEvent).where(
@@ -414,7 +415,7 @@ def test_the_worker_pseudonymises_each_new_transcript_once_without_a_review_call
     [row] = _pseudonymised(services)
     assert row.state == pz.REVIEW and row.document is None
     view = pz.pseudonymised_documents(services, study_id, kari)
-    with services.research() as session:
+    with transaction(services.research) as session:
         pseudonym = get_participant(session, study_id, kari).pseudonym
     texts = [seg["text"] for seg in view.documents[0]["segments"]]
     assert texts == [
@@ -461,7 +462,7 @@ def test_a_withdrawn_or_shredded_transcript_is_never_pseudonymised_nor_retried(
     worker.dispatch()
     assert worker.run_once() and worker.run_once()  # both transcriptions
     worker.huey.flush()
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         person = get_participant(session, study_id, kari)
         consent.withdraw(
             session, person, channel="paper", now=LATER, items=frozenset({"interview-recording"})
@@ -555,7 +556,7 @@ def test_transcript_show_says_what_to_do_when_there_is_nothing_or_the_raw_text_i
 
     transcript_id = _transcript(services, study_id, kari, LINES)
     pz.pseudonymise_pending(services, LATER)
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         transcript = session.get(Transcript, transcript_id)
         assert transcript is not None
         blob = session.get(BlobObject, transcript.object_id)

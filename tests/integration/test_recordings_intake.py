@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from fieldvault.domain.consent import State
 from fieldvault.domain.participants import get_participant
 from fieldvault.domain.recordings import RecordingRefused, accept_recording, list_jobs
-from fieldvault.services import Services
 from fieldvault.storage import audit
+from fieldvault.storage.db import transaction
 from fieldvault.storage.models import (
     AuditEvent,
     BlobObject,
@@ -21,6 +21,7 @@ from fieldvault.storage.models import (
     RecordingTrack,
     TranscriptionJob,
 )
+from fieldvault.storage.services import Services
 
 from .conftest import NOW
 from .recording_helpers import DATA, decode_pcm, m4a_bytes, participant, wav_bytes
@@ -48,7 +49,7 @@ def _upload(
 def _nothing_kept(services: Services) -> None:
     blob_files = [p for p in Path(services.settings.blob_path).rglob("*") if p.is_file()]
     assert blob_files == []
-    with services.research() as session:
+    with transaction(services.research) as session:
         for model in (BlobObject, Recording, RecordingTrack, TranscriptionJob):
             assert session.scalar(select(func.count()).select_from(model)) == 0
 
@@ -74,7 +75,7 @@ def test_an_upload_is_encrypted_recorded_audited_and_queued(
         if path.is_file():
             data = path.read_bytes()
             assert b"OggS" not in data and b"ftyp" not in data
-    with services.research() as session:
+    with transaction(services.research) as session:
         [job] = list_jobs(session, study_id)
         assert (job.state, job.participant_code, job.attempts) == ("queued", code, 0)
         assert get_participant(session, study_id, code).state == State.INTERVIEWED
@@ -93,7 +94,7 @@ def test_no_recording_without_consent_to_the_recording_item(
     with pytest.raises(RecordingRefused, match="no current consent to 'interview-recording'"):
         _upload(services, study_id, code, ("a.ogg", speech))
     _nothing_kept(services)
-    with services.research() as session:
+    with transaction(services.research) as session:
         last = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
         assert last is not None and last.event == audit.Event.UPLOAD_REJECTED
 
@@ -119,7 +120,7 @@ def test_bad_audio_is_refused_by_name_and_leaves_nothing(
     with pytest.raises(RecordingRefused, match=rf"file '{name}' .*{problem}"):
         _upload(services, study_id, code, ("good.ogg", speech), (name, bad))
     _nothing_kept(services)
-    with services.research() as session:
+    with transaction(services.research) as session:
         assert get_participant(session, study_id, code).state == State.CONSENTED
         assert audit.verify(session).ok
 

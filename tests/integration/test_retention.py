@@ -21,11 +21,10 @@ from fieldvault.domain import consent, retention, studies
 from fieldvault.domain.errors import DomainError
 from fieldvault.domain.notices import NoticeMessage
 from fieldvault.domain.participants import get_participant, register_participant
-from fieldvault.services import Services
 from fieldvault.storage import audit
 from fieldvault.storage.blobs import read_decrypted
 from fieldvault.storage.crypto import DecryptionError
-from fieldvault.storage.db import ResearchBase, VaultBase
+from fieldvault.storage.db import ResearchBase, VaultBase, transaction
 from fieldvault.storage.models import (
     AuditEvent,
     BlobObject,
@@ -36,6 +35,7 @@ from fieldvault.storage.models import (
     Study,
     WrappedDataKey,
 )
+from fieldvault.storage.services import Services
 from fieldvault.storage.vault import Identity
 
 from .conftest import EXAMPLE, NOW
@@ -95,7 +95,7 @@ def add_informant(
     code = register_participant(
         services.research, services.vault, study_id, identity(n, telegram=telegram), {}, NOW
     )
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         person = get_participant(session, study_id, code)
         consent.mark_informed(session, person, "nb", NOW)
         consent.record_consent(
@@ -149,14 +149,14 @@ def register_variant(
     text = re.sub(r"(?m)^project_end = .*$", f"project_end = {processing_end}", text)
     text = re.sub(r"(?m)^processing_end = .*$", f"processing_end = {processing_end}", text)
     definition = parse_study(text)
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         studies.register_study(session, definition, text, NOW)
     return definition.id
 
 
 def snapshot(services: Services, study_id: str) -> dict[str, tuple[str, bytes]]:
     """Every blob of a study as stored now: object id -> (data key id, ciphertext)."""
-    with services.research() as session:
+    with transaction(services.research) as session:
         objects = session.scalars(select(BlobObject).where(BlobObject.study_id == study_id))
         copies = {}
         for obj in objects:
@@ -228,7 +228,7 @@ def identity_strings(numbers: list[int]) -> list[str]:
 
 
 def events(services: Services, study_id: str) -> list[AuditEvent]:
-    with services.research() as session:
+    with transaction(services.research) as session:
         return list(
             session.scalars(
                 select(AuditEvent).where(AuditEvent.study_id == study_id).order_by(AuditEvent.seq)
@@ -256,7 +256,7 @@ def steps_of(services: Services, study_id: str, code: str) -> list[str]:
 
 def counts(services: Services, study_id: str) -> dict[str, int]:
     """What must never be deleted: participants, consent records, variables, letters."""
-    with services.research() as session:
+    with transaction(services.research) as session:
         return {
             "participants": session.scalar(
                 select(func.count())
@@ -331,7 +331,7 @@ def test_nothing_is_deleted_before_the_deadline_and_everything_at_it(
     code = add_informant(services, study_id, 1)
     report = retention.run_sweep(services, at, notifier=FakeNotifier(services))
     assert (services.vault.get(study_id, code) is None) is deleted
-    with services.research() as session:
+    with transaction(services.research) as session:
         live = session.scalars(select(BlobObject).where(BlobObject.deleted_at.is_(None))).all()
         ended = session.get(Study, study_id)
         assert ended is not None
@@ -408,7 +408,7 @@ def test_the_sweep_destroys_identity_and_content_and_keeps_research_data(
     assert not any(services.content.blobs.exists(oid) for oid in copies)
     # Research data stays: participants, variables, consent records, letters, the codebook.
     assert counts(services, study_id) == before
-    with services.research() as session:
+    with transaction(services.research) as session:
         assert studies.load_definition(session, study_id).codebook.codes
         person = get_participant(session, study_id, approved)
         assert person.state == "approved" and person.pseudonym
@@ -429,23 +429,23 @@ def test_the_sweep_destroys_identity_and_content_and_keeps_research_data(
 def test_a_second_sweep_finds_nothing_to_do(services: Services, study_id: str) -> None:
     add_informant(services, study_id, 1)
     retention.run_sweep(services, DEADLINE)
-    with services.research() as session:
+    with transaction(services.research) as session:
         head = audit.head(session)
     again = retention.run_sweep(services, DEADLINE + dt.timedelta(days=1))
     assert again.nothing_to_do
-    with services.research() as session:
+    with transaction(services.research) as session:
         assert audit.head(session) == head
 
 
 def test_a_dry_run_changes_nothing(services: Services, study_id: str) -> None:
     code = add_informant(services, study_id, 1)
-    with services.research() as session:
+    with transaction(services.research) as session:
         head = audit.head(session)
     report = retention.run_sweep(services, DEADLINE, dry_run=True)
     assert report.deleted == {study_id: [code]}
     assert report.objects == {"recording": 1, "raw_transcript": 1}
     assert services.vault.get(study_id, code) is not None
-    with services.research() as session:
+    with transaction(services.research) as session:
         assert audit.head(session) == head
         assert session.scalar(select(func.count()).select_from(Deletion)) == 0
 
@@ -466,7 +466,7 @@ def test_content_written_after_the_deadline_sweep_is_destroyed_by_the_next(
     code = add_informant(services, study_id, 1)
     retention.run_sweep(services, DEADLINE)
     # A transcription job that was still running at the deadline writes its result late.
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         person = get_participant(session, study_id, code)
         late = services.content.put(
             session,
@@ -523,11 +523,11 @@ def test_a_late_start_sends_only_the_most_urgent_reminder(
 
 
 def test_an_extension_needs_a_reason_and_a_later_date(services: Services, study_id: str) -> None:
-    with services.unit_of_work() as session, pytest.raises(DomainError, match="reason"):
+    with transaction(services.research) as session, pytest.raises(DomainError, match="reason"):
         retention.extend(session, study_id, dt.date(2021, 9, 30), reason="  ", now=NOW)
-    with services.unit_of_work() as session, pytest.raises(DomainError, match="later"):
+    with transaction(services.research) as session, pytest.raises(DomainError, match="later"):
         retention.extend(session, study_id, dt.date(2021, 6, 1), reason="x", now=NOW)
-    with services.unit_of_work() as session, pytest.raises(DomainError, match="passed"):
+    with transaction(services.research) as session, pytest.raises(DomainError, match="passed"):
         retention.extend(session, study_id, dt.date(2021, 9, 30), reason="x", now=DEADLINE)
 
 
@@ -536,7 +536,7 @@ def test_an_extension_moves_the_deadline_is_audited_and_tells_informants(
 ) -> None:
     code = add_informant(services, study_id, 1)
     notifier = FakeNotifier(services)
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         retention.extend(
             session,
             study_id,
@@ -560,11 +560,11 @@ def test_an_extension_moves_the_deadline_is_audited_and_tells_informants(
     retention.run_sweep(services, new_deadline)
     assert services.vault.get(study_id, code) is None
     # Once the deletion has begun there is nothing to extend.
-    with services.unit_of_work() as session, pytest.raises(DomainError, match="begun"):
+    with transaction(services.research) as session, pytest.raises(DomainError, match="begun"):
         retention.extend(session, study_id, dt.date(2021, 12, 31), reason="x", now=NOW)
     result = retention.study_report(services, study_id)
     assert result.extensions[0]["assessment_ref"] == "123456"
-    with services.research() as session:
+    with transaction(services.research) as session:
         assert studies.load_definition(session, study_id).processing_end == dt.date(2021, 9, 30)
 
 
@@ -573,9 +573,9 @@ def test_an_extension_past_the_project_end_records_its_reason_in_the_definition(
 ) -> None:
     sid = register_variant(services, "short-study", dt.date(2021, 5, 14))
     reason = 'Klage på sensur; Sikt-vurdering "ny dato" 😀'
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         retention.extend(session, sid, dt.date(2021, 8, 31), reason=reason, now=NOW)
-    with services.research() as session:
+    with transaction(services.research) as session:
         definition = studies.load_definition(session, sid)
         assert definition.processing_end == dt.date(2021, 8, 31)
         assert definition.project_end == dt.date(2021, 5, 14)
@@ -591,7 +591,7 @@ def test_the_sweep_finishes_a_withdrawal_purge_a_crash_interrupted(services: Ser
     study_id = register_variant(services, "opt-study", optional_recording=True)
     whole = add_informant(services, study_id, 1)
     partial = add_informant(services, study_id, 2)
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         # Recorded, and then the process died before purge_after_withdrawal ran.
         consent.withdraw(
             session, get_participant(session, study_id, whole), channel="telegram", now=NOW
@@ -607,7 +607,7 @@ def test_the_sweep_finishes_a_withdrawal_purge_a_crash_interrupted(services: Ser
     assert sorted(report.withdrawals) == sorted([f"{study_id}/{whole}", f"{study_id}/{partial}"])
     assert services.vault.get(study_id, whole) is None
     assert services.vault.get(study_id, partial) is not None
-    with services.research() as session:
+    with transaction(services.research) as session:
         assert not session.scalars(select(BlobObject).where(BlobObject.deleted_at.is_(None))).all()
     assert retention.run_sweep(services, NOW + dt.timedelta(minutes=2)).nothing_to_do
 
@@ -620,7 +620,7 @@ def test_the_report_names_codes_and_counts_never_identities(
 ) -> None:
     codes = sorted(add_informant(services, study_id, n) for n in (1, 2))
     gone = add_informant(services, study_id, 3)
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         consent.withdraw(
             session, get_participant(session, study_id, gone), channel="telegram", now=NOW
         )
@@ -641,7 +641,7 @@ def test_the_report_names_codes_and_counts_never_identities(
     text = repr(result)
     for needle in identity_strings([1, 2, 3]):
         assert needle not in text
-    with services.research() as session:
+    with transaction(services.research) as session:
         notices = session.scalars(select(Notice)).all()
         assert all("Solfrid" not in repr(n.params) for n in notices)
 
@@ -652,12 +652,12 @@ def test_a_transcript_a_running_job_writes_after_a_withdrawal_is_purged_by_the_n
     from fieldvault.domain.withdrawal import purge_after_withdrawal
 
     code = add_informant(services, study_id, 1)
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         person = get_participant(session, study_id, code)
         consent.withdraw(session, person, channel="telegram", now=NOW)
     purge_after_withdrawal(services, study_id, code, frozenset(), NOW)
     # The job that was transcribing when the informant withdrew writes its result afterwards.
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         person = get_participant(session, study_id, code)
         late = services.content.put(
             session,
@@ -678,7 +678,7 @@ def _pseudonymised(services: Services, study_id: str, code: str, *, approved: bo
     """A recording, its raw transcript and a pseudonymised version (approved or in review)."""
     from fieldvault.storage.models import PseudonymisedTranscript
 
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         person = get_participant(session, study_id, code)
         raw = session.scalars(
             select(BlobObject).where(
@@ -742,7 +742,7 @@ def test_approved_pseudonymised_transcripts_still_export_after_the_deadline(
     _pseudonymised(services, study_id, in_review, approved=False)
     report = retention.run_sweep(services, DEADLINE)
     assert report.objects == {"recording": 2, "raw_transcript": 2, "redaction_map": 1}
-    with services.research() as session:
+    with transaction(services.research) as session:
         rows = {p.state: p for p in session.scalars(select(PseudonymisedTranscript))}
         assert rows["approved"].document is not None
         review = session.get(BlobObject, rows["review"].review_object_id)
@@ -762,7 +762,7 @@ def test_the_scanners_find_a_name_written_in_the_clear(services: Services, study
     assert scan_for(services.settings.data_dir, [name]) == [
         (services.settings.data_dir / "stray.log", name)
     ]
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         person = get_participant(session, study_id, add_informant(services, study_id, 7))
         person.variables = {"note": name}
     assert ("participants", name) in scan_tables(services, [name])

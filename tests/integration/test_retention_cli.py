@@ -101,7 +101,7 @@ def test_retention_run_while_another_sweep_runs_says_so_in_one_line_and_changes_
 ) -> None:
     from fieldvault.config.settings import load_settings
     from fieldvault.domain import retention
-    from fieldvault.services import open_services
+    from fieldvault.storage.services import open_services
 
     fv("init")
     fv("study", "create", str(EXAMPLE))

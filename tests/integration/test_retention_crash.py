@@ -17,9 +17,10 @@ import pytest
 from sqlalchemy import select
 
 from fieldvault.domain import retention
-from fieldvault.services import Services
 from fieldvault.storage import audit
+from fieldvault.storage.db import transaction
 from fieldvault.storage.models import Deletion, Notice, WrappedDataKey
+from fieldvault.storage.services import Services
 
 from .test_retention import (
     DEADLINE,
@@ -38,7 +39,7 @@ CHILD = """
 import datetime as dt, os, signal, sys
 from pathlib import Path
 from fieldvault.config.settings import load_settings
-from fieldvault.services import open_services
+from fieldvault.storage.services import open_services
 from fieldvault.domain import retention
 
 data_dir, research_url, vault_url, at, kill_step, kill_nth, log_path = sys.argv[1:]
@@ -114,7 +115,7 @@ def test_a_sweep_killed_at_any_step_is_completed_by_the_next(
     # What holds right after the kill: research data intact, the chain verifies, and whatever
     # counts as deleted has no identity and no key left.
     assert counts(services, study_id) == before
-    with services.research() as session:
+    with transaction(services.research) as session:
         assert audit.verify(session).ok
         rows = {d.participant_code: d for d in session.scalars(select(Deletion))}
         settled = {
@@ -141,7 +142,7 @@ def test_a_sweep_killed_at_any_step_is_completed_by_the_next(
         assert services.vault.get(study_id, code) is None
     assert_copies_unreadable(services, copies)
     assert counts(services, study_id) == before
-    with services.research() as session:
+    with transaction(services.research) as session:
         assert audit.verify(session).ok
         assert {d.step for d in session.scalars(select(Deletion))} == {retention.DONE}
     report = retention.study_report(services, study_id)

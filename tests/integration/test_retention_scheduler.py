@@ -21,9 +21,10 @@ from fieldvault.domain import pseudonymisation as pz
 from fieldvault.domain import retention, studies
 from fieldvault.domain.recordings import read_transcripts
 from fieldvault.export.bundle import write_export
-from fieldvault.services import Services
 from fieldvault.storage import audit
+from fieldvault.storage.db import transaction
 from fieldvault.storage.models import BlobObject, Notice, PseudonymisedTranscript
+from fieldvault.storage.services import Services
 from fieldvault.workers import jobs
 from fieldvault.workers.queue import Worker, build_huey
 from fieldvault.workers.transcription import Engine, Segment, TranscribeResult
@@ -74,7 +75,7 @@ def test_the_worker_sweeps_at_start_and_then_at_every_tenth_minute_of_its_clock(
     # At start: one sweep, before the deadline; it sends the 1-day reminder and deletes nothing.
     assert worker.run(until_idle=True, poll_s=0.01) == 1
     assert services.vault.get(study_id, code) is not None
-    with services.research() as session:
+    with transaction(services.research) as session:
         assert session.scalars(select(Notice.kind)).all() == ["reminder"]
     # 21:39: no tenth minute since the last look, so nothing runs.
     clock.now += dt.timedelta(minutes=4)
@@ -169,7 +170,7 @@ def test_after_the_deadline_sweep_no_word_of_an_unapproved_recording_is_left_any
     unapproved, _ = consented_with_recording(services, study_id, 2, "interview_en.ogg")
     engine.script = spoken
     assert worker.run(until_idle=True, poll_s=0.01) == 2
-    with services.research() as session:
+    with transaction(services.research) as session:
         [heard] = read_transcripts(session, services.content, study_id, unapproved)
     assert "welfare office" in " ".join(seg["text"] for seg in heard["segments"])
     copies = snapshot(services, study_id)
@@ -183,7 +184,7 @@ def test_after_the_deadline_sweep_no_word_of_an_unapproved_recording_is_left_any
     # (2) no key is left, and none opens any copy of the ciphertext taken before the sweep.
     assert remaining_keys(services) == []
     assert_copies_unreadable(services, copies)
-    with services.research() as session:
+    with transaction(services.research) as session:
         assert (
             session.scalars(select(BlobObject).where(BlobObject.deleted_at.is_(None))).all() == []
         )

@@ -28,8 +28,8 @@ from fieldvault.domain.recordings import accept_recording
 from fieldvault.domain.withdrawal import PurgeReport, purge_after_withdrawal
 from fieldvault.export.bundle import write_export
 from fieldvault.export.model import ExportError
-from fieldvault.services import Services
 from fieldvault.storage import audit
+from fieldvault.storage.db import transaction
 from fieldvault.storage.models import (
     BlobObject,
     PseudonymisedTranscript,
@@ -37,6 +37,7 @@ from fieldvault.storage.models import (
     TranscriptionJob,
     WrappedDataKey,
 )
+from fieldvault.storage.services import Services
 from fieldvault.workers import jobs
 from fieldvault.workers.transcription import Segment, TranscribeResult
 
@@ -70,7 +71,7 @@ def withdraw(
     services: Services, study_id: str, code: str, items: frozenset[str] | None = None
 ) -> PurgeReport:
     """Record a withdrawal (everything, or ``items``) and purge, as every front end does."""
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         record = consent.withdraw(
             session,
             get_participant(session, study_id, code),
@@ -83,7 +84,7 @@ def withdraw(
 
 
 def pseudonymised_states(services: Services, study_id: str) -> list[str]:
-    with services.research() as session:
+    with transaction(services.research) as session:
         return sorted(
             session.scalars(
                 select(PseudonymisedTranscript.state).where(
@@ -133,7 +134,7 @@ def test_a_whole_withdrawal_under_keep_leaves_only_the_approved_text_and_nothing
     # withdrawals), the codebook, and the approved text, which still exports.
     after = counts(services, study_id)
     assert after == {**before, "consent_records": before["consent_records"] + 2}
-    with services.research() as session:
+    with transaction(services.research) as session:
         assert studies.load_definition(session, study_id).codebook.codes
         assert audit.verify(session).ok
     texts = exported_text(services, study_id, tmp_path / "export")
@@ -217,7 +218,7 @@ def consented_with_recording(
 ) -> tuple[str, int]:
     """A consented informant whose uploaded recording waits for transcription: (code, job id)."""
     code = register_participant(services.research, services.vault, study_id, identity(n), {}, NOW)
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         person = get_participant(session, study_id, code)
         consent.mark_informed(session, person, "nb", NOW)
         consent.record_consent(
@@ -239,7 +240,7 @@ def consented_with_recording(
         source="cli",
         now=NOW,
     )
-    with services.research() as session:
+    with transaction(services.research) as session:
         job_id = session.scalars(
             select(TranscriptionJob.id).where(TranscriptionJob.recording_id == recording.id)
         ).one()
@@ -281,7 +282,7 @@ def test_a_withdrawal_during_transcription_leaves_no_transcript_and_no_blob(
     assert result.status == jobs.WITHDRAWN and result.transcript_id is None
     # Stopped at the progress check, the engine was not even asked for its last segment.
     assert engine.yielded == (2 if check == "progress" else 3)
-    with services.research() as session:
+    with transaction(services.research) as session:
         job = session.get(TranscriptionJob, job_id)
         assert job is not None
         assert (job.state, job.claimed_by, job.error) == (jobs.WITHDRAWN, None, None)
@@ -320,7 +321,7 @@ def test_a_job_claimed_after_the_withdrawal_ends_without_transcribing(
     assert jobs.run_transcription(services, engine, job_id).status == jobs.WITHDRAWN
 
     assert engine.yielded == 0
-    with services.research() as session:
+    with transaction(services.research) as session:
         job = session.get(TranscriptionJob, job_id)
         assert job is not None and job.state == jobs.WITHDRAWN
         assert session.scalars(select(Transcript)).all() == []
@@ -346,7 +347,7 @@ def raw_transcript_to_pseudonymise(services: Services, study_id: str, n: int) ->
             },
         ],
     }
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         person = get_participant(session, study_id, code)
         raw = services.content.put(
             session,
@@ -379,7 +380,7 @@ def test_a_withdrawal_while_the_pseudonymiser_runs_leaves_no_review_bundle(
     with pytest.raises(pz.NothingToReview, match="withdrawn or deleted"):
         pz.pseudonymise_transcript(services, transcript_id, LATER)
 
-    with services.research() as session:
+    with transaction(services.research) as session:
         assert session.scalars(select(PseudonymisedTranscript)).all() == []
         assert (
             session.scalars(select(BlobObject).where(BlobObject.deleted_at.is_(None))).all() == []

@@ -23,9 +23,10 @@ from fieldvault.config.settings import Settings, load_settings
 from fieldvault.domain.consent import State
 from fieldvault.domain.participants import get_participant
 from fieldvault.domain.recordings import accept_recording, format_text, read_transcripts
-from fieldvault.services import Services
 from fieldvault.storage import audit
+from fieldvault.storage.db import transaction
 from fieldvault.storage.models import AuditEvent, BlobObject, Transcript, TranscriptionJob
+from fieldvault.storage.services import Services
 from fieldvault.workers import jobs, weights
 from fieldvault.workers.queue import Worker, build_engine, build_huey
 from fieldvault.workers.transcription import Engine
@@ -125,7 +126,7 @@ def test_english_interview_is_transcribed_with_low_wer_and_stored_encrypted(
     code = participant(services, study_id)
     _upload(services, study_id, code, [DATA / "interview_en.ogg"], "en")
     assert worker.run(until_idle=True, poll_s=0.1) == 2  # transcribe, then pseudonymise
-    with services.research() as session:
+    with transaction(services.research) as session:
         [doc] = read_transcripts(session, services.content, study_id, code)
         [job] = session.scalars(select(TranscriptionJob)).all()
         assert (job.state, job.progress, job.attempts) == ("done", 1.0, 1)
@@ -147,7 +148,7 @@ def test_english_interview_is_transcribed_with_low_wer_and_stored_encrypted(
     assert "Thank you for taking part" in format_text(doc)
     # Running the same job id again (a duplicate queue message) changes nothing.
     assert jobs.run_transcription(services, worker.engine(), job.id).status == "skipped"
-    with services.research() as session:
+    with transaction(services.research) as session:
         assert session.scalar(select(func.count()).select_from(Transcript)) == 1
     _no_plaintext(tmp_path)
 
@@ -161,7 +162,7 @@ def test_norwegian_interview_runs_and_its_wer_is_recorded(
     code = participant(services, study_id)
     _upload(services, study_id, code, [DATA / "interview_no.ogg"], "no")
     worker.run(until_idle=True, poll_s=0.1)
-    with services.research() as session:
+    with transaction(services.research) as session:
         [doc] = read_transcripts(session, services.content, study_id, code)
     text = " ".join(s["text"] for s in doc["segments"])
     score = wer((DATA / "interview_no.txt").read_text(encoding="utf-8"), text)
@@ -179,7 +180,7 @@ def test_per_speaker_tracks_give_speaker_labels_in_time_order(
     tracks = [DATA / "track_interviewer.ogg", DATA / "track_informant.ogg"]
     _upload(services, study_id, code, tracks, "en")
     worker.run(until_idle=True, poll_s=0.1)
-    with services.research() as session:
+    with transaction(services.research) as session:
         [doc] = read_transcripts(session, services.content, study_id, code)
     speakers = [s["speaker"] for s in doc["segments"]]
     assert speakers[0] == "speaker-1" and speakers[-1] == "speaker-2", doc["segments"]
@@ -243,7 +244,7 @@ def test_a_worker_killed_mid_transcription_leaves_no_plaintext_and_the_rerun_sto
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline:
-            with services.research() as session:
+            with transaction(services.research) as session:
                 job = session.scalars(select(TranscriptionJob)).one()
                 if job.state == "running" and job.progress > 0:
                     break
@@ -254,14 +255,14 @@ def test_a_worker_killed_mid_transcription_leaves_no_plaintext_and_the_rerun_sto
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
-    with services.research() as session:
+    with transaction(services.research) as session:
         assert session.scalar(select(func.count()).select_from(Transcript)) == 0
         job = session.scalars(select(TranscriptionJob)).one()
         assert job.state == "running" and 0 < job.progress < 1
     _no_plaintext(tmp_path)
 
     _cli(env, "worker", "--until-idle")
-    with services.research() as session:
+    with transaction(services.research) as session:
         job = session.scalars(select(TranscriptionJob)).one()
         assert (job.state, job.attempts) == ("done", 2)
         assert session.scalar(select(func.count()).select_from(Transcript)) == 1
@@ -326,7 +327,7 @@ def test_two_worker_processes_on_redis_do_every_job_exactly_once(
         assert proc.returncode == 0, err
         runs.append(int(re.search(r"worker: (\d+) task", err).group(1)))  # type: ignore[union-attr]
     assert sum(runs) == 2 * len(clips)  # each transcription, then its pseudonymise task
-    with services.research() as session:
+    with transaction(services.research) as session:
         states = session.execute(select(TranscriptionJob.state, TranscriptionJob.attempts)).all()
         assert sorted(states) == [("done", 1)] * len(clips)
         assert session.scalar(select(func.count()).select_from(Transcript)) == len(clips)
@@ -351,7 +352,7 @@ def test_both_engines_run_the_same_weights_and_agree(
         Worker(services, build_huey(services.settings), lambda w=which: w).run(
             until_idle=True, poll_s=0.1
         )
-        with services.research() as session:
+        with transaction(services.research) as session:
             [doc] = read_transcripts(session, services.content, study_id, code)
         assert doc["engine"] == which.name
         texts[which.name] = " ".join(s["text"] for s in doc["segments"])

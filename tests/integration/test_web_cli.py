@@ -21,8 +21,9 @@ import pytest
 from sqlalchemy import func, select
 
 from fieldvault.config.settings import load_settings
-from fieldvault.services import open_services
+from fieldvault.storage.db import transaction
 from fieldvault.storage.models import ApiToken, BlobObject, Recording, TranscriptionJob
+from fieldvault.storage.services import open_services
 
 from .conftest import EXAMPLE, example_still_running
 from .recording_helpers import DATA, participant
@@ -64,7 +65,7 @@ def test_api_tokens_are_printed_once_kept_as_hashes_and_revocable(tmp_path: Path
             assert token.encode() not in path.read_bytes(), path.name
     settings = load_settings(environ={}, data_dir=fv.data_dir)
     services = open_services(settings)
-    with services.research() as session:
+    with transaction(services.research) as session:
         assert session.scalar(select(func.count()).select_from(ApiToken)) == 1
     services.close()
 
@@ -201,7 +202,7 @@ def test_a_200_mb_upload_streams_through_fieldvault_web_in_bounded_memory(
     assert token not in log  # … never the token
     settings = load_settings(environ={}, data_dir=fv.data_dir)
     services = open_services(settings)
-    with services.research() as session:
+    with transaction(services.research) as session:
         assert session.scalar(select(func.count()).select_from(Recording)) == 2
         sizes = session.scalars(select(BlobObject.plaintext_size)).all()
         assert data_bytes + 44 in sizes
@@ -230,7 +231,7 @@ def test_serve_transcribes_a_web_upload_with_its_in_process_worker(tmp_path: Pat
     def job_state() -> str | None:
         services = open_services(settings)
         try:
-            with services.research() as session:
+            with transaction(services.research) as session:
                 return session.scalar(select(TranscriptionJob.state))
         finally:
             services.close()

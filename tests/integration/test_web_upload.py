@@ -19,8 +19,8 @@ from fieldvault.config.study import parse_study
 from fieldvault.domain import api_tokens, studies
 from fieldvault.domain.consent import State
 from fieldvault.domain.participants import get_participant
-from fieldvault.services import Services
 from fieldvault.storage import audit
+from fieldvault.storage.db import transaction
 from fieldvault.storage.models import (
     AuditEvent,
     BlobObject,
@@ -28,6 +28,7 @@ from fieldvault.storage.models import (
     RecordingTrack,
     TranscriptionJob,
 )
+from fieldvault.storage.services import Services
 from fieldvault.web.app import create_app
 from fieldvault.workers.queue import build_huey
 
@@ -68,7 +69,7 @@ async def _until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
 
 
 def _token(services: Services, study_id: str, label: str = "IH laptop") -> str:
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         return api_tokens.create_token(session, study_id, label, NOW)
 
 
@@ -107,13 +108,13 @@ def _blob_files(services: Services) -> list[Path]:
 
 def _assert_nothing_kept(services: Services) -> None:
     assert _blob_files(services) == []
-    with services.research() as session:
+    with transaction(services.research) as session:
         for model in (BlobObject, Recording, RecordingTrack, TranscriptionJob):
             assert session.scalar(select(func.count()).select_from(model)) == 0, model
 
 
 def _rejections(services: Services) -> list[dict[str, Any]]:
-    with services.research() as session:
+    with transaction(services.research) as session:
         return [
             e.details
             for e in session.scalars(
@@ -144,7 +145,7 @@ def test_an_uploaded_interview_is_stored_encrypted_and_its_transcription_queued(
     # Ciphertext only: neither the Ogg magic nor any 64-byte run of the file is in the blob.
     assert b"OggS" not in stored
     assert not any(SPEECH[i : i + 64] in stored for i in range(0, len(SPEECH) - 64, 4096))
-    with services.research() as session:
+    with transaction(services.research) as session:
         obj = session.scalars(select(BlobObject)).one()
         assert b"".join(services.content.read(obj)) == SPEECH
         job = session.scalars(select(TranscriptionJob)).one()
@@ -178,7 +179,7 @@ def test_two_per_speaker_tracks_become_one_recording_with_speaker_labels(
         assert [t["speaker"] for t in body["tracks"]] == ["speaker-1", "speaker-2"]
 
     _serve(services, scenario)
-    with services.research() as session:
+    with transaction(services.research) as session:
         recording = session.scalars(select(Recording)).one()
         ordered = sorted(recording.tracks, key=lambda t: t.position)
         for track, (_, data) in zip(ordered, tracks, strict=True):
@@ -235,7 +236,7 @@ def test_an_upload_without_a_valid_token_is_answered_401_and_keeps_nothing(
     code = participant(services, study_id)
     if header == "Bearer revoked":
         header = f"Bearer {_token(services, study_id, 'old laptop')}"
-        with services.unit_of_work() as session:
+        with transaction(services.research) as session:
             api_tokens.revoke_token(session, study_id, "old laptop", NOW)
 
     async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
@@ -260,7 +261,7 @@ def test_a_token_of_another_study_answers_exactly_like_an_unknown_study(
     text = EXAMPLE.read_text(encoding="utf-8").replace(
         f'id = "{study_id}"', 'id = "other-study"', 1
     )
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         studies.register_study(session, parse_study(text), text, NOW)
     other = _token(services, "other-study")
     own = _token(services, study_id)
@@ -429,15 +430,15 @@ def test_api_tokens_are_stored_as_hashes_and_audited_without_the_secret(
 ) -> None:
     token = _token(services, study_id, "IH laptop")
     with (
-        services.unit_of_work() as session,
+        transaction(services.research) as session,
         pytest.raises(api_tokens.ApiTokenError, match="revoke it first"),
     ):
         api_tokens.create_token(session, study_id, "IH laptop", NOW)
-    with services.unit_of_work() as session:
+    with transaction(services.research) as session:
         assert api_tokens.revoke_token(session, study_id, "IH laptop", NOW) == 1
     again = _token(services, study_id, "IH laptop")
     assert again != token and again.startswith("fvt_")
-    with services.research() as session:
+    with transaction(services.research) as session:
         events = session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
         kinds = [e.event for e in events if e.event.startswith("api_token.")]
         assert kinds == ["api_token.created", "api_token.revoked", "api_token.created"]
@@ -534,7 +535,7 @@ def test_concurrent_uploads_for_different_participants_are_kept_apart(
         assert len(set(ids)) == 3
 
     _serve(services, scenario)
-    with services.research() as session:
+    with transaction(services.research) as session:
         for code, data in tracks.items():
             person = get_participant(session, study_id, code)
             recording = session.scalars(

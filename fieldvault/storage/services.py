@@ -1,10 +1,8 @@
-"""The composition root: builds every shared service of a process from the settings, once."""
+"""What a process shares (databases, keys, vault, content store), built once from the settings."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +14,7 @@ from fieldvault.errors import ConfigError
 from fieldvault.storage import migrate
 from fieldvault.storage.blobs import LocalBlobStore
 from fieldvault.storage.content import ContentStore, DataKeys
-from fieldvault.storage.db import make_engine, session_factory, transaction
+from fieldvault.storage.db import make_engine, session_factory
 from fieldvault.storage.keys import KeyRing, create_key_file
 from fieldvault.storage.vault import LinkageVault
 
@@ -32,12 +30,6 @@ class Services:
     vault: LinkageVault
     content: ContentStore
     engines: list[Engine] = field(default_factory=list)
-
-    @contextmanager
-    def unit_of_work(self) -> Iterator[Session]:
-        """A research-database transaction: commit on success, roll back on error."""
-        with transaction(self.research) as session:
-            yield session
 
     def close(self) -> None:
         """Dispose of the database engines."""

@@ -1,0 +1,38 @@
+"""What the command line adds to a fieldvault error: the command or flag that helps next.
+
+The domain says what is wrong (``str(error)``) and tags it with a ``code`` and its ``facts``;
+this table turns the code into advice in the CLI's own words. The bot and the web pages keep
+tables of their own, so renaming a command changes this file only.
+"""
+
+from __future__ import annotations
+
+import string
+
+from fieldvault.errors import FieldvaultError
+
+# code → advice; ``{name}`` placeholders are filled from the error's facts.
+ADVICE: dict[str, str] = {
+    "config.not_initialised": "run `fieldvault init` first",
+    "study.not_found": "`fieldvault study list` shows the registered studies",
+    "study.already_registered": "use `fieldvault study update` to change it",
+    "study.processing_end_changed": "use `fieldvault study extend`, which records the reason",
+    "participant.not_found": "`fieldvault participants {study_id}` lists the codes",
+}
+
+
+def _fill(template: str, facts: dict[str, object]) -> str | None:
+    names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    if not names <= facts.keys():
+        return None  # advice that would quote a missing fact is left out, never half-filled
+    return template.format(**facts)
+
+
+def describe(error: FieldvaultError) -> str:
+    """The error's message followed by the CLI's advice for its code, when there is one."""
+    message = str(error)
+    template = ADVICE.get(error.code)
+    advice = _fill(template, dict(error.facts)) if template else None
+    if not advice:
+        return message
+    return f"{message}; {advice}" if message else advice
