@@ -34,7 +34,7 @@ def build_audio(folder: Path, minutes: float) -> tuple[Path, float, str]:
     """Decode the English fixtures and concatenate them into one 16 kHz WAV of ``minutes``."""
     import numpy as np
 
-    from fieldvault.workers.audio import decode
+    from fieldvault.media.decode import decode
 
     clips = []
     for name in CLIPS:
@@ -66,7 +66,7 @@ def child_openai(audio: Path, model_dir: Path, device: str) -> dict[str, object]
     import torch
     import whisper
 
-    from fieldvault.workers.audio import decode
+    from fieldvault.media.decode import decode
 
     torch.set_num_threads(os.cpu_count() or 1)
     model = whisper.load_model(str(model_dir / "base" / "openai-whisper.pt"), device=device)

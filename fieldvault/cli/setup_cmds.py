@@ -8,18 +8,18 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import click
 
+from fieldvault.bot.runner import run_bot
 from fieldvault.cli.context import configure_logging, services_from, settings_from
+from fieldvault.compose import build_web_app, build_worker
 from fieldvault.config.settings import Settings
 from fieldvault.errors import ConfigError
 from fieldvault.storage.services import Services, initialise
-
-if TYPE_CHECKING:
-    from fieldvault.workers.queue import Worker
+from fieldvault.web.server import run_web
+from fieldvault.workers.queue import SWEEP_EVERY_MIN, Worker, queue_name
 
 log = logging.getLogger("fieldvault.serve")
 
@@ -47,8 +47,6 @@ def init(ctx: click.Context) -> None:
 @click.pass_context
 def serve(ctx: click.Context, once: bool) -> None:
     """Run the web app, the transcription worker and the Telegram bot in one process."""
-    from fieldvault.workers.queue import SWEEP_EVERY_MIN, Worker, build_engine, build_huey
-
     settings = settings_from(ctx)
     configure_logging(settings)
     services = services_from(ctx)
@@ -58,7 +56,7 @@ def serve(ctx: click.Context, once: bool) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
     # scheduler: the worker also runs the retention sweep, at start and every ten minutes.
-    worker = Worker(services, build_huey(settings), lambda: build_engine(settings), scheduler=True)
+    worker = build_worker(services, scheduler=True)
     threads = [_start_web(services, worker.dispatch, stop)]
     threads.append(_start_worker(worker, stop))
     log.info("worker: on, in this process, taking jobs from %s", _queue_where(settings))
@@ -83,8 +81,6 @@ def serve(ctx: click.Context, once: bool) -> None:
 
 def _queue_where(settings: Settings) -> str:
     """The queue in words, without a password from its URL."""
-    from fieldvault.workers.queue import queue_name
-
     if settings.queue_url is None:
         return f"the SQLite queue {settings.queue_path} ({queue_name(settings)})"
     url = urlsplit(settings.queue_url)
@@ -107,9 +103,6 @@ def _start_web(
     services: Services, dispatch: Callable[[], object], stop: threading.Event
 ) -> threading.Thread:
     """Serve the web app in a thread of its own until ``stop``; return once it listens."""
-    from fieldvault.web.app import create_app
-    from fieldvault.web.server import run_web
-
     listening = threading.Event()
     failure: list[Exception] = []
     settings = services.settings
@@ -122,7 +115,7 @@ def _start_web(
         done = asyncio.Event()
         loop = asyncio.get_running_loop()
         _relay(stop, loop, done)
-        app = create_app(services, dispatch=dispatch)
+        app = build_web_app(services, dispatch=dispatch)
         await run_web(app, settings.web_host, settings.web_port, done, started)
 
     def target() -> None:
@@ -168,7 +161,6 @@ def _start_worker(worker: Worker, stop: threading.Event) -> threading.Thread:
 
 def _start_bot(services: Services, stop: threading.Event) -> threading.Thread:
     """Run the bot's event loop in a thread until ``stop`` is set."""
-    from fieldvault.bot.runner import run_bot
 
     async def main() -> None:
         done = asyncio.Event()

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from fieldvault.cli.context import services_from
 from fieldvault.config.study import load_study
-from fieldvault.domain import studies
+from fieldvault.domain import studies, study_updates
 from fieldvault.domain.participants import list_participants
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import utcnow
@@ -38,7 +38,7 @@ def update(ctx: click.Context, file: Path) -> None:
     definition = load_study(file)
     services = services_from(ctx)
     with transaction(services.research) as session:
-        study, changed = studies.update_study(
+        study, changed = study_updates.update_study(
             session, definition, file.read_text(encoding="utf-8"), utcnow()
         )
     click.echo(f"updated {study.id}")

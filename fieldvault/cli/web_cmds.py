@@ -13,8 +13,11 @@ from fieldvault.cli.context import (
     services_from,
     settings_from,
 )
+from fieldvault.compose import build_web_app
+from fieldvault.domain.api_tokens import create_token, revoke_token
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import utcnow
+from fieldvault.web.server import run_web
 
 log = logging.getLogger("fieldvault.web")
 
@@ -23,16 +26,13 @@ log = logging.getLogger("fieldvault.web")
 @click.pass_context
 def web(ctx: click.Context) -> None:
     """Run the web app (researcher upload API) alone on FIELDVAULT_WEB_HOST:WEB_PORT."""
-    from fieldvault.web.app import create_app
-    from fieldvault.web.server import run_web
-
     settings = settings_from(ctx)
     configure_logging(settings)
     services = services_from(ctx)
 
     async def main(stop: asyncio.Event) -> None:
         await run_web(
-            create_app(services),
+            build_web_app(services),
             settings.web_host,
             settings.web_port,
             stop,
@@ -52,8 +52,6 @@ def api_token(
     ctx: click.Context, study_id: str, label: str | None, revoke_label: str | None
 ) -> None:
     """Create (shown once) or revoke a researcher's API token for one study."""
-    from fieldvault.domain.api_tokens import create_token, revoke_token
-
     if (label is None) == (revoke_label is None):
         raise click.UsageError("give --label LABEL to create a token or --revoke LABEL to revoke")
     services = services_from(ctx)

@@ -15,6 +15,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 
 from fieldvault.cli.context import services_from
+from fieldvault.compose import build_worker
 from fieldvault.domain.recordings import JobView, accept_recording, list_jobs
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import utcnow
@@ -49,14 +50,9 @@ def upload(
             source="cli",
             now=utcnow(),
         )
-    from fieldvault.workers.queue import Worker, build_engine, build_huey
-
     # Queue it now so a running worker starts at once; a worker's sweep would find it anyway.
-    worker = Worker(
-        services, build_huey(services.settings), lambda: build_engine(services.settings)
-    )
     try:
-        worker.dispatch()
+        build_worker(services).dispatch()
     except Exception as exc:  # the recording is safely stored; the next worker sweep queues it
         click.echo(
             f"note: the queue is not reachable now ({type(exc).__name__}); a worker will "
@@ -78,17 +74,10 @@ def upload(
 @click.pass_context
 def worker(ctx: click.Context, until_idle: bool) -> None:
     """Run the worker: transcription, pseudonymisation and the retention sweep every 10 min."""
-    from fieldvault.workers.queue import Worker, build_engine, build_huey
-
     services = services_from(ctx)
     # A long-running worker also runs the retention sweep, at start and every ten minutes; one
     # that only drains the queue (--until-idle) leaves that to `fieldvault retention run`.
-    runner = Worker(
-        services,
-        build_huey(services.settings),
-        lambda: build_engine(services.settings),
-        scheduler=not until_idle,
-    )
+    runner = build_worker(services, scheduler=not until_idle)
     stop = threading.Event()
     # SIGTERM (docker stop, systemd) lets the running task finish, then exits; a task cut short
     # any other way is taken over by the next worker when its lease lapses.

@@ -11,7 +11,6 @@ import hashlib
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
@@ -20,7 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from fieldvault import __version__
 from fieldvault.config.study import StudyDefinition
-from fieldvault.domain.errors import ConsentError, IllegalTransition, InviteError
+from fieldvault.domain.errors import ConsentError, InviteError
+from fieldvault.domain.participants import get_participant, new_participant
+from fieldvault.domain.states import HOLDS_CONSENT, State, transition
 from fieldvault.domain.studies import get_study, load_definition
 from fieldvault.storage import audit
 from fieldvault.storage.content import ContentStore
@@ -35,55 +36,10 @@ from fieldvault.storage.models import (
     as_utc,
 )
 
-
-class State(StrEnum):
-    """Where a participant is in the study."""
-
-    INVITED = "invited"
-    INFORMED = "informed"
-    CONSENTED = "consented"
-    DECLINED = "declined"
-    WITHDRAWN = "withdrawn"
-    INTERVIEWED = "interviewed"
-    TRANSCRIBED = "transcribed"
-    APPROVED = "approved"
-
-
-# Allowed moves. Paper consent goes straight from invited to consented/declined because the
-# letter was handed over on paper. A declined informant may read the letter again and
-# reconsider; withdrawal is possible from every state that holds consent, and is final.
-TRANSITIONS: Mapping[State, frozenset[State]] = {
-    State.INVITED: frozenset({State.INFORMED, State.CONSENTED, State.DECLINED, State.WITHDRAWN}),
-    State.INFORMED: frozenset({State.INFORMED, State.CONSENTED, State.DECLINED, State.WITHDRAWN}),
-    State.DECLINED: frozenset({State.INFORMED, State.CONSENTED, State.WITHDRAWN}),
-    State.CONSENTED: frozenset({State.INFORMED, State.INTERVIEWED, State.WITHDRAWN}),
-    State.INTERVIEWED: frozenset({State.INFORMED, State.TRANSCRIBED, State.WITHDRAWN}),
-    State.TRANSCRIBED: frozenset({State.INFORMED, State.APPROVED, State.WITHDRAWN}),
-    State.APPROVED: frozenset({State.INFORMED, State.WITHDRAWN}),
-    State.WITHDRAWN: frozenset(),
-}
-
-# States in which a consent has been given and not withdrawn.
-HOLDS_CONSENT = frozenset({State.CONSENTED, State.INTERVIEWED, State.TRANSCRIBED, State.APPROVED})
-
 CHANNELS = frozenset({"telegram", "web", "paper"})
 INVITE_CODE_BYTES = (
     16  # 22 url-safe characters: fits a Telegram start payload (max 64, A-Za-z0-9_-)
 )
-
-
-def transition(participant: Participant, new: State, now: dt.datetime) -> None:
-    """Move ``participant`` to ``new`` or raise IllegalTransition."""
-    current = State(participant.state)
-    if current in HOLDS_CONSENT and new is State.INFORMED:
-        # Re-reading a new letter version does not undo the consent already given.
-        return
-    if new not in TRANSITIONS[current]:
-        raise IllegalTransition(
-            f"participant {participant.code} is {current.value}; it cannot become {new.value}"
-        )
-    participant.state = new.value
-    participant.state_changed_at = now
 
 
 # --- invites -----------------------------------------------------------------------------
@@ -129,8 +85,6 @@ def redeem_invite(
     session: Session, code: str, now: dt.datetime, *, pseudonym_avoid: frozenset[str] = frozenset()
 ) -> Participant:
     """Use an invite once: create the participant it invites, or raise InviteError."""
-    from fieldvault.domain.participants import new_participant
-
     invite = session.scalar(select(Invite).where(Invite.code_hash == hash_invite_code(code)))
     if invite is None:
         raise InviteError("this invitation is not valid; ask the researcher for a new link")
@@ -369,45 +323,6 @@ def needs_reconsent(session: Session, participant: Participant) -> bool:
     return definition.letter_version(state.language) != state.letter_version
 
 
-def ask_to_reconsent(session: Session, study_id: str, now: dt.datetime) -> list[str]:
-    """Queue a notice to each informant whose consent is to an older letter; return the codes.
-
-    The notice only points them to the new text (the bot asks again at their next /start);
-    their earlier consent stands until they answer, as a changed letter does not undo it.
-    """
-    from fieldvault.domain import notices  # notices is a leaf; imported here to keep it one
-
-    definition = load_definition(session, study_id)
-    holders = session.scalars(
-        select(Participant)
-        .where(
-            Participant.study_id == study_id,
-            Participant.state.in_([s.value for s in HOLDS_CONSENT]),
-        )
-        .order_by(Participant.id)
-    ).all()
-    asked = []
-    for participant in holders:
-        if not needs_reconsent(session, participant):
-            continue
-        language = current_consent(session, participant).language
-        if language not in definition.languages:
-            language = definition.default_language
-        version = definition.letter_version(language)
-        notices.add_notice(
-            session,
-            study_id=study_id,
-            audience=notices.INFORMANT,
-            kind="letter-changed",
-            dedupe_key=f"letter-changed:{study_id}:{participant.code}:{version}",
-            now=now,
-            participant_code=participant.code,
-            params={"letter_version": version},
-        )
-        asked.append(participant.code)
-    return asked
-
-
 def _ensure_letter_version(
     session: Session, study_id: str, definition: StudyDefinition, language: str, now: dt.datetime
 ) -> str:
@@ -468,8 +383,6 @@ def record_paper_consent(
     The scan carries the informant's name and signature, so it is identifiable content under
     the participant's evidence data key. When anything is refused, nothing is left behind.
     """
-    from fieldvault.domain.participants import get_participant
-
     fmt = evidence_format(evidence.read(16))
     evidence.seek(0)
     stored: BlobObject | None = None

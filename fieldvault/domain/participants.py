@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from fieldvault.domain.errors import DomainError, ParticipantNotFound
+from fieldvault.domain.states import State
 from fieldvault.domain.studies import get_study, load_definition
 from fieldvault.storage import audit
 from fieldvault.storage.db import transaction
@@ -79,8 +80,6 @@ def new_participant(
     session: Session, study_id: str, now: dt.datetime, *, avoid: frozenset[str] = frozenset()
 ) -> Participant:
     """Create a participant with a fresh code and pseudonym, state ``invited``."""
-    from fieldvault.domain.consent import State
-
     get_study(session, study_id)
     existing = set(
         session.scalars(select(Participant.code).where(Participant.study_id == study_id))

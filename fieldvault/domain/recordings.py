@@ -24,6 +24,7 @@ from fieldvault.domain.errors import DomainError
 from fieldvault.domain.participants import get_participant
 from fieldvault.domain.studies import get_study, load_definition
 from fieldvault.errors import NotFoundError
+from fieldvault.media.probe import AudioProblem, StreamReader, probe
 from fieldvault.storage import audit
 from fieldvault.storage.content import ContentStore
 from fieldvault.storage.db import transaction
@@ -35,7 +36,6 @@ from fieldvault.storage.models import (
     Transcript,
     TranscriptionJob,
 )
-from fieldvault.workers.audio import AudioProblem, StreamReader, probe
 
 SOURCES = frozenset({"cli", "telegram", "web"})
 

@@ -76,7 +76,7 @@ def register_study(
     )
     session.add(study)
     session.flush()
-    _store_letters(session, definition, now)
+    store_letters(session, definition, now)
     audit.append(
         session,
         audit.Event.STUDY_REGISTERED,
@@ -88,57 +88,6 @@ def register_study(
     return study
 
 
-def update_study(
-    session: Session, definition: StudyDefinition, toml_text: str, now: dt.datetime
-) -> tuple[Study, list[str]]:
-    """Replace a study's definition; return it and the languages whose letter changed.
-
-    End dates are not changed here: an extension needs a recorded reason (and in Norway a new
-    assessment), so it has its own command.
-    """
-    study = get_study(session, definition.id)
-    if (study.project_end, study.processing_end) != (
-        definition.project_end,
-        definition.processing_end,
-    ):
-        raise DomainError(
-            "the end dates differ from the registered ones",
-            code="study.processing_end_changed",
-            study_id=study.id,
-        )
-    old = load_definition(session, study.id)
-    changed = [
-        lang
-        for lang in definition.languages
-        if lang not in old.languages or old.letter_version(lang) != definition.letter_version(lang)
-    ]
-    study.title = definition.title
-    study.definition_toml = toml_text
-    study.definition_sha256 = hashlib.sha256(toml_text.encode("utf-8")).hexdigest()
-    study.timezone = definition.timezone
-    _store_letters(session, definition, now)
-    asked: list[str] = []
-    if changed:
-        # consent imports this module; the rule of who must consent again lives there.
-        from fieldvault.domain.consent import ask_to_reconsent
-
-        session.flush()
-        asked = ask_to_reconsent(session, study.id, now)
-    audit.append(
-        session,
-        audit.Event.STUDY_UPDATED,
-        actor="researcher",
-        study_id=study.id,
-        details={
-            "definition_sha256": study.definition_sha256,
-            "letters_changed": changed,
-            "reconsent_asked": asked,
-        },
-        at=now,
-    )
-    return study, changed
-
-
 def list_studies(session: Session) -> list[Study]:
     """All registered studies, by id."""
     return list(session.scalars(select(Study).order_by(Study.id)))
@@ -148,7 +97,8 @@ def _versions(definition: StudyDefinition) -> dict[str, str]:
     return {lang: definition.letter_version(lang) for lang in definition.languages}
 
 
-def _store_letters(session: Session, definition: StudyDefinition, now: dt.datetime) -> None:
+def store_letters(session: Session, definition: StudyDefinition, now: dt.datetime) -> None:
+    """Keep the exact text of every letter version of ``definition`` (once per version)."""
     for lang, version in _versions(definition).items():
         if session.get(LetterVersion, (definition.id, version)) is None:
             session.add(

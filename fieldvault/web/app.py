@@ -32,8 +32,9 @@ def create_app(
 
     ``clock`` is the time the domain is given (tests pass a fixed one, as the bot's do).
 
-    Without ``dispatch`` the app queues jobs on the configured queue itself, as ``fieldvault
-    upload`` does; ``fieldvault serve`` passes its in-process worker's.
+    Whoever builds the app hands it ``dispatch`` (``fieldvault.compose``: the in-process
+    worker's under ``serve``, the configured queue's under ``web``). Without one, a new job
+    waits for the next worker's sweep, which queues every job not yet queued.
     """
     # client_max_size guards only bodies read whole (none here): uploads are streamed and
     # counted against max_upload_bytes while they are read.
@@ -42,10 +43,7 @@ def create_app(
     app[UPLOAD_LIMIT] = max_upload_bytes
     app[CLOCK] = clock
     app.cleanup_ctx.append(_executor)
-    if dispatch is None:
-        app.cleanup_ctx.append(_queue)
-    else:
-        app[DISPATCH] = dispatch
+    app[DISPATCH] = _no_dispatch if dispatch is None else dispatch
     setup_routes(app)
     return app
 
@@ -57,13 +55,5 @@ async def _executor(app: web.Application) -> AsyncIterator[None]:
     executor.shutdown(wait=True)
 
 
-async def _queue(app: web.Application) -> AsyncIterator[None]:
-    # Imported here: the queue module brings huey and the engines, which the app needs only
-    # for queueing.
-    from fieldvault.workers.queue import Worker, build_engine, build_huey
-
-    services = app[SERVICES]
-    settings = services.settings
-    worker = Worker(services, build_huey(settings), lambda: build_engine(settings))
-    app[DISPATCH] = worker.dispatch
-    yield
+def _no_dispatch() -> None:
+    """Queue nothing now: the next worker's sweep queues the job it finds."""

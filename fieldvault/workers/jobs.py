@@ -32,9 +32,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from fieldvault.domain import consent
+from fieldvault.domain import consent, retention
 from fieldvault.domain.consent import State
+from fieldvault.domain.notices import LogNotifier, Notifier
 from fieldvault.domain.recordings import speaker_label
+from fieldvault.media.decode import decode
+from fieldvault.media.probe import StreamReader
 from fieldvault.storage import audit
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import (
@@ -48,7 +51,6 @@ from fieldvault.storage.models import (
     utcnow,
 )
 from fieldvault.storage.services import Services
-from fieldvault.workers.audio import StreamReader, decode
 from fieldvault.workers.transcription import Engine, Segment
 
 log = logging.getLogger(__name__)
@@ -506,14 +508,15 @@ def _finish(services: Services, job_id: int, me: str | None) -> None:
             job.finished_at = utcnow()
 
 
-def run_retention_sweep(services: Services, now: dt.datetime) -> str:
-    """The periodic sweep task: reminders, due deletions, unfinished purges; returns a status."""
-    # Imported here: the bot's notifier pulls in python-telegram-bot, which transcription
-    # does not need.
-    from fieldvault.bot.notifier import build_notifier
-    from fieldvault.domain import retention
+def run_retention_sweep(
+    services: Services, now: dt.datetime, notifier: Notifier | None = None
+) -> str:
+    """The periodic sweep task: reminders, due deletions, unfinished purges; returns a status.
 
-    notifier = build_notifier(services)
+    ``notifier`` is what the composition root built (the bot's when a token is set); without
+    one, notices go to the log. It is closed when the sweep ends.
+    """
+    notifier = LogNotifier() if notifier is None else notifier
     try:
         report = retention.run_sweep(services, now, notifier=notifier)
     except retention.SweepBusy:

@@ -20,6 +20,7 @@ from huey.api import Task
 
 from fieldvault.config.settings import Settings
 from fieldvault.domain import pseudonymisation as pz
+from fieldvault.domain.notices import Notifier
 from fieldvault.storage.models import utcnow
 from fieldvault.storage.services import Services
 from fieldvault.workers import jobs, weights
@@ -95,6 +96,8 @@ class Worker:
     # The time the sweep runs as, and by which periodic tasks fall due (tests move it).
     clock: Callable[[], dt.datetime] = utcnow
     _periodic_checked: dt.datetime | None = None
+    # Builds the notifier of each sweep (the composition root hands in the bot's); None: the log.
+    notifier_factory: Callable[[], Notifier] | None = None
 
     def __post_init__(self) -> None:
         @self.huey.task(
@@ -134,7 +137,8 @@ class Worker:
 
         @self.huey.periodic_task(crontab(minute=f"*/{SWEEP_EVERY_MIN}"), name="retention-sweep")
         def retention_sweep() -> str:
-            status = jobs.run_retention_sweep(self.services, self.clock())
+            notifier = None if self.notifier_factory is None else self.notifier_factory()
+            status = jobs.run_retention_sweep(self.services, self.clock(), notifier)
             log.info("retention sweep: %s", status)
             return status
 

@@ -17,6 +17,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from fieldvault.media.decode import SAMPLE_RATE
+
 # Thresholds are Whisper's own fallback thresholds (openai/whisper transcribe.py): a segment past
 # them is one Whisper itself would have retried; here it is kept and flagged for review.
 COMPRESSION_RATIO_MAX = 2.4
@@ -38,7 +40,7 @@ BATCHED_VAD: dict[str, Any] = {
     "max_speech_duration_s": BATCHED_VAD_MAX_S,
     "min_silence_duration_ms": 160,
 }
-SAMPLE_RATE = 16000
+
 # faster-whisper computes the log-mel spectrogram of everything it is given at once (about
 # 1.2 GB of STFT for an hour), so long recordings are transcribed in pieces of about ten
 # minutes, cut in the quietest half second near each boundary.

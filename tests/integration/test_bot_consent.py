@@ -305,7 +305,7 @@ def test_two_informants_interleaved_never_see_each_others_data(bot: BotHarness) 
 
 def test_a_changed_letter_asks_for_consent_to_the_new_text(bot: BotHarness) -> None:
     from fieldvault.config.study import parse_study
-    from fieldvault.domain.studies import update_study
+    from fieldvault.domain.study_updates import update_study
     from tests.integration.conftest import EXAMPLE
 
     [code] = bot.invites()
@@ -338,7 +338,7 @@ def test_a_changed_letter_asks_for_consent_to_the_new_text(bot: BotHarness) -> N
 
 def _change_the_letter(h: BotHarness) -> None:
     from fieldvault.config.study import parse_study
-    from fieldvault.domain.studies import update_study
+    from fieldvault.domain.study_updates import update_study
     from tests.integration.conftest import EXAMPLE
 
     text = EXAMPLE.read_text(encoding="utf-8")

@@ -242,7 +242,7 @@ def test_a_changed_letter_sends_consented_informants_a_notice_to_read_it_again(
     bot: BotHarness,
 ) -> None:
     from fieldvault.config.study import parse_study
-    from fieldvault.domain.studies import update_study
+    from fieldvault.domain.study_updates import update_study
     from fieldvault.storage.models import Notice
     from tests.integration.conftest import EXAMPLE
 

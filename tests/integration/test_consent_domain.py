@@ -244,7 +244,7 @@ def test_a_changed_letter_asks_consented_informants_to_consent_again(
     services: Services, study_id: str
 ) -> None:
     from fieldvault.config.study import parse_study
-    from fieldvault.domain.studies import update_study
+    from fieldvault.domain.study_updates import update_study
 
     from .conftest import EXAMPLE
 
@@ -357,7 +357,7 @@ def test_a_file_that_is_not_a_scan_is_refused_as_evidence(
 
 def _change_the_letter(services: Services) -> None:
     from fieldvault.config.study import parse_study
-    from fieldvault.domain.studies import update_study
+    from fieldvault.domain.study_updates import update_study
 
     from .conftest import EXAMPLE
 

@@ -15,6 +15,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 from yarl import URL
 
+from fieldvault.compose import build_web_app
 from fieldvault.config.study import parse_study
 from fieldvault.domain import api_tokens, studies
 from fieldvault.domain.consent import State
@@ -46,7 +47,7 @@ def _serve(services: Services, scenario: Scenario, **app_options: Any) -> None:
 
     async def main() -> None:
         options = {"clock": lambda: NOW} | app_options
-        runner = web.AppRunner(create_app(services, **options))
+        runner = web.AppRunner(build_web_app(services, **options))
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

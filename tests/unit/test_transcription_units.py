@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fieldvault.media.probe import StreamReader
 from fieldvault.workers import weights
-from fieldvault.workers.audio import StreamReader
 from fieldvault.workers.transcription import (
     SAMPLE_RATE,
     Segment,
@@ -81,7 +81,7 @@ def test_speech_share_counts_only_the_overlap_with_speech() -> None:
 
 
 def test_the_vad_hears_speech_in_a_clip_and_none_in_silence() -> None:
-    from fieldvault.workers.audio import decode
+    from fieldvault.media.decode import decode
 
     with (DATA / "interview_en.ogg").open("rb") as clip:
         audio = decode(clip)  # type: ignore[arg-type]
