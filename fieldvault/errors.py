@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from collections.abc import Mapping
 
 
@@ -34,3 +35,19 @@ class NotFoundError(FieldvaultError):
     """A study, participant, invite or object does not exist (or is not yours)."""
 
     code = "not_found"
+
+
+def with_advice(error: FieldvaultError, advice: Mapping[str, str]) -> str:
+    """``str(error)`` followed by a front end's advice for its code, filled from its facts.
+
+    Advice that would quote a fact the error does not carry is left out, never half-filled.
+    """
+    message = str(error)
+    template = advice.get(error.code)
+    if template is None:
+        return message
+    names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    if not names <= error.facts.keys():
+        return message
+    text = template.format(**error.facts)
+    return f"{message}; {text}" if message else text

@@ -1,1 +1,1 @@
-"""Reserved for the bot component; see ARCHITECTURE.md."""
+"""The Telegram bot (python-telegram-bot): the informant conversation and researchers' commands."""

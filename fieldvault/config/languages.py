@@ -1,4 +1,4 @@
-"""Interview languages as Whisper knows them, and the one place that reads a researcher's choice.
+"""fieldvault's languages: the texts' (nb, nn, en) and the interviews' as Whisper knows them.
 
 The study's letter languages are nb, nn and en, but Whisper has no "nb": its Norwegian is "no"
 (trained mostly on bokmål) next to "nn". Reading "nb" as "no" here saves a researcher a failed
@@ -6,6 +6,13 @@ transcription job; anything Whisper does not know is refused before a file is st
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+
+# The languages of letters, consent items and every text an informant reads: the one list.
+LANGUAGES: tuple[str, ...] = ("nb", "nn", "en")
+# Each of them in its own words, as an informant picks it (and a researcher reads it).
+LANGUAGE_NAMES: Mapping[str, str] = {"nb": "Norsk bokmål", "nn": "Norsk nynorsk", "en": "English"}
 
 DETECT = "detect"
 

@@ -28,6 +28,8 @@ MAX_LABEL = 64
 class InvalidApiToken(DomainError):
     """No token was given, or it is unknown or revoked (HTTP 401)."""
 
+    code = "api_token.invalid"
+
 
 class ApiTokenError(DomainError):
     """A token cannot be created or revoked as asked."""
@@ -59,13 +61,17 @@ def create_token(
     if not label or len(label) > MAX_LABEL:
         raise ApiTokenError(
             f"give a label of 1 to {MAX_LABEL} characters (e.g. the researcher's initials "
-            "and the machine: 'IH laptop')"
+            "and the machine: 'IH laptop')",
+            code="api_token.bad_label",
+            max_label=MAX_LABEL,
         )
     if _active(session, study_id, label):
         raise ApiTokenError(
-            f"study {study_id!r} already has a token labelled {label!r}; revoke it first "
-            f"(`fieldvault researcher api-token {study_id} --revoke {label!r}`) or pick another "
-            "label"
+            f"study {study_id!r} already has a token labelled {label!r}; revoke it first or "
+            "pick another label",
+            code="api_token.label_taken",
+            study_id=study_id,
+            label=label,
         )
     secret = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
     row = ApiToken(study_id=study_id, label=label, token_hash=token_hash(secret), created_at=now)
@@ -90,7 +96,9 @@ def revoke_token(
     rows = _active(session, study_id, label.strip())
     if not rows:
         raise NotFoundError(
-            f"study {study_id!r} has no active API token labelled {label.strip()!r}"
+            f"study {study_id!r} has no active API token labelled {label.strip()!r}",
+            code="api_token.not_found",
+            study_id=study_id,
         )
     for row in rows:
         row.revoked_at = now
@@ -112,16 +120,10 @@ def authorise(session: Session, token: str | None, study_id: str) -> ApiToken:
     if token:
         row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
     if row is None or row.revoked_at is not None:
-        raise InvalidApiToken(
-            "the API token is missing, unknown or revoked; create one with `fieldvault "
-            "researcher api-token STUDY --label LABEL` and send it as "
-            "'Authorization: Bearer <token>'"
-        )
+        raise InvalidApiToken("the API token is missing, unknown or revoked")
     if row.study_id != study_id:
         # Rule 6: a study the token does not belong to answers exactly like one that does not
         # exist (the same words as get_study), so a token cannot probe for other studies.
-        raise StudyNotFound(
-            f"no study {study_id!r}; `fieldvault study list` shows the registered studies"
-        )
+        raise StudyNotFound(f"no study {study_id!r}", study_id=study_id)
     get_study(session, study_id)
     return row

@@ -24,7 +24,7 @@ from fieldvault.domain.participants import get_participant, new_participant
 from fieldvault.domain.states import HOLDS_CONSENT, State, transition
 from fieldvault.domain.studies import get_study, load_definition
 from fieldvault.storage import audit
-from fieldvault.storage.content import ContentStore
+from fieldvault.storage.content import BlobKind, ContentStore
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import (
     BlobObject,
@@ -55,9 +55,14 @@ def create_invites(
 ) -> list[str]:
     """Create ``count`` one-time invites; return the codes, which are never stored in the clear."""
     if count < 1 or count > 1000:
-        raise InviteError("the number of invites must be between 1 and 1000")
+        raise InviteError(
+            "the number of invites must be between 1 and 1000", code="invite.bad_count"
+        )
     if expires_in <= dt.timedelta(0):
-        raise InviteError("an invite must expire in the future; give a positive number of days")
+        raise InviteError(
+            "an invite must expire in the future: a positive number of days",
+            code="invite.bad_expiry",
+        )
     get_study(session, study_id)
     codes = [secrets.token_urlsafe(INVITE_CODE_BYTES) for _ in range(count)]
     for code in codes:
@@ -87,11 +92,18 @@ def redeem_invite(
     """Use an invite once: create the participant it invites, or raise InviteError."""
     invite = session.scalar(select(Invite).where(Invite.code_hash == hash_invite_code(code)))
     if invite is None:
-        raise InviteError("this invitation is not valid; ask the researcher for a new link")
+        raise InviteError(
+            "this invitation is not valid; ask the researcher for a new link", code="invite.unknown"
+        )
     if invite.used_at is not None:
-        raise InviteError("this invitation has already been used; ask the researcher for a new one")
+        raise InviteError(
+            "this invitation has already been used; ask the researcher for a new one",
+            code="invite.used",
+        )
     if as_utc(invite.expires_at) <= now:
-        raise InviteError("this invitation has expired; ask the researcher for a new one")
+        raise InviteError(
+            "this invitation has expired; ask the researcher for a new one", code="invite.expired"
+        )
     # Conditional update: of two simultaneous redemptions only one changes a row.
     claimed = session.execute(
         update(Invite)
@@ -100,7 +112,10 @@ def redeem_invite(
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        raise InviteError("this invitation has already been used; ask the researcher for a new one")
+        raise InviteError(
+            "this invitation has already been used; ask the researcher for a new one",
+            code="invite.used",
+        )
     participant = new_participant(session, invite.study_id, now, avoid=pseudonym_avoid)
     invite.used_at = now
     invite.participant_id = participant.id
@@ -163,30 +178,50 @@ def record_consent(
     withdrawal (``participant.state`` is then ``withdrawn``).
     """
     definition = load_definition(session, participant.study_id)
-    if channel not in CHANNELS:
-        raise ConsentError(f"unknown channel {channel!r}; use one of {', '.join(sorted(CHANNELS))}")
-    if language not in definition.languages:
-        raise ConsentError(
-            f"language {language!r} is not one of the study's languages "
-            f"({', '.join(definition.languages)})"
-        )
-    known = {item.id for item in definition.consent_items}
-    unknown = sorted(set(decisions) - known)
-    if unknown:
-        raise ConsentError(_unknown_items(unknown, known))
-    missing = sorted(known - set(decisions))
-    if missing:
-        raise ConsentError(
-            f"no answer for consent item(s) {', '.join(missing)}; every item must be answered "
-            "yes or no explicitly (nothing is pre-ticked)"
-        )
+    _check_answers(definition, decisions, language=language, channel=channel)
     if letter_delivered_at > now:
-        raise ConsentError("the letter cannot have been delivered after the consent was given")
+        raise ConsentError(
+            "the letter cannot have been delivered after the consent was given",
+            code="consent.delivered_after_consent",
+        )
     version = _ensure_letter_version(session, participant.study_id, definition, language, now)
     declined = any(not decisions[i] for i in definition.required_item_ids)
     held = State(participant.state) in HOLDS_CONSENT
     if not held:
         transition(participant, State.DECLINED if declined else State.CONSENTED, now)
+    record = _store_record(
+        session,
+        participant,
+        decisions,
+        version=version,
+        language=language,
+        channel=channel,
+        letter_delivered_at=letter_delivered_at,
+        now=now,
+        how=how,
+        evidence_object_id=evidence_object_id,
+    )
+    _audit_consent(session, participant, record, declined=declined, reconsent=held, actor=actor)
+    if held and declined:
+        # The study cannot go on without a required item: the same withdrawal as /withdraw.
+        withdraw(session, participant, channel=channel, now=now, actor=actor)
+    return record
+
+
+def _store_record(
+    session: Session,
+    participant: Participant,
+    decisions: Mapping[str, bool],
+    *,
+    version: str,
+    language: str,
+    channel: str,
+    letter_delivered_at: dt.datetime,
+    now: dt.datetime,
+    how: Mapping[str, Any] | None,
+    evidence_object_id: str | None,
+) -> ConsentRecord:
+    """Add the consent record with one decision per item, flushed so it has its id."""
     record = ConsentRecord(
         participant=participant,
         kind="consent",
@@ -202,6 +237,20 @@ def record_consent(
     )
     session.add(record)
     session.flush()
+    return record
+
+
+def _audit_consent(
+    session: Session,
+    participant: Participant,
+    record: ConsentRecord,
+    *,
+    declined: bool,
+    reconsent: bool,
+    actor: str,
+) -> None:
+    """Append the consent event: items granted and refused, by id, and the letter version."""
+    decisions = {d.item_id: d.granted for d in record.decisions}
     audit.append(
         session,
         audit.Event.CONSENT_REFUSED if declined else audit.Event.CONSENT_GIVEN,
@@ -212,17 +261,41 @@ def record_consent(
             "record": record.id,
             "granted": sorted(i for i, g in decisions.items() if g),
             "refused": sorted(i for i, g in decisions.items() if not g),
-            "letter_version": version,
-            "language": language,
-            "channel": channel,
-            **({"reconsent": True} if held else {}),
+            "letter_version": record.letter_version,
+            "language": record.language,
+            "channel": record.channel,
+            **({"reconsent": True} if reconsent else {}),
         },
-        at=now,
+        at=record.recorded_at,
     )
-    if held and declined:
-        # The study cannot go on without a required item: the same withdrawal as /withdraw.
-        withdraw(session, participant, channel=channel, now=now, actor=actor)
-    return record
+
+
+def _check_answers(
+    definition: StudyDefinition, decisions: Mapping[str, bool], *, language: str, channel: str
+) -> None:
+    """Refuse a consent that does not answer exactly the study's items, in one of its languages."""
+    if channel not in CHANNELS:
+        raise ConsentError(
+            f"unknown channel {channel!r}; use one of {', '.join(sorted(CHANNELS))}",
+            code="consent.unknown_channel",
+        )
+    if language not in definition.languages:
+        raise ConsentError(
+            f"language {language!r} is not one of the study's languages "
+            f"({', '.join(definition.languages)})",
+            code="consent.unknown_language",
+        )
+    known = {item.id for item in definition.consent_items}
+    unknown = sorted(set(decisions) - known)
+    if unknown:
+        raise ConsentError(_unknown_items(unknown, known), code="consent.unknown_item")
+    missing = sorted(known - set(decisions))
+    if missing:
+        raise ConsentError(
+            f"no answer for consent item(s) {', '.join(missing)}; every item must be answered "
+            "yes or no explicitly (nothing is pre-ticked)",
+            code="consent.unanswered_item",
+        )
 
 
 def withdraw(
@@ -241,18 +314,23 @@ def withdraw(
     """
     definition = load_definition(session, participant.study_id)
     if State(participant.state) is State.WITHDRAWN:
-        raise ConsentError(f"participant {participant.code} has already withdrawn")
+        raise ConsentError(
+            f"participant {participant.code} has already withdrawn", code="consent.withdrawn"
+        )
     known = {item.id for item in definition.consent_items}
     targets = set(known if items is None else items)
     unknown = sorted(targets - known)
     if unknown:
-        raise ConsentError(_unknown_items(unknown, known))
+        raise ConsentError(_unknown_items(unknown, known), code="consent.unknown_item")
     whole = items is None or bool(targets & definition.required_item_ids)
     if whole:
         targets = set(known)
     current = current_consent(session, participant)
     if not whole and not any(current.granted(i) for i in targets):
-        raise ConsentError("nothing to withdraw: those items are not currently granted")
+        raise ConsentError(
+            "nothing to withdraw: those items are not currently granted",
+            code="consent.nothing_to_withdraw",
+        )
     if whole:
         transition(participant, State.WITHDRAWN, now)
     record = ConsentRecord(
@@ -399,7 +477,7 @@ def record_paper_consent(
                 study_id=study_id,
                 participant_id=participant.id,
                 participant_code=participant.code,
-                kind="evidence",
+                kind=BlobKind.EVIDENCE,
                 source=evidence,
                 now=now,
             )

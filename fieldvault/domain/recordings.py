@@ -22,11 +22,12 @@ from fieldvault.domain import consent
 from fieldvault.domain.consent import State
 from fieldvault.domain.errors import DomainError
 from fieldvault.domain.participants import get_participant
+from fieldvault.domain.retention.deadlines import study_deadline
 from fieldvault.domain.studies import get_study, load_definition
 from fieldvault.errors import NotFoundError
-from fieldvault.media.probe import AudioProblem, StreamReader, probe
+from fieldvault.media.probe import AudioInfo, AudioProblem, StreamReader, probe
 from fieldvault.storage import audit
-from fieldvault.storage.content import ContentStore
+from fieldvault.storage.content import BlobKind, ContentStore
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import (
     BlobObject,
@@ -43,14 +44,16 @@ SOURCES = frozenset({"cli", "telegram", "web"})
 class RecordingRefused(DomainError):
     """An upload was refused; nothing of it was kept."""
 
-    def __init__(self, message: str, reason: str = "bad-audio") -> None:
-        """``reason`` goes to the audit chain: ``no-consent`` or ``bad-audio``."""
-        super().__init__(message)
+    def __init__(self, message: str, reason: str = "bad-audio", **facts: object) -> None:
+        """``reason`` goes to the audit chain (``no-consent``, ``study-ended``, ``bad-audio``)."""
+        super().__init__(message, code=f"recording.{reason}", **facts)
         self.reason = reason
 
 
 class TranscriptNotFound(NotFoundError):
     """No transcript (yet) for that participant."""
+
+    code = "transcript.not_found"
 
 
 def speaker_label(position: int, track_count: int) -> str:
@@ -74,21 +77,7 @@ def accept_recording(
         raise ValueError(f"unknown source {source!r}")
     if not files:
         raise RecordingRefused("no audio file given")
-    with transaction(research) as session:
-        participant = get_participant(session, study_id, code)
-        language = _whisper_language(language, load_definition(session, study_id))
-        ended = _ended(session, study_id, now)
-        if ended is not None:
-            _audit_refusal(research, study_id, code, source, "study-ended", len(files), now)
-            raise RecordingRefused(ended, "study-ended")
-        if not consent.may_hold_recording(session, participant):
-            item = load_definition(session, study_id).recording_item_id
-            _audit_refusal(research, study_id, code, source, "no-consent", len(files), now)
-            raise RecordingRefused(
-                f"participant {code} has no current consent to {item!r}; "
-                "no recording can be accepted",
-                "no-consent",
-            )
+    language = _check_intake(research, study_id, code, language, source, len(files), now)
     written: list[str] = []
     try:
         with transaction(research) as session:
@@ -98,49 +87,8 @@ def accept_recording(
                 raise RecordingRefused(
                     f"participant {code} has withdrawn consent to recording", "no-consent"
                 )
-            tracks = []
-            for name, fh in files:
-                obj = content.put(
-                    session,
-                    study_id=study_id,
-                    participant_id=participant.id,
-                    participant_code=code,
-                    kind="recording",
-                    source=fh,
-                    now=now,
-                )
-                written.append(obj.object_id)
-                try:
-                    info = _probe_stored(content, obj)
-                except AudioProblem as exc:
-                    raise RecordingRefused(f"file {name!r} {exc}") from exc
-                tracks.append((obj, info))
-            recording = Recording(
-                study_id=study_id,
-                participant_id=participant.id,
-                language=language,
-                source=source,
-                duration_s=max(info.duration_s for _, info in tracks),
-                created_at=now,
-            )
-            session.add(recording)
-            session.flush()
-            for position, (obj, info) in enumerate(tracks):
-                session.add(
-                    RecordingTrack(
-                        recording_id=recording.id,
-                        position=position,
-                        object_id=obj.object_id,
-                        container=info.container,
-                        codec=info.codec,
-                        duration_s=info.duration_s,
-                    )
-                )
-            session.add(
-                TranscriptionJob(
-                    recording_id=recording.id, study_id=study_id, state="queued", created_at=now
-                )
-            )
+            tracks = _store_tracks(session, content, participant, files, written, now)
+            recording = _add_rows(session, participant, tracks, language, source, now)
             if State(participant.state) is State.CONSENTED:
                 consent.transition(participant, State.INTERVIEWED, now)
             audit.append(
@@ -169,6 +117,101 @@ def accept_recording(
         raise
 
 
+def _check_intake(
+    research: sessionmaker[Session],
+    study_id: str,
+    code: str,
+    language: str | None,
+    source: str,
+    file_count: int,
+    now: dt.datetime,
+) -> str | None:
+    """Refuse before anything is stored (ended study, no consent); return Whisper's language."""
+    with transaction(research) as session:
+        participant = get_participant(session, study_id, code)
+        language = _whisper_language(language, load_definition(session, study_id))
+        ended = _ended(session, study_id, now)
+        if ended is not None:
+            _audit_refusal(research, study_id, code, source, "study-ended", file_count, now)
+            raise RecordingRefused(ended, "study-ended", study_id=study_id)
+        if not consent.may_hold_recording(session, participant):
+            item = load_definition(session, study_id).recording_item_id
+            _audit_refusal(research, study_id, code, source, "no-consent", file_count, now)
+            raise RecordingRefused(
+                f"participant {code} has no current consent to {item!r}; "
+                "no recording can be accepted",
+                "no-consent",
+            )
+    return language
+
+
+def _store_tracks(
+    session: Session,
+    content: ContentStore,
+    participant: Participant,
+    files: Sequence[tuple[str, BinaryIO]],
+    written: list[str],
+    now: dt.datetime,
+) -> list[tuple[BlobObject, AudioInfo]]:
+    """Encrypt each file as it is read and probe what was kept; ``written`` lists the blobs."""
+    tracks = []
+    for name, fh in files:
+        obj = content.put(
+            session,
+            study_id=participant.study_id,
+            participant_id=participant.id,
+            participant_code=participant.code,
+            kind=BlobKind.RECORDING,
+            source=fh,
+            now=now,
+        )
+        written.append(obj.object_id)
+        try:
+            info = _probe_stored(content, obj)
+        except AudioProblem as exc:
+            raise RecordingRefused(f"file {name!r} {exc}") from exc
+        tracks.append((obj, info))
+    return tracks
+
+
+def _add_rows(
+    session: Session,
+    participant: Participant,
+    tracks: list[tuple[BlobObject, AudioInfo]],
+    language: str | None,
+    source: str,
+    now: dt.datetime,
+) -> Recording:
+    """Add the recording, its tracks and its queued transcription job."""
+    recording = Recording(
+        study_id=participant.study_id,
+        participant_id=participant.id,
+        language=language,
+        source=source,
+        duration_s=max(info.duration_s for _, info in tracks),
+        created_at=now,
+    )
+    session.add(recording)
+    session.flush()
+    for position, (obj, info) in enumerate(tracks):
+        session.add(
+            RecordingTrack(
+                recording_id=recording.id,
+                position=position,
+                object_id=obj.object_id,
+                container=info.container,
+                codec=info.codec,
+                duration_s=info.duration_s,
+            )
+        )
+    session.add(
+        TranscriptionJob(
+            recording_id=recording.id, study_id=participant.study_id, state="queued", created_at=now
+        )
+    )
+    return recording
+
+
 def _whisper_language(given: str | None, definition: StudyDefinition) -> str | None:
     """The language Whisper is told (None = detect): the upload's, else the study's."""
     try:
@@ -179,19 +222,16 @@ def _whisper_language(given: str | None, definition: StudyDefinition) -> str | N
 
 def _ended(session: Session, study_id: str, now: dt.datetime) -> str | None:
     """Why the study may no longer take recordings (its processing has ended), or None."""
-    from fieldvault.domain.retention import study_deadline
-
     study = get_study(session, study_id)
     if now < study_deadline(study):
         return None
     return (
         f"study {study_id} ended its processing on {study.processing_end.isoformat()}: "
-        "no recording can be accepted after the end date, and what it held is being deleted; "
-        "if Sikt has approved a later end date, run `fieldvault study extend` first"
+        "no recording can be accepted after the end date, and what it held is being deleted"
     )
 
 
-def _probe_stored(content: ContentStore, obj: BlobObject) -> Any:
+def _probe_stored(content: ContentStore, obj: BlobObject) -> AudioInfo:
     # Probing the stored ciphertext, decrypted in memory, checks exactly what was kept and works
     # for streams that cannot be rewound (bot and web uploads).
     reader = StreamReader(lambda: content.read(obj), obj.plaintext_size)
@@ -281,8 +321,7 @@ def read_transcripts(
     documents = [json.loads(b"".join(content.read(obj))) for _, obj in rows]
     if not documents:
         raise TranscriptNotFound(
-            f"no transcript for {code} in {study_id} yet; `fieldvault jobs {study_id}` "
-            "shows the transcription jobs"
+            f"no transcript for {code} in {study_id} yet", study_id=study_id, code=code
         )
     return documents
 

@@ -1,1 +1,1 @@
-"""Reserved for the web component; see ARCHITECTURE.md."""
+"""The web app (aiohttp): the researchers' upload API, and the home of the dashboard to come."""

@@ -10,12 +10,25 @@ from aiohttp import web
 from fieldvault.domain.api_tokens import InvalidApiToken
 from fieldvault.domain.errors import DomainError
 from fieldvault.domain.recordings import RecordingRefused
-from fieldvault.errors import NotFoundError
+from fieldvault.errors import NotFoundError, with_advice
 from fieldvault.web.uploads import BadForm, UploadInterrupted, UploadTooLarge
 
 log = logging.getLogger("fieldvault.web")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# The web's advice by error code (the domain says what is wrong; this says what to do here).
+# Researchers create tokens and extend studies with the command line until the dashboard can.
+ADVICE: dict[str, str] = {
+    "api_token.invalid": (
+        "create one with `fieldvault researcher api-token STUDY --label LABEL` and send it as "
+        "'Authorization: Bearer <token>'"
+    ),
+    "recording.study-ended": (
+        "if Sikt has approved a later end date, the study must be extended first "
+        "(`fieldvault study extend`)"
+    ),
+}
 
 
 def error_response(status: int, error: str, message: str) -> web.Response:
@@ -51,7 +64,7 @@ def answer(request: web.Request, exc: Exception) -> web.Response:
         status, error = _status(exc)
         # The message may hold a client's file name: the log gets the kind of error only.
         log.info("%s %s -> %s %s", request.method, request.path, status, error)
-        response = error_response(status, error, str(exc))
+        response = error_response(status, error, with_advice(exc, ADVICE))
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="fieldvault"'
         return response

@@ -1,1 +1,1 @@
-"""Reserved for the workers component; see ARCHITECTURE.md."""
+"""Background jobs on huey: transcription (the Whisper engines), pseudonymisation, the sweep."""

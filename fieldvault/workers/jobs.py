@@ -17,28 +17,25 @@ leaves a ``transcript.discarded`` audit event.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
-import os
-import socket
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from fieldvault.domain import consent, retention
+from fieldvault.domain import consent
 from fieldvault.domain.consent import State
-from fieldvault.domain.notices import LogNotifier, Notifier
 from fieldvault.domain.recordings import speaker_label
 from fieldvault.media.decode import decode
 from fieldvault.media.probe import StreamReader
 from fieldvault.storage import audit
+from fieldvault.storage.content import BlobKind
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import (
     BlobObject,
@@ -47,133 +44,24 @@ from fieldvault.storage.models import (
     RecordingTrack,
     Transcript,
     TranscriptionJob,
-    as_utc,
     utcnow,
 )
 from fieldvault.storage.services import Services
+from fieldvault.workers.leases import (
+    DELETED,
+    LEASE,
+    MAX_ATTEMPTS,
+    WITHDRAWN,
+    Heartbeat,
+    LostLease,
+    claim,
+    worker_id,
+)
 from fieldvault.workers.transcription import Engine, Segment
 
 log = logging.getLogger(__name__)
 
-LEASE = dt.timedelta(minutes=2)
 PROGRESS_EVERY_S = 2.0
-MAX_ATTEMPTS = 5
-# Longer than the longest retry back-off of the queue (see workers/queue.py).
-STALE_ENQUEUE = dt.timedelta(minutes=15)
-# Why a result is discarded, which is also the job's final state.
-WITHDRAWN = "withdrawn"  # the participant no longer consents to holding the recording
-DELETED = "deleted"  # the recording's ciphertext is gone (a purge or the deadline)
-FINAL_STATES = frozenset({"done", "failed", WITHDRAWN, DELETED})
-
-
-def worker_id() -> str:
-    """Name this process ``host:pid``, so a worker on the same host sees a dead holder."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _holder_gone(claimed_by: str | None) -> bool:
-    if not claimed_by:
-        return True
-    host, _, pid = claimed_by.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-def _takeover_allowed(job: TranscriptionJob, now: dt.datetime) -> bool:
-    if job.state != "running":
-        return False
-    expired = job.lease_until is None or as_utc(job.lease_until) < now
-    return expired or _holder_gone(job.claimed_by)
-
-
-def dispatch_pending(services: Services, enqueue: Callable[[int], None]) -> list[int]:
-    """Queue jobs never queued and jobs whose worker died; return their ids."""
-    now = utcnow()
-    queued: list[int] = []
-    with transaction(services.research) as session:
-        jobs = session.scalars(
-            select(TranscriptionJob).where(TranscriptionJob.state.in_(["queued", "running"]))
-        ).all()
-    for job in jobs:
-        # A queued job whose message went missing (a worker killed between taking the message
-        # and claiming the job) is queued again after a while; a duplicate message is harmless
-        # because only one claim can win.
-        if (
-            job.state == "queued"
-            and job.enqueued_at is not None
-            and as_utc(job.enqueued_at) > now - STALE_ENQUEUE
-        ):
-            continue
-        if job.state == "running" and not _takeover_allowed(job, now):
-            continue
-        with transaction(services.research) as session:
-            # Compare-and-set on the attempt counter: of several sweeping workers one wins.
-            won = session.execute(
-                update(TranscriptionJob)
-                .where(
-                    TranscriptionJob.id == job.id,
-                    TranscriptionJob.attempts == job.attempts,
-                    TranscriptionJob.state == job.state,
-                )
-                .values(state="queued", claimed_by=None, lease_until=None, enqueued_at=now)
-            ).rowcount  # type: ignore[attr-defined]
-        if not won:
-            continue
-        try:
-            enqueue(job.id)
-        except Exception:
-            # The queue is unreachable (Redis down): leave the job for the next sweep.
-            with transaction(services.research) as session:
-                session.execute(
-                    update(TranscriptionJob)
-                    .where(TranscriptionJob.id == job.id, TranscriptionJob.state == "queued")
-                    .values(enqueued_at=None)
-                )
-            raise
-        queued.append(job.id)
-    return queued
-
-
-def claim(services: Services, job_id: int, me: str, now: dt.datetime) -> bool:
-    """Take job ``job_id`` for this worker; False when it is done, failed or held by a live one."""
-    with transaction(services.research) as session:
-        job = session.get(TranscriptionJob, job_id)
-        if job is None or job.state in FINAL_STATES:
-            return False
-        if job.state == "running" and not _takeover_allowed(job, now):
-            return False
-        observed_attempts, observed_state = job.attempts, job.state
-    with transaction(services.research) as session:
-        won = session.execute(
-            update(TranscriptionJob)
-            .where(
-                TranscriptionJob.id == job_id,
-                TranscriptionJob.attempts == observed_attempts,
-                TranscriptionJob.state == observed_state,
-            )
-            .values(
-                state="running",
-                claimed_by=me,
-                lease_until=now + LEASE,
-                attempts=observed_attempts + 1,
-                started_at=now,
-                progress=0.0,
-                eta_s=None,
-                error=None,
-            )
-        ).rowcount  # type: ignore[attr-defined]
-    return bool(won)
-
-
-class LostLease(Exception):
-    """Another worker took the job over (this one was presumed dead)."""
 
 
 class Discard(Exception):
@@ -310,36 +198,6 @@ def _run_claimed(services: Services, engine: Engine, job_id: int, me: str) -> Ou
         heartbeat.stop()
 
 
-class Heartbeat(threading.Thread):
-    """Renews the job's lease while this worker holds it, even while an engine is busy."""
-
-    def __init__(self, services: Services, job_id: int, me: str) -> None:
-        """Renew every third of the lease."""
-        super().__init__(daemon=True, name=f"heartbeat-{job_id}")
-        self._services, self._job_id, self._me = services, job_id, me
-        self._stopped = threading.Event()
-        self.lost = False
-
-    def run(self) -> None:
-        """Renew until stopped or the lease is lost."""
-        while not self._stopped.wait(LEASE.total_seconds() / 3):
-            with transaction(self._services.research) as session:
-                renewed = session.execute(
-                    update(TranscriptionJob)
-                    .where(
-                        TranscriptionJob.id == self._job_id, TranscriptionJob.claimed_by == self._me
-                    )
-                    .values(lease_until=utcnow() + LEASE)
-                ).rowcount  # type: ignore[attr-defined]
-            if not renewed:
-                self.lost = True
-                return
-
-    def stop(self) -> None:
-        """Stop renewing."""
-        self._stopped.set()
-
-
 def _transcribe(
     services: Services,
     engine: Engine,
@@ -350,20 +208,67 @@ def _transcribe(
     tracks: Sequence[tuple[RecordingTrack, BlobObject]],
     code: str,
 ) -> Outcome:
-    study_id, language = recording.study_id, recording.language
+    segments, detected = _hear(services, engine, job_id, me, heartbeat, recording, tracks)
+    suspects = sum(1 for s in segments if s.suspect)
+    document = {
+        "recording_id": recording.id,
+        "language": detected or "unknown",
+        "engine": engine.name,
+        "model": engine.model_name,
+        "duration_s": recording.duration_s,
+        "suspect_count": suspects,
+        "segments": [s.as_dict() for s in segments],
+    }
+    payload = json.dumps(document, ensure_ascii=False).encode("utf-8")
+    written: list[str] = []
+    try:
+        transcript_id = _store_transcript(
+            services, engine, job_id, me, recording, code, document, payload, written
+        )
+    except Discard:
+        _delete(services, written)
+        _drop_unused_key(services, recording, code)
+        raise
+    except IntegrityError:
+        # Another worker stored the transcript first: drop this copy's ciphertext.
+        _delete(services, written)
+        _finish(services, job_id, None)
+        return Outcome(job_id, "already-done")
+    except BaseException:  # LostLease and anything else: the ciphertext must not stay
+        _delete(services, written)
+        raise
+    return Outcome(job_id, "done", len(segments), suspects, transcript_id)
+
+
+def _delete(services: Services, object_ids: list[str]) -> None:
+    """Remove the ciphertext a failed store wrote."""
+    for object_id in object_ids:
+        services.content.blobs.delete(object_id)
+
+
+def _hear(
+    services: Services,
+    engine: Engine,
+    job_id: int,
+    me: str,
+    heartbeat: Heartbeat,
+    recording: Recording,
+    tracks: Sequence[tuple[RecordingTrack, BlobObject]],
+) -> tuple[list[Segment], str | None]:
+    """Decode and transcribe each track in turn; the segments by time, and the language."""
     total = sum(track.duration_s for track, _ in tracks) or 1.0
     done_before = 0.0
     started = time.monotonic()
     last_update = 0.0
     segments: list[Segment] = []
-    detected = language
+    detected = recording.language
     for track, obj in tracks:
         reader = StreamReader(partial(services.content.read, obj), obj.plaintext_size)
         try:
             audio = decode(reader)  # type: ignore[arg-type]
         finally:
             reader.close()
-        result = engine.transcribe(audio, language)
+        result = engine.transcribe(audio, recording.language)
         del audio
         detected = detected or result.language
         for segment in result.segments:  # the lazy generator runs here, in this process
@@ -377,91 +282,78 @@ def _transcribe(
                 _progress(services, job_id, me, share, started, recording.id)
         done_before += track.duration_s
     segments.sort(key=lambda s: (s.start, s.speaker))
-    suspects = sum(1 for s in segments if s.suspect)
-    document = {
-        "recording_id": recording.id,
-        "language": detected or "unknown",
-        "engine": engine.name,
-        "model": engine.model_name,
-        "duration_s": recording.duration_s,
-        "suspect_count": suspects,
-        "segments": [s.as_dict() for s in segments],
-    }
-    payload = json.dumps(document, ensure_ascii=False).encode("utf-8")
-    object_id: str | None = None
-    try:
-        with transaction(services.research) as session:
-            job = session.get(TranscriptionJob, job_id, with_for_update=True)
-            if job is None or job.claimed_by != me:
-                raise LostLease()
-            now = utcnow()
-            obj = services.content.put(
-                session,
-                study_id=study_id,
-                participant_id=recording.participant_id,
-                participant_code=code,
-                kind="raw_transcript",
-                source=[payload],
-                now=now,
-            )
-            object_id = obj.object_id
-            transcript = Transcript(
-                recording_id=recording.id,
-                object_id=obj.object_id,
-                language=str(document["language"]),
-                engine=engine.name,
-                model=engine.model_name,
-                segment_count=len(segments),
-                suspect_count=suspects,
-                created_at=now,
-            )
-            session.add(transcript)
-            session.flush()
-            transcript_id = transcript.id
-            audit.append(
-                session,
-                audit.Event.TRANSCRIPT_CREATED,
-                actor=f"worker:{engine.name}",
-                study_id=study_id,
-                participant_code=code,
-                details={
-                    "recording_id": recording.id,
-                    "segments": len(segments),
-                    "suspect_segments": suspects,
-                    "model": engine.model_name,
-                },
-                at=now,
-            )
-            # The append holds the audit lock until commit, and a withdrawal appends too: what
-            # this check sees stays true until the transcript is committed (module docstring).
-            reason = discard_reason(session, recording.id)
-            if reason is not None:
-                raise Discard(reason)
-            job.state, job.progress, job.eta_s = "done", 1.0, 0.0
-            job.finished_at, job.claimed_by, job.lease_until = now, None, None
-            participant_row = session.get(Participant, recording.participant_id)
-            if participant_row is not None and State(participant_row.state) is State.INTERVIEWED:
-                consent.transition(participant_row, State.TRANSCRIBED, now)
-    except Discard:
-        if object_id is not None:
-            services.content.blobs.delete(object_id)
-        _drop_unused_key(services, recording, code)
-        raise
-    except LostLease:
-        if object_id is not None:
-            services.content.blobs.delete(object_id)
-        raise
-    except IntegrityError:
-        # Another worker stored the transcript first: drop this copy's ciphertext.
-        if object_id is not None:
-            services.content.blobs.delete(object_id)
-        _finish(services, job_id, None)
-        return Outcome(job_id, "already-done")
-    except BaseException:
-        if object_id is not None:
-            services.content.blobs.delete(object_id)
-        raise
-    return Outcome(job_id, "done", len(segments), suspects, transcript_id)
+    return segments, detected
+
+
+def _store_transcript(
+    services: Services,
+    engine: Engine,
+    job_id: int,
+    me: str,
+    recording: Recording,
+    code: str,
+    document: dict[str, Any],
+    payload: bytes,
+    written: list[str],
+) -> int:
+    """Store the raw transcript once, in the job's own transaction; return its id.
+
+    ``written`` gets the blob's id as soon as it exists, so the caller can remove it when
+    this raises (LostLease, Discard, IntegrityError, anything).
+    """
+    with transaction(services.research) as session:
+        job = session.get(TranscriptionJob, job_id, with_for_update=True)
+        if job is None or job.claimed_by != me:
+            raise LostLease()
+        now = utcnow()
+        obj = services.content.put(
+            session,
+            study_id=recording.study_id,
+            participant_id=recording.participant_id,
+            participant_code=code,
+            kind=BlobKind.RAW_TRANSCRIPT,
+            source=[payload],
+            now=now,
+        )
+        written.append(obj.object_id)
+        transcript = Transcript(
+            recording_id=recording.id,
+            object_id=obj.object_id,
+            language=str(document["language"]),
+            engine=engine.name,
+            model=engine.model_name,
+            segment_count=len(document["segments"]),
+            suspect_count=document["suspect_count"],
+            created_at=now,
+        )
+        session.add(transcript)
+        session.flush()
+        audit.append(
+            session,
+            audit.Event.TRANSCRIPT_CREATED,
+            actor=f"worker:{engine.name}",
+            study_id=recording.study_id,
+            participant_code=code,
+            details={
+                "recording_id": recording.id,
+                "segments": len(document["segments"]),
+                "suspect_segments": document["suspect_count"],
+                "model": engine.model_name,
+            },
+            at=now,
+        )
+        # The append holds the audit lock until commit, and a withdrawal appends too: what
+        # this check sees stays true until the transcript is committed (module docstring).
+        reason = discard_reason(session, recording.id)
+        if reason is not None:
+            raise Discard(reason)
+        job.state, job.progress, job.eta_s = "done", 1.0, 0.0
+        job.finished_at, job.claimed_by, job.lease_until = now, None, None
+        participant_row = session.get(Participant, recording.participant_id)
+        if participant_row is not None and State(participant_row.state) is State.INTERVIEWED:
+            consent.transition(participant_row, State.TRANSCRIBED, now)
+        transcript_id: int = transcript.id
+    return transcript_id
 
 
 def _drop_unused_key(services: Services, recording: Recording, code: str) -> None:
@@ -472,12 +364,12 @@ def _drop_unused_key(services: Services, recording: Recording, code: str) -> Non
             .select_from(BlobObject)
             .where(
                 BlobObject.participant_id == recording.participant_id,
-                BlobObject.kind == "raw_transcript",
+                BlobObject.kind == BlobKind.RAW_TRANSCRIPT,
                 BlobObject.deleted_at.is_(None),
             )
         )
     if not live:
-        services.content.keys.shred(recording.study_id, code, ["raw_transcript"])
+        services.content.keys.shred(recording.study_id, code, [BlobKind.RAW_TRANSCRIPT])
 
 
 def _progress(
@@ -506,29 +398,3 @@ def _finish(services: Services, job_id: int, me: str | None) -> None:
         if job is not None and job.state != "done" and (me is None or job.claimed_by == me):
             job.state, job.progress, job.claimed_by, job.lease_until = "done", 1.0, None, None
             job.finished_at = utcnow()
-
-
-def run_retention_sweep(
-    services: Services, now: dt.datetime, notifier: Notifier | None = None
-) -> str:
-    """The periodic sweep task: reminders, due deletions, unfinished purges; returns a status.
-
-    ``notifier`` is what the composition root built (the bot's when a token is set); without
-    one, notices go to the log. It is closed when the sweep ends.
-    """
-    notifier = LogNotifier() if notifier is None else notifier
-    try:
-        report = retention.run_sweep(services, now, notifier=notifier)
-    except retention.SweepBusy:
-        return "busy"  # another worker's sweep is doing the work
-    finally:
-        close = getattr(notifier, "close", None)
-        if callable(close):
-            close()
-    if report.nothing_to_do:
-        return "nothing-to-do"
-    deleted = sum(len(codes) for codes in report.deleted.values())
-    return (
-        f"{len(report.reminders)} reminder(s), {deleted} participant(s) deleted, "
-        f"{len(report.withdrawals)} withdrawal purge(s) completed, notices {dict(report.notices)}"
-    )

@@ -17,15 +17,15 @@ import numpy.typing as npt
 import pytest
 from sqlalchemy import select
 
-from fieldvault.domain import pseudonymisation as pz
 from fieldvault.domain import retention, studies
 from fieldvault.domain.recordings import read_transcripts
+from fieldvault.domain.redaction import approval
 from fieldvault.export.bundle import write_export
 from fieldvault.storage import audit
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import BlobObject, Notice, PseudonymisedTranscript
 from fieldvault.storage.services import Services
-from fieldvault.workers import jobs
+from fieldvault.workers import sweep
 from fieldvault.workers.queue import Worker, build_huey
 from fieldvault.workers.transcription import Engine, Segment, TranscribeResult
 
@@ -114,7 +114,7 @@ def test_a_sweep_runs_only_once_at_a_time_and_the_second_steps_aside(
         with pytest.raises(retention.SweepBusy, match="another retention sweep is running"):
             retention.run_sweep(services, DEADLINE, notifier=notifier)
         # The worker's task takes the same lock and leaves the work to the running sweep.
-        assert jobs.run_retention_sweep(services, DEADLINE) == "busy"
+        assert sweep.run_retention_sweep(services, DEADLINE) == "busy"
         # A preview changes nothing, so it needs no lock.
         assert retention.run_sweep(services, DEADLINE, dry_run=True).deleted == {
             study_id: sorted(codes)
@@ -127,7 +127,7 @@ def test_a_sweep_runs_only_once_at_a_time_and_the_second_steps_aside(
     assert sorted(report.deleted[study_id]) == sorted(codes)
     # Each informant was told once, and the lock is free again once the sweep has ended.
     assert sorted(c for _, c, _ in notifier.informants) == sorted(codes)
-    assert jobs.run_retention_sweep(services, DEADLINE + dt.timedelta(minutes=10)) == (
+    assert sweep.run_retention_sweep(services, DEADLINE + dt.timedelta(minutes=10)) == (
         "nothing-to-do"
     )
 
@@ -166,7 +166,7 @@ def test_after_the_deadline_sweep_no_word_of_an_unapproved_recording_is_left_any
     approved, _ = consented_with_recording(services, study_id, 1, "track_informant.ogg")
     engine.script = kept_text
     assert worker.run(until_idle=True, poll_s=0.01) == 3  # sweep at start, transcribe, pseudonymise
-    assert pz.approve(services, study_id, approved, clock.now) == 1
+    assert approval.approve(services, study_id, approved, clock.now) == 1
     unapproved, _ = consented_with_recording(services, study_id, 2, "interview_en.ogg")
     engine.script = spoken
     assert worker.run(until_idle=True, poll_s=0.01) == 2

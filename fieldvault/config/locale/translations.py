@@ -13,6 +13,8 @@ from pathlib import Path
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 
+from fieldvault.config.languages import LANGUAGES
+
 HERE = Path(__file__).parent
 
 # msgid: (nb, nn)
@@ -358,7 +360,7 @@ def main() -> None:
     """Rewrite en, nb and nn catalogs from the template and the table above."""
     with (HERE / "fieldvault.pot").open("rb") as handle:
         template = read_po(handle)
-    for index, lang in enumerate(("nb", "nn", "en")):
+    for index, lang in enumerate(LANGUAGES):
         catalog = Catalog(locale=lang, project="fieldvault", domain="fieldvault")
         for message in template:
             if not message.id:
