@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 
 from fieldvault.pseudonymise.labels import Category
 from fieldvault.pseudonymise.numbers import is_national_id, is_org_number
@@ -197,7 +198,18 @@ def detect(
     Patterns that open with a digit scan the whole text (see the module docstring); the
     others run only near what they need (digits, "@", "http", a street suffix, a cue word).
     """
-    length = len(text)
+    yield from _numbers(text)
+    yield from _addresses(text)
+    yield from _contacts(text)
+    if hits is None:
+        hits = [k for k, tok in enumerate(tokens) if tok[2] in TOKEN_WORDS]
+    if capitalised is None:
+        capitalised = [k for k, tok in enumerate(tokens) if tok[2][:1].isupper()]
+    yield from _from_tokens(text, tokens, hits, capitalised)
+
+
+def _numbers(text: str) -> Iterator[Hit]:
+    """ID and organisation numbers with valid check digits, and phone numbers."""
     for m in _FNR.finditer(text):
         if is_national_id(m.group(1) + m.group(2)):
             yield m.start(), m.end(), Category.NATIONAL_ID
@@ -214,6 +226,10 @@ def detect(
             continue  # 07015532241: an identity number (valid or not), not a UK mobile
         if 10 <= _digits(m.group()) <= 11:
             yield m.start(), m.end(), Category.PHONE
+
+
+def _addresses(text: str) -> Iterator[Hit]:
+    """English street addresses, and a postcode with its place after a cue or a comma."""
     for m in _EN_ADDRESS.finditer(text):
         yield m.start(), m.end(), Category.ADDRESS
     for m in _POSTCODE_PLACE.finditer(text):
@@ -221,6 +237,10 @@ def detect(
         if _POSTCODE_CUE.search(before) or before.rstrip().endswith(","):
             yield m.start(), m.end(), Category.ADDRESS
 
+
+def _contacts(text: str) -> Iterator[Hit]:
+    """E-mail addresses and usernames near an "@", and links near "http" or "www."."""
+    length = len(text)
     if "@" in text:
         ats = _merge([(max(0, i - 80), min(length, i + 260)) for i in _find_all(text, "@")])
         for m in _in(_EMAIL, text, ats):
@@ -244,18 +264,23 @@ def detect(
             end -= 1
         yield m.start(), end, Category.URL
 
-    if hits is None:
-        hits = [k for k, tok in enumerate(tokens) if tok[2] in TOKEN_WORDS]
-    if capitalised is None:
-        capitalised = [k for k, tok in enumerate(tokens) if tok[2][:1].isupper()]
-    yield from _from_tokens(text, tokens, hits, capitalised)
-
 
 def _find_all(text: str, needle: str) -> Iterator[int]:
     i = text.find(needle)
     while i != -1:
         yield i
         i = text.find(needle, i + 1)
+
+
+@dataclass
+class _Cues:
+    """What the cue words found: spoken phone numbers, and the windows other patterns run in."""
+
+    phones: list[Hit] = field(default_factory=list)
+    split_streets: list[tuple[int, int]] = field(default_factory=list)
+    spoken_email: list[tuple[int, int]] = field(default_factory=list)
+    births: list[tuple[int, int]] = field(default_factory=list)
+    birth_cues: list[tuple[int, int]] = field(default_factory=list)
 
 
 def _from_tokens(
@@ -266,12 +291,28 @@ def _from_tokens(
     ``hits`` index the tokens whose word is in TOKEN_WORDS, ``capitalised`` the capitalised
     ones, both in text order.
     """
+    cues = _cues(text, tokens, hits)
+    yield from cues.phones
+    streets = _street_windows(text, tokens, capitalised)
+    for m in _in(_BIRTH, text, _merge(cues.birth_cues)):
+        yield m.start(1), m.end(1), Category.BIRTH_DATE
+    for m in _in(_NO_ADDRESS_SPLIT, text, _merge(cues.split_streets)):
+        yield m.start(), m.end(), Category.ADDRESS
+    for m in _in(_NO_ADDRESS, text, _merge(streets)):
+        word = m.group().split(" ")[0].lower()
+        weak = any(word.endswith(s) for s in _WEAK_SUFFIX)
+        if m.group("number") or not weak:
+            yield m.start(), m.end(), Category.ADDRESS
+    for m in _in(_SPOKEN_EMAIL, text, _merge(cues.spoken_email)):
+        yield m.start(), m.end(), Category.EMAIL
+    for m in _in(_SPOKEN_BIRTH, text, _merge(cues.births)):
+        yield m.start(1), m.end(1), Category.BIRTH_DATE
+
+
+def _cues(text: str, tokens: Sequence[Token], hits: Sequence[int]) -> _Cues:
+    """Spoken numbers of 8 digits or more, and windows around street, e-mail and birth cues."""
     length = len(text)
-    streets: list[tuple[int, int]] = []
-    split_streets: list[tuple[int, int]] = []
-    spoken_email: list[tuple[int, int]] = []
-    births: list[tuple[int, int]] = []
-    birth_cues: list[tuple[int, int]] = []
+    found = _Cues()
     run: list[Token] = []  # consecutive digit words ("ni to tre fire ...")
     count = 0
     last = -2  # index of the last digit word
@@ -284,7 +325,7 @@ def _from_tokens(
             # Another word, or anything but spaces, commas and dashes, ends a spoken number.
             if run and (index != last + 1 or text[run[-1][1] : tok[0]].strip(" ,-")):
                 if count >= 8:
-                    yield run[0][0], run[-1][1], Category.PHONE
+                    found.phones.append((run[0][0], run[-1][1], Category.PHONE))
                 run, count = [], 0
             run.append(tok)
             count += weight
@@ -293,29 +334,26 @@ def _from_tokens(
         cue = cues.get(word)
         if cue is None:  # a street word ("gate")
             back = tokens[max(0, index - 3)][0]
-            split_streets.append((back, min(length, tok[1] + 60)))
+            found.split_streets.append((back, min(length, tok[1] + 60)))
         elif cue == "email":
-            spoken_email.append((max(0, tok[0] - 200), min(length, tok[1] + 200)))
+            found.spoken_email.append((max(0, tok[0] - 200), min(length, tok[1] + 200)))
         else:
-            birth_cues.append((tok[0], min(length, tok[1] + 160)))
+            found.birth_cues.append((tok[0], min(length, tok[1] + 160)))
             if cue == "spoken-birth":
-                births.append((tok[0], min(length, tok[1] + 120)))
+                found.births.append((tok[0], min(length, tok[1] + 120)))
     if count >= 8:
-        yield run[0][0], run[-1][1], Category.PHONE
+        found.phones.append((run[0][0], run[-1][1], Category.PHONE))
+    return found
+
+
+def _street_windows(
+    text: str, tokens: Sequence[Token], capitalised: Sequence[int]
+) -> list[tuple[int, int]]:
+    """Windows around capitalised words that end like a street name ("Storgata")."""
+    length = len(text)
+    streets: list[tuple[int, int]] = []
     for index in capitalised:
         if tokens[index][2].endswith(_STREET_ENDINGS):
             previous = tokens[index - 1][0] if index else tokens[index][0]
             streets.append((previous, min(length, tokens[index][1] + 40)))
-    for m in _in(_BIRTH, text, _merge(birth_cues)):
-        yield m.start(1), m.end(1), Category.BIRTH_DATE
-    for m in _in(_NO_ADDRESS_SPLIT, text, _merge(split_streets)):
-        yield m.start(), m.end(), Category.ADDRESS
-    for m in _in(_NO_ADDRESS, text, _merge(streets)):
-        word = m.group().split(" ")[0].lower()
-        weak = any(word.endswith(s) for s in _WEAK_SUFFIX)
-        if m.group("number") or not weak:
-            yield m.start(), m.end(), Category.ADDRESS
-    for m in _in(_SPOKEN_EMAIL, text, _merge(spoken_email)):
-        yield m.start(), m.end(), Category.EMAIL
-    for m in _in(_SPOKEN_BIRTH, text, _merge(births)):
-        yield m.start(1), m.end(1), Category.BIRTH_DATE
+    return streets
