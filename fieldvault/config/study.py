@@ -7,24 +7,16 @@ and says what is wrong and what to do. Loading never stops at the first mistake.
 
 from __future__ import annotations
 
-import calendar
-import datetime as dt
-import difflib
 import hashlib
 import re
 import tomllib
-import types
-import typing
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     PlainValidator,
@@ -33,11 +25,39 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from fieldvault.config.languages import DETECT, interview_language
-from fieldvault.errors import FieldvaultError
+from fieldvault.config.languages import DETECT, LANGUAGE_NAMES, LANGUAGES, interview_language
+from fieldvault.config.study_checks import cross_checks
+from fieldvault.config.study_dates import StudyDate, parse_date_text
+from fieldvault.config.study_messages import CONSISTENCY_ERROR, problems_from
+from fieldvault.config.study_problems import Problem, StudyLookupError, StudyValidationError
+from fieldvault.config.study_toml import decode_problem, rescue_date_literals
 
-LANGUAGES: tuple[str, ...] = ("nb", "nn", "en")
-LANGUAGE_NAMES = {"nb": "bokmål", "nn": "nynorsk", "en": "English"}
+# Everything the study's modules offer, importable from here as before they were split.
+__all__ = [
+    "CAPABILITIES",
+    "LANGUAGES",
+    "LANGUAGE_NAMES",
+    "Assessment",
+    "Capability",
+    "Code",
+    "Codebook",
+    "ConsentItem",
+    "Contact",
+    "Contacts",
+    "Institution",
+    "InterviewGuide",
+    "ParticipantVariable",
+    "Policies",
+    "Problem",
+    "StudyDate",
+    "StudyDefinition",
+    "StudyLookupError",
+    "StudyValidationError",
+    "Theme",
+    "load_study",
+    "parse_date_text",
+    "parse_study",
+]
 
 # What a consent item can allow. A fixed set, because code elsewhere asks "may we record?" by
 # capability, never by an item id the researcher happened to choose.
@@ -63,102 +83,6 @@ _VARIABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{4,}$")
-
-# Identifies our own whole-study consistency error inside pydantic's error list, so parse_study
-# can drop it in favour of the same checks run on the raw data (which also run when fields fail).
-_CONSISTENCY = "fieldvault_study_consistency"
-
-
-class StudyLookupError(FieldvaultError, LookupError):
-    """A language or consent item the study does not declare was asked for."""
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a study file: where (dotted field path) and what to do about it."""
-
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}"
-
-
-class StudyValidationError(FieldvaultError):
-    """A study file has one or more problems; ``problems`` lists every one of them."""
-
-    def __init__(self, problems: Sequence[Problem], source: str = "<study>") -> None:
-        self.problems = list(problems)
-        self.source = source
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        count = len(self.problems)
-        noun = "problem" if count == 1 else "problems"
-        lines = [f"{self.source}: {count} {noun} in the study definition:"]
-        lines += [f"  {problem}" for problem in self.problems]
-        return "\n".join(lines)
-
-
-# --- dates --------------------------------------------------------------------------------------
-
-_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-_DOTTED = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
-_SLASHED = re.compile(r"^(\d{1,2})/(\d{1,2})(?:\s+|/)(\d{4})$")
-
-
-def _impossible_date_message(text: str, year: int, month: int, day: int) -> str | None:
-    """Why year-month-day is not a calendar date, or None when it is one."""
-    if not 1 <= month <= 12:
-        return f"{text} is not a real date: there is no month {month}; months run from 1 to 12"
-    last = calendar.monthrange(year, month)[1]
-    if 1 <= day <= last:
-        return None
-    if day < 1:
-        return f"{text} is not a real date: there is no day {day}; days start at 1"
-    name = calendar.month_name[month]
-    in_year = f" in {year}" if month == 2 else ""
-    example = dt.date(year, month, last).isoformat()
-    # Never roll over to the next month: the researcher meant a day in *this* month, and the
-    # deadline decides when recordings are destroyed, so guessing is not acceptable.
-    return (
-        f"{text} is not a real date: {name}{in_year} has {last} days; "
-        f"write the last day you mean, e.g. {example}"
-    )
-
-
-def parse_date_text(text: str) -> dt.date:
-    """Read 2021-05-14, 14.05.2021 or 14/5 2021 as a date; refuse impossible ones plainly."""
-    stripped = text.strip()
-    if match := _ISO.match(stripped):
-        year, month, day = (int(g) for g in match.groups())
-    elif match := _DOTTED.match(stripped) or _SLASHED.match(stripped):
-        day, month, year = (int(g) for g in match.groups())
-    else:
-        raise ValueError(
-            f"{text!r} is not a date fieldvault understands; write it as YYYY-MM-DD, "
-            "e.g. 2021-05-14 (14.05.2021 and 14/5 2021 are accepted too)"
-        )
-    problem = _impossible_date_message(stripped, year, month, day)
-    if problem is not None:
-        raise ValueError(problem)
-    return dt.date(year, month, day)
-
-
-def _coerce_date(value: object) -> object:
-    # datetime is a subclass of date: test it first, a deadline is a day, not an instant.
-    if isinstance(value, dt.datetime):
-        raise ValueError(
-            f"{value.isoformat()} has a time of day; write just the date, e.g. {value.date()}"
-        )
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        return parse_date_text(value)
-    raise ValueError("should be a date, written as YYYY-MM-DD, e.g. 2021-05-14")
-
-
-StudyDate = Annotated[dt.date, BeforeValidator(_coerce_date)]
 
 
 # --- small value types --------------------------------------------------------------------------
@@ -422,9 +346,9 @@ class StudyDefinition(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> StudyDefinition:
         # The same checks parse_study runs on raw data, so a definition built in code holds too.
-        problems = _cross_checks(self.model_dump())
+        problems = cross_checks(self.model_dump())
         if problems:
-            raise PydanticCustomError(_CONSISTENCY, "; ".join(str(p) for p in problems))
+            raise PydanticCustomError(CONSISTENCY_ERROR, "; ".join(str(p) for p in problems))
         return self
 
     @property
@@ -475,502 +399,19 @@ class StudyDefinition(_Model):
         return next(i.id for i in self.consent_items if "audio_recording" in i.permits)
 
 
-# --- cross-field checks on raw data -------------------------------------------------------------
-# These run on the raw TOML dict, defensively, so they report even when other fields are broken:
-# a researcher fixing a file should see every mistake in one go.
-
-
-def _path(*parts: str | int) -> str:
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else part
-    return out
-
-
-def _as_list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _as_dict(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _declared_languages(raw: Mapping[str, Any]) -> list[str]:
-    seen: list[str] = []
-    for lang in _as_list(raw.get("languages")):
-        if lang in LANGUAGES and lang not in seen:
-            seen.append(lang)
-    return seen
-
-
-def _check_translations(
-    where: str, texts: object, languages: Sequence[str], what: str
-) -> list[Problem]:
-    if not isinstance(texts, dict) or not languages:
-        return []
-    problems = []
-    for lang in languages:
-        if lang not in texts:
-            problems.append(
-                Problem(
-                    _path(where, lang),
-                    f"{what} has no {LANGUAGE_NAMES[lang]} ({lang}) text; every language in "
-                    f'`languages` needs one: add {lang} = "..."',
-                )
-            )
-    for lang in texts:
-        if lang not in languages:
-            problems.append(
-                Problem(
-                    _path(where, lang),
-                    f"{lang!r} is not one of the study's languages ({', '.join(languages)}); "
-                    "remove this text or add the language to `languages`",
-                )
-            )
-    return problems
-
-
-def _check_duplicates(
-    list_name: str, entries: Iterable[object], key: str, what: str, fold: bool = False
-) -> list[Problem]:
-    first: dict[object, int] = {}
-    problems = []
-    for index, entry in enumerate(entries):
-        value = entry.get(key) if isinstance(entry, dict) else None
-        if not isinstance(value, str):
-            continue
-        folded = value.casefold() if fold else value
-        if folded in first:
-            problems.append(
-                Problem(
-                    _path(list_name, index, key),
-                    f"{what} {value!r} is used twice (also at {_path(list_name, first[folded])}); "
-                    "each must be unique: rename or remove one",
-                )
-            )
-        else:
-            first[folded] = index
-    return problems
-
-
-def _date_or_none(value: object) -> dt.date | None:
-    try:
-        result = _coerce_date(value)
-    except ValueError:
-        return None  # already reported by field validation
-    return result if isinstance(result, dt.date) else None
-
-
-def _check_dates(raw: Mapping[str, Any]) -> list[Problem]:
-    problems = []
-    start = _date_or_none(raw.get("start_date"))
-    project_end = _date_or_none(raw.get("project_end"))
-    processing_end = _date_or_none(raw.get("processing_end"))
-    for name, end in (("project_end", project_end), ("processing_end", processing_end)):
-        if start is not None and end is not None and end < start:
-            problems.append(
-                Problem(
-                    name,
-                    f"{end} is before start_date ({start}); an end date must be on or after "
-                    "the start: correct one of them",
-                )
-            )
-    if project_end is not None and processing_end is not None and processing_end > project_end:
-        reason = raw.get("processing_end_reason")
-        if not isinstance(reason, str) or not reason.strip():
-            problems.append(
-                Problem(
-                    "processing_end_reason",
-                    f"processing_end ({processing_end}) is after project_end ({project_end}), "
-                    "which needs a reason informants can be told (e.g. follow-up study); "
-                    "write processing_end_reason or set processing_end to project_end",
-                )
-            )
-    return problems
-
-
-def _check_consent_items(items: list[Any], languages: Sequence[str]) -> list[Problem]:
-    problems = _check_duplicates("consent_items", items, "id", "consent item id")
-    recording: list[int] = []
-    for index, item in enumerate(items):
-        item = _as_dict(item)
-        problems += _check_translations(
-            _path("consent_items", index, "text"), item.get("text"), languages, "this consent item"
-        )
-        permits = _as_list(item.get("permits"))
-        if "audio_recording" in permits:
-            recording.append(index)
-        repeated = sorted({p for p in permits if isinstance(p, str) and permits.count(p) > 1})
-        if repeated:
-            problems.append(
-                Problem(
-                    _path("consent_items", index, "permits"),
-                    f"lists {', '.join(repeated)} more than once; list each capability once",
-                )
-            )
-    if items and not recording:
-        problems.append(
-            Problem(
-                "consent_items",
-                'no consent item permits "audio_recording"; add permits = ["audio_recording"] '
-                "to the item for the recorded interview (fieldvault accepts no recording "
-                "without it)",
-            )
-        )
-    for index in recording[1:]:
-        problems.append(
-            Problem(
-                _path("consent_items", index, "permits"),
-                "a second item permits audio_recording (also "
-                f"consent_items[{recording[0]}]); exactly one item may: merge them or remove one",
-            )
-        )
-    return problems
-
-
-def _check_guide(guide: Mapping[str, Any], languages: Sequence[str]) -> list[Problem]:
-    themes = _as_list(guide.get("themes"))
-    problems = _check_duplicates("interview_guide.themes", themes, "id", "theme id")
-    for index, theme in enumerate(themes):
-        theme = _as_dict(theme)
-        where = _path("interview_guide.themes", index)
-        problems += _check_translations(
-            _path(where, "title"), theme.get("title"), languages, "this theme title"
-        )
-        for q_index, question in enumerate(_as_list(theme.get("questions"))):
-            problems += _check_translations(
-                _path(where, "questions", q_index), question, languages, "this question"
-            )
-    return problems
-
-
-def _check_codebook(codebook: Mapping[str, Any]) -> list[Problem]:
-    codes = _as_list(codebook.get("codes"))
-    problems = _check_duplicates("codebook.codes", codes, "name", "code name")
-    parents = {
-        code["name"]: code.get("parent")
-        for code in codes
-        if isinstance(code, dict) and isinstance(code.get("name"), str)
-    }
-    for index, code in enumerate(codes):
-        code = _as_dict(code)
-        parent = code.get("parent")
-        if not isinstance(parent, str):
-            continue
-        where = _path("codebook.codes", index, "parent")
-        if parent not in parents:
-            close = difflib.get_close_matches(parent, list(parents), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            problems.append(Problem(where, f"{parent!r} is not a code in the codebook{hint}"))
-            continue
-        # Follow the parent chain; coming back to this code means a cycle. A loop further up
-        # that does not pass through this code is reported by the codes on it.
-        name = code.get("name")
-        seen: set[str] = set()
-        current: object = parent
-        while isinstance(current, str) and current in parents and current not in seen:
-            if current == name:
-                problems.append(
-                    Problem(
-                        where,
-                        f"parent {parent!r} leads back to {name!r}; codes cannot "
-                        "be their own ancestors: remove one parent",
-                    )
-                )
-                break
-            seen.add(current)
-            current = parents[current]
-    return problems
-
-
-def _check_variables(variables: list[Any]) -> list[Problem]:
-    problems = _check_duplicates("participant_variables", variables, "name", "variable name")
-    for index, var in enumerate(variables):
-        var = _as_dict(var)
-        where = _path("participant_variables", index, "choices")
-        kind = var.get("type", "text")
-        choices = var.get("choices")
-        if kind == "choice" and not _as_list(choices):
-            problems.append(
-                Problem(where, 'a choice variable needs its choices, e.g. choices = ["a", "b"]')
-            )
-        elif kind in ("text", "integer") and choices is not None:
-            problems.append(
-                Problem(
-                    where,
-                    f'only type = "choice" takes choices (this one is {kind!r}); '
-                    "remove them or set type to choice",
-                )
-            )
-        if isinstance(choices, list):
-            repeated = sorted({c for c in choices if isinstance(c, str) and choices.count(c) > 1})
-            if repeated:
-                problems.append(
-                    Problem(where, f"lists {', '.join(repeated)} more than once; list each once")
-                )
-    return problems
-
-
-def _check_pool(pool: object) -> list[Problem]:
-    names = [{"name": n} for n in _as_list(pool)]
-    return [
-        Problem(p.field.replace(".name", ""), p.message)
-        for p in _check_duplicates("pseudonym_pool", names, "name", "pseudonym", fold=True)
-    ]
-
-
-def _check_languages(raw: Mapping[str, Any]) -> list[Problem]:
-    langs = _as_list(raw.get("languages"))
-    problems = []
-    for index, lang in enumerate(langs):
-        if isinstance(lang, str) and langs.index(lang) < index:
-            problems.append(
-                Problem(_path("languages", index), f"{lang!r} is listed twice; list it once")
-            )
-    return problems
-
-
-def _check_reminders(policies: Mapping[str, Any]) -> list[Problem]:
-    days = _as_list(policies.get("reminder_days"))
-    repeated = sorted({d for d in days if isinstance(d, int) and days.count(d) > 1})
-    if repeated:
-        listed = ", ".join(str(d) for d in repeated)
-        return [
-            Problem("policies.reminder_days", f"{listed} listed more than once; list each once")
-        ]
-    return []
-
-
-def _cross_checks(raw: Mapping[str, Any]) -> list[Problem]:
-    """Check what spans fields (translations, uniqueness, dates), tolerating broken fields."""
-    languages = _declared_languages(raw)
-    problems = _check_languages(raw)
-    problems += _check_translations("letter", raw.get("letter"), languages, "the letter")
-    problems += _check_consent_items(_as_list(raw.get("consent_items")), languages)
-    problems += _check_dates(raw)
-    problems += _check_guide(_as_dict(raw.get("interview_guide")), languages)
-    problems += _check_codebook(_as_dict(raw.get("codebook")))
-    problems += _check_variables(_as_list(raw.get("participant_variables")))
-    problems += _check_pool(raw.get("pseudonym_pool"))
-    problems += _check_reminders(_as_dict(raw.get("policies")))
-    return problems
-
-
-# --- turning pydantic's errors into plain words -------------------------------------------------
-
-_TYPE_WORDS = {
-    "string_type": 'should be text in quotes, e.g. "..."',
-    "bool_type": "should be true or false (without quotes)",
-    "int_type": "should be a whole number (without quotes)",
-    "list_type": 'should be a list, e.g. ["a", "b"]',
-    "dict_type": "should be a table (a [section] or {key = value})",
-    "model_type": "should be a table (a [section] or {key = value})",
-    "model_attributes_type": "should be a table (a [section] or {key = value})",
-}
-
-
-def _unwrap(annotation: Any) -> Any:
-    """Strip Annotated and Optional around a type."""
-    while True:
-        origin = typing.get_origin(annotation)
-        if origin is Annotated:
-            annotation = typing.get_args(annotation)[0]
-        elif origin in (typing.Union, types.UnionType):
-            args = [a for a in typing.get_args(annotation) if a is not type(None)]
-            if len(args) != 1:
-                return annotation
-            annotation = args[0]
-        else:
-            return annotation
-
-
-def _model_at(loc: Sequence[str | int]) -> type[BaseModel] | None:
-    """Find the model class at ``loc``, to suggest the keys it allows."""
-    current: Any = StudyDefinition
-    for part in loc:
-        current = _unwrap(current)
-        origin = typing.get_origin(current)
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            field = current.model_fields.get(str(part))
-            if field is None:
-                return None
-            current = field.annotation
-        elif origin is list:
-            current = typing.get_args(current)[0]
-        elif origin is dict:
-            current = typing.get_args(current)[1]
-        else:
-            return None
-    current = _unwrap(current)
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
-
-
-def _unknown_key_message(key: str, owner: type[BaseModel] | None) -> str:
-    allowed = list(owner.model_fields) if owner is not None else []
-    close = _suggestion(key, owner)
-    if close is not None:
-        return f"unknown key {key!r}; did you mean {close!r}?"
-    if owner is not StudyDefinition and key in StudyDefinition.model_fields:
-        # The classic TOML slip: a top-level key written below a [section] belongs to it.
-        return (
-            f"unknown key {key!r} here; it is a top-level key: move it above the first "
-            "[section] of the file"
-        )
-    if allowed:
-        return f"unknown key {key!r}; remove it (allowed here: {', '.join(allowed)})"
-    return f"unknown key {key!r}; remove it"
-
-
-def _plain_message(error: Mapping[str, Any]) -> str:
-    kind = error["type"]
-    loc = tuple(error["loc"])
-    ctx = error.get("ctx") or {}
-    if kind == "missing":
-        if _model_at(loc) is not None:
-            section = _path(*(part for part in loc if isinstance(part, str)))
-            return f"is required but missing; add a [{section}] section"
-        return f"is required but missing; add {loc[-1]} = ..."
-    if kind == "extra_forbidden":
-        return _unknown_key_message(str(loc[-1]), _model_at(loc[:-1]))
-    if kind in {"value_error", "assertion_error"} and "error" in ctx:
-        return str(ctx["error"])
-    if kind == "literal_error":
-        return f"{error['input']!r} is not allowed; use {ctx.get('expected', 'an allowed value')}"
-    if kind == "too_short":
-        return "should not be empty; add at least one entry"
-    if kind == "greater_than":
-        return f"should be greater than {ctx.get('gt')}"
-    if kind == "string_pattern_mismatch":
-        if loc and loc[-1] == "colour":
-            return f"{error['input']!r} is not a colour; write #RRGGBB, e.g. #1f77b4"
-        if loc and loc[-1] == "name":
-            return (
-                f"{error['input']!r} is not a valid variable name; use lowercase letters, digits "
-                "and _ starting with a letter, e.g. age_band"
-            )
-        return f"{error['input']!r} does not have the expected form"
-    if kind in _TYPE_WORDS:
-        return _TYPE_WORDS[kind]
-    return str(error["msg"])
-
-
-def _suggestion(key: str, owner: type[BaseModel] | None) -> str | None:
-    allowed = list(owner.model_fields) if owner is not None else []
-    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-    return close[0] if close else None
-
-
-def _problems_from(exc: ValidationError) -> list[Problem]:
-    errors = [e for e in exc.errors() if e["type"] != _CONSISTENCY]
-    # A misspelt required key is one mistake, not two: report the unknown key (with the
-    # suggestion) and leave out the "missing" of the key it was meant to be.
-    meant: set[tuple[str | int, ...]] = set()
-    for error in errors:
-        if error["type"] == "extra_forbidden":
-            loc = tuple(error["loc"])
-            suggestion = _suggestion(str(loc[-1]), _model_at(loc[:-1]))
-            if suggestion is not None:
-                meant.add((*loc[:-1], suggestion))
-    problems = []
-    for error in errors:
-        if error["type"] == "missing" and tuple(error["loc"]) in meant:
-            continue
-        field = _path(*error["loc"]) or "(study)"
-        problems.append(Problem(field, _plain_message(error)))
-    return problems
-
-
-# --- reading TOML -------------------------------------------------------------------------------
-
-_TABLE = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
-_ARRAY_TABLE = re.compile(r"^\s*\[\[\s*([^\[\]]+?)\s*\]\]\s*(#.*)?$")
-_DATE_LITERAL = re.compile(
-    r"^(?P<head>\s*(?P<key>[A-Za-z0-9_.\-\"' ]+?)\s*=\s*)(?P<date>\d{4}-\d{2}-\d{2})"
-    r"(?P<tail>\s*(#.*)?)$"
-)
-_KEY_ON_LINE = re.compile(r"^\s*([A-Za-z0-9_.\-\"']+)\s*=")
-_LINE_IN_MESSAGE = re.compile(r"\(at line (\d+), column (\d+)\)")
-
-
-def _clean_key(key: str) -> str:
-    return ".".join(part.strip().strip("\"'") for part in key.split("."))
-
-
-def _rescue_date_literals(text: str) -> tuple[str, list[Problem]]:
-    """Find impossible TOML date literals, report them, and quote them so parsing can go on.
-
-    tomllib stops at the first one with "Invalid date or datetime"; quoting lets the rest of
-    the file be checked, and the string form is then refused again by the field itself (that
-    duplicate is dropped in favour of this problem, which names the line).
-    """
-    problems: list[Problem] = []
-    lines = text.split("\n")
-    prefix = ""
-    array_counts: dict[str, int] = {}
-    in_multiline: str | None = None
-    for number, line in enumerate(lines, start=1):
-        if in_multiline is not None:
-            if line.count(in_multiline) % 2 == 1:
-                in_multiline = None
-            continue
-        if match := _ARRAY_TABLE.match(line):
-            name = _clean_key(match.group(1))
-            array_counts[name] = array_counts.get(name, -1) + 1
-            prefix = f"{name}[{array_counts[name]}]"
-        elif match := _TABLE.match(line):
-            prefix = _clean_key(match.group(1))
-        elif match := _DATE_LITERAL.match(line):
-            year, month, day = (int(p) for p in match.group("date").split("-"))
-            message = _impossible_date_message(match.group("date"), year, month, day)
-            if message is not None:
-                key = _clean_key(match.group("key"))
-                field = f"{prefix}.{key}" if prefix else key
-                problems.append(Problem(field, f"line {number}: {message}"))
-                lines[number - 1] = (
-                    f'{match.group("head")}"{match.group("date")}"{match.group("tail")}'
-                )
-        else:
-            for quote in ('"""', "'''"):
-                if line.count(quote) % 2 == 1:
-                    in_multiline = quote
-                    break
-    return "\n".join(lines), problems
-
-
-def _decode_problem(exc: tomllib.TOMLDecodeError, text: str) -> Problem:
-    message = str(exc)
-    where = _LINE_IN_MESSAGE.search(message)
-    plain = _LINE_IN_MESSAGE.sub("", message).strip()
-    if where is None:
-        return Problem("(file)", f"not valid TOML: {plain}; check quotes and brackets")
-    number = int(where.group(1))
-    lines = text.split("\n")
-    line = lines[number - 1] if number <= len(lines) else ""
-    key_match = _KEY_ON_LINE.match(line)
-    field = _clean_key(key_match.group(1)) if key_match else "(file)"
-    return Problem(
-        field,
-        f"line {number}, column {where.group(2)}: not valid TOML ({plain}); "
-        "check quotes, brackets and that text values are in quotes",
-    )
-
-
 def parse_study(text: str, source: str = "<study>") -> StudyDefinition:
     """Parse and validate a study definition from TOML text, reporting every problem at once."""
     text = text.removeprefix("\ufeff")  # a byte-order mark from some Windows editors
-    rescued, problems = _rescue_date_literals(text)
+    rescued, problems = rescue_date_literals(text)
     try:
         raw = tomllib.loads(rescued)
     except tomllib.TOMLDecodeError as exc:
-        raise StudyValidationError([*problems, _decode_problem(exc, rescued)], source) from None
+        raise StudyValidationError([*problems, decode_problem(exc, rescued)], source) from None
     try:
         definition = StudyDefinition.model_validate(raw)
     except ValidationError as exc:
-        problems += _problems_from(exc)
-        problems += _cross_checks(raw)
+        problems += problems_from(exc, StudyDefinition)
+        problems += cross_checks(raw)
     else:
         # A rescued date literal may have landed in a text field and passed; still refuse it.
         if not problems:
