@@ -18,6 +18,23 @@ ADVICE: dict[str, str] = {
     "study.already_registered": "use `fieldvault study update` to change it",
     "study.processing_end_changed": "use `fieldvault study extend`, which records the reason",
     "participant.not_found": "`fieldvault participants {study_id}` lists the codes",
+    # The study's pseudonymisation (domain/redaction/).
+    "review.nothing_waiting": "`fieldvault jobs {study_id}` shows the transcription jobs",
+    "review.unknown_item": "`fieldvault review {study_id} {participant}` lists items 1 to {count}",
+    "review.not_a_replacement": (
+        "`--edit N TEXT` writes TEXT in its place, `--accept N` keeps it as it is"
+    ),
+    "pseudonymisation.not_yet": (
+        "run `fieldvault worker` (it pseudonymises after transcribing) or "
+        "`fieldvault review {study_id} {participant}`, or add --raw for the raw text"
+    ),
+    "pseudonymisation.no_transcript": "`fieldvault jobs {study_id}` shows the transcription jobs",
+    "pseudonymisation.raw_deleted": (
+        "`fieldvault transcript show {study_id} {participant}` prints the pseudonymised one"
+    ),
+    "pseudonymisation.none_approved": (
+        "`fieldvault review {study_id} {participant}` shows what waits for review"
+    ),
 }
 
 

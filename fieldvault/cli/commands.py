@@ -48,13 +48,11 @@ def register(root: click.Group) -> None:
     study_cmds.study.add_command(retention_cmds.extend)
     consent_cmds.consent.add_command(retention_cmds.withdraw)
     root.add_command(retention_cmds.retention_group, name="retention")
-    from fieldvault.cli import pseudonymise_cmds
+    from fieldvault.cli import pseudonymise_cmds, review_cmds, terms_cmds
 
     root.add_command(pseudonymise_cmds.pseudonymise_cmd)
-    root.add_command(pseudonymise_cmds.terms)
-    root.add_command(pseudonymise_cmds.review)
-    transcript_cmds.transcript.add_command(pseudonymise_cmds.approve)
-    transcript_cmds.transcript.add_command(pseudonymise_cmds.approved)
+    root.add_command(terms_cmds.terms)
+    root.add_command(review_cmds.review)
     from fieldvault.cli import export_cmds
 
     root.add_command(export_cmds.export)

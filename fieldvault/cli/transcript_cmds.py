@@ -1,4 +1,4 @@
-"""``fieldvault transcript show``: the pseudonymised transcript, or with ``--raw`` the raw one."""
+"""``fieldvault transcript``: ``show`` (pseudonymised, or ``--raw``), ``approve``, ``approved``."""
 
 from __future__ import annotations
 
@@ -8,8 +8,17 @@ from typing import Any
 import click
 
 from fieldvault.cli.context import services_from
-from fieldvault.domain import pseudonymisation as pz
 from fieldvault.domain.recordings import format_text
+from fieldvault.domain.redaction.approval import approve as approve_transcripts
+from fieldvault.domain.redaction.bundle import APPROVED
+from fieldvault.domain.redaction.errors import NothingToReview
+from fieldvault.domain.redaction.reading import (
+    approved_documents,
+    pseudonymised_documents,
+    raw_documents,
+)
+from fieldvault.storage.db import transaction
+from fieldvault.storage.models import utcnow
 
 
 @click.group("transcript")
@@ -33,9 +42,9 @@ def show(ctx: click.Context, study_id: str, code: str, fmt: str, raw: bool) -> N
     """Print the participant's pseudonymised transcripts: approved, or as review stands now."""
     services = services_from(ctx)
     if raw:
-        _show_raw(pz.raw_documents(services, study_id, code), fmt)
+        _show_raw(raw_documents(services, study_id, code), fmt)
         return
-    view = pz.pseudonymised_documents(services, study_id, code)
+    view = pseudonymised_documents(services, study_id, code)
     if fmt == "json":
         click.echo(json.dumps(view.documents, ensure_ascii=False, indent=2))
     else:
@@ -48,6 +57,43 @@ def show(ctx: click.Context, study_id: str, code: str, fmt: str, raw: bool) -> N
             f"`fieldvault worker` or `fieldvault review {study_id} {code}`",
             err=True,
         )
+
+
+@transcript.command("approve")
+@click.argument("study_id", metavar="STUDY")
+@click.argument("code", metavar="CODE")
+@click.pass_context
+def approve(ctx: click.Context, study_id: str, code: str) -> None:
+    """Approve the reviewed pseudonymised transcripts: they become exportable research data."""
+    count = approve_transcripts(services_from(ctx), study_id, code, utcnow())
+    click.echo(f"{count} pseudonymised transcript(s) of {code} approved")
+
+
+@transcript.command("approved")
+@click.argument("study_id", metavar="STUDY")
+@click.argument("code", metavar="CODE")
+@click.option(
+    "--format", "fmt", type=click.Choice(["txt", "json"]), default="txt", show_default=True
+)
+@click.pass_context
+def approved(ctx: click.Context, study_id: str, code: str, fmt: str) -> None:
+    """Print only the approved pseudonymised transcripts (research data); see `transcript show`."""
+    services = services_from(ctx)
+    with transaction(services.research) as session:
+        documents = approved_documents(session, study_id, code)
+    if not documents:
+        raise NothingToReview(
+            f"{code} has no approved transcript in {study_id}",
+            code="pseudonymisation.none_approved",
+            study_id=study_id,
+            participant=code,
+        )
+    if fmt == "json":
+        click.echo(json.dumps(documents, ensure_ascii=False, indent=2))
+        return
+    for doc in documents:
+        click.echo(f"# transcript {doc['transcript_id']} · {doc['language']} · approved")
+        click.echo(format_segments(doc))
 
 
 def format_segments(doc: dict[str, Any]) -> str:
@@ -64,7 +110,7 @@ def format_segments(doc: dict[str, Any]) -> str:
 def _heading(doc: dict[str, Any], study_id: str, code: str) -> str:
     """One line naming the transcript and where it stands."""
     head = f"# transcript {doc['transcript_id']} · {doc['language']} · "
-    if doc["state"] == pz.APPROVED:
+    if doc["state"] == APPROVED:
         return head + "approved"
     return head + (
         f"under review: {doc['replacements']} replacement(s), {doc['suspects']} suspect(s) "

@@ -3,7 +3,7 @@
 Layout: ``engine`` (detection layers, spans, numbering), ``patterns`` (contacts and numbers),
 ``numbers`` (check digits), ``lexicon`` (packaged word lists, stop lists), ``labels``
 (categories and placeholders per language), ``data/`` (generated lists, provenance inside).
-Storage and review live in ``fieldvault.domain.pseudonymisation``.
+A study's use of it (terms, numbering, review, approval) lives in ``fieldvault.domain.redaction``.
 """
 
 from fieldvault.pseudonymise.engine import (

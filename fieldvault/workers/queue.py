@@ -19,8 +19,13 @@ from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.api import Task
 
 from fieldvault.config.settings import Settings
-from fieldvault.domain import pseudonymisation as pz
 from fieldvault.domain.notices import Notifier
+from fieldvault.domain.redaction.errors import NothingToReview
+from fieldvault.domain.redaction.job import (
+    is_pseudonymised,
+    pending_transcripts,
+    pseudonymise_transcript,
+)
 from fieldvault.storage.models import utcnow
 from fieldvault.storage.services import Services
 from fieldvault.workers import jobs, weights
@@ -123,8 +128,8 @@ class Worker:
         )
         def pseudonymise(transcript_id: int) -> str:
             try:
-                pz.pseudonymise_transcript(self.services, transcript_id, utcnow())
-            except pz.NothingToReview:
+                pseudonymise_transcript(self.services, transcript_id, utcnow())
+            except NothingToReview:
                 # Withdrawn or shredded meanwhile: there is nothing left to do, so no retry.
                 status = "nothing-to-do"
             else:
@@ -176,7 +181,7 @@ class Worker:
         queued = jobs.dispatch_pending(self.services, lambda job_id: self.transcribe(job_id))
         # A crash between the transcribe task and its pseudonymise task leaves a transcript
         # without a pseudonymised row; the sweep finds it (never a withdrawn or shredded one).
-        for transcript_id in pz.pending_transcripts(self.services):
+        for transcript_id in pending_transcripts(self.services):
             self._queue_pseudonymise(transcript_id)
         return queued
 
@@ -198,7 +203,7 @@ class Worker:
             self.huey.put(key, now)
         # Checked while holding the mark: a task that has just finished dropped its mark only
         # after committing, so a sweep that listed this transcript a moment ago sees it done.
-        if pz.is_pseudonymised(self.services, transcript_id):
+        if is_pseudonymised(self.services, transcript_id):
             self.huey.delete(key)
             return
         try:

@@ -20,10 +20,13 @@ from sqlalchemy import select, text
 from fieldvault.cli import cli
 from fieldvault.cli.commands import register as register_commands
 from fieldvault.domain import consent
-from fieldvault.domain import pseudonymisation as pz
 from fieldvault.domain.consent import State
 from fieldvault.domain.participants import get_participant, register_participant
 from fieldvault.domain.recordings import accept_recording
+from fieldvault.domain.redaction import job, numbering, reading, review, terms
+from fieldvault.domain.redaction.approval import approve
+from fieldvault.domain.redaction.bundle import REVIEW
+from fieldvault.domain.redaction.errors import NothingToReview, PseudonymisationError
 from fieldvault.storage import audit
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import (
@@ -128,10 +131,10 @@ def test_review_then_approve_stores_only_the_pseudonymised_text_as_research_data
 ) -> None:
     kari = _register(services, study_id, KARI)
     _register(services, study_id, OLA)
-    pz.add_term(services, study_id, "Fjordbyen", "place", LATER)
+    terms.add_term(services, study_id, "Fjordbyen", "place", LATER)
     transcript_id = _transcript(services, study_id, kari, LINES)
 
-    items = pz.review(services, study_id, kari, LATER)
+    items = review.review_items(services, study_id, kari, LATER)
     originals = {i.original for i in items if i.kind == "replacement"}
     assert {"Kari Nordmann", "NAV Volda", "Marte Olsen", "Fjordbyen", "912 34 567"} <= originals
     with transaction(services.research) as session:
@@ -148,9 +151,9 @@ def test_review_then_approve_stores_only_the_pseudonymised_text_as_research_data
     )
     assert b"Nordmann" not in ciphertext and b"Fjordbyen" not in ciphertext
 
-    assert pz.approve(services, study_id, kari, LATER) == 1
+    assert approve(services, study_id, kari, LATER) == 1
     with transaction(services.research) as session:
-        [doc] = pz.approved_documents(session, study_id, kari)
+        [doc] = reading.approved_documents(session, study_id, kari)
         participant = get_participant(session, study_id, kari)
         assert participant.state == State.APPROVED.value
         assert audit.verify(session).ok
@@ -171,13 +174,13 @@ def test_the_same_colleague_gets_the_same_placeholder_in_two_participants_transc
     ola = _register(services, study_id, OLA)
     _transcript(services, study_id, kari, ["Jeg jobber med Marte Olsen."])
     _transcript(services, study_id, ola, ["Geir Johansen og Marte var der."])
-    pz.review(services, study_id, kari, LATER)
-    pz.review(services, study_id, ola, LATER)
-    pz.approve(services, study_id, kari, LATER)
-    pz.approve(services, study_id, ola, LATER)
+    review.review_items(services, study_id, kari, LATER)
+    review.review_items(services, study_id, ola, LATER)
+    approve(services, study_id, kari, LATER)
+    approve(services, study_id, ola, LATER)
     with transaction(services.research) as session:
-        first = pz.approved_documents(session, study_id, kari)[0]["segments"][0]["text"]
-        second = pz.approved_documents(session, study_id, ola)[0]["segments"][0]["text"]
+        first = reading.approved_documents(session, study_id, kari)[0]["segments"][0]["text"]
+        second = reading.approved_documents(session, study_id, ola)[0]["segments"][0]["text"]
     assert first == "Jeg jobber med [PERSON 1]."
     assert second == "[PERSON 2] og [PERSON 1] var der."
 
@@ -187,28 +190,28 @@ def test_a_rejected_replacement_stays_and_approval_refuses_a_name_from_the_vault
 ) -> None:
     kari = _register(services, study_id, KARI)
     _transcript(services, study_id, kari, ["Jeg heter Kari Nordmann og bor i Ørsta."])
-    items = pz.review(services, study_id, kari, LATER)
+    items = review.review_items(services, study_id, kari, LATER)
     by_original = {i.original: i.number for i in items}
-    assert pz.reject(services, study_id, kari, [by_original["Ørsta"]], LATER) == 1
-    assert any(i.status == "rejected" for i in pz.review(services, study_id, kari, LATER))
-    pz.reject(services, study_id, kari, [by_original["Kari Nordmann"]], LATER)
-    with pytest.raises(pz.PseudonymisationError, match="still holds a name") as caught:
-        pz.approve(services, study_id, kari, LATER)
+    assert review.reject(services, study_id, kari, [by_original["Ørsta"]], LATER) == 1
+    assert any(i.status == "rejected" for i in review.review_items(services, study_id, kari, LATER))
+    review.reject(services, study_id, kari, [by_original["Kari Nordmann"]], LATER)
+    with pytest.raises(PseudonymisationError, match="still holds a name") as caught:
+        approve(services, study_id, kari, LATER)
     assert "Kari" not in str(caught.value) and "Nordmann" not in str(caught.value)
 
 
 def test_terms_added_during_review_are_applied_again(services: Services, study_id: str) -> None:
     kari = _register(services, study_id, KARI)
     _transcript(services, study_id, kari, ["Vi spiste middag, og Trollsenteret var fullt."])
-    before = pz.review(services, study_id, kari, LATER)
+    before = review.review_items(services, study_id, kari, LATER)
     assert [(i.kind, i.original) for i in before] == [("suspect", "Trollsenteret")]
-    pz.add_term(services, study_id, "Trollsenteret", "workplace", LATER)
-    pz.redo(services, study_id, kari, LATER)
-    after = pz.review(services, study_id, kari, LATER)
+    terms.add_term(services, study_id, "Trollsenteret", "workplace", LATER)
+    review.redo(services, study_id, kari, LATER)
+    after = review.review_items(services, study_id, kari, LATER)
     assert any(i.original == "Trollsenteret" for i in after if i.kind == "replacement")
-    pz.approve(services, study_id, kari, LATER)
+    approve(services, study_id, kari, LATER)
     with transaction(services.research) as session:
-        [doc] = pz.approved_documents(session, study_id, kari)
+        [doc] = reading.approved_documents(session, study_id, kari)
     assert doc["segments"][0]["text"] == "Vi spiste middag, og [ARBEIDSPLASS] var fullt."
 
 
@@ -222,23 +225,23 @@ def test_a_suspect_can_be_edited_or_checked_and_approval_records_what_was_left_u
         kari,
         ["Vi spiste på Trollsenteret.", "Jeg heter Kari Nordmann, saken hadde nummer 4471239."],
     )
-    items = {i.original: i for i in pz.review(services, study_id, kari, LATER)}
+    items = {i.original: i for i in review.review_items(services, study_id, kari, LATER)}
     troll, case = items["Trollsenteret"].number, items["4471239"].number
     assert items["Trollsenteret"].status == items["4471239"].status == "suspect"
-    with pytest.raises(pz.PseudonymisationError, match="is a suspect left in"):
-        pz.reject(services, study_id, kari, [troll], LATER)
-    with pytest.raises(pz.NothingToReview, match="no review item 99"):
-        pz.accept(services, study_id, kari, [99], LATER)
-    pz.edit(services, study_id, kari, troll, "[ARBEIDSPLASS]", LATER)
+    with pytest.raises(PseudonymisationError, match="is a suspect left in"):
+        review.reject(services, study_id, kari, [troll], LATER)
+    with pytest.raises(NothingToReview, match="no review item 99"):
+        review.accept(services, study_id, kari, [99], LATER)
+    review.edit(services, study_id, kari, troll, "[ARBEIDSPLASS]", LATER)
     name = items["Kari Nordmann"].number
-    pz.accept(services, study_id, kari, [name], LATER)
-    after = {i.number: i for i in pz.review(services, study_id, kari, LATER)}
+    review.accept(services, study_id, kari, [name], LATER)
+    after = {i.number: i for i in review.review_items(services, study_id, kari, LATER)}
     assert after[troll].status == "edited" and after[troll].placeholder == "[ARBEIDSPLASS]"
     assert after[name].status == "checked" and after[case].status == "suspect"
 
-    pz.approve(services, study_id, kari, LATER)
+    approve(services, study_id, kari, LATER)
     with transaction(services.research) as session:
-        [doc] = pz.approved_documents(session, study_id, kari)
+        [doc] = reading.approved_documents(session, study_id, kari)
         [approval] = session.scalars(
             select(AuditEvent).where(AuditEvent.event == audit.Event.TRANSCRIPT_APPROVED)
         )
@@ -252,9 +255,9 @@ def test_a_suspect_can_be_edited_or_checked_and_approval_records_what_was_left_u
 def test_terms_are_sealed_in_the_vault_and_their_text_is_never_in_the_research_db(
     services: Services, study_id: str
 ) -> None:
-    pz.add_term(services, study_id, "Marte Olsen", "person", LATER)
-    pz.add_term(services, study_id, "NAV Eksempelvik", "workplace", LATER)
-    assert [t.text for t in pz.load_terms(services, study_id)] == [
+    terms.add_term(services, study_id, "Marte Olsen", "person", LATER)
+    terms.add_term(services, study_id, "NAV Eksempelvik", "workplace", LATER)
+    assert [t.text for t in terms.load_terms(services, study_id)] == [
         "Marte Olsen",
         "NAV Eksempelvik",
     ]
@@ -262,8 +265,8 @@ def test_terms_are_sealed_in_the_vault_and_their_text_is_never_in_the_research_d
         sealed = session.execute(text("SELECT sealed FROM study_documents")).scalars().all()
     assert all(b"Marte" not in bytes(s) and b"Eksempelvik" not in bytes(s) for s in sealed)
     assert "Eksempelvik" not in _research_dump(services)
-    with pytest.raises(pz.PseudonymisationError, match="unknown term category"):
-        pz.add_term(services, study_id, "X Y", "colleague", LATER)
+    with pytest.raises(PseudonymisationError, match="unknown term category"):
+        terms.add_term(services, study_id, "X Y", "colleague", LATER)
 
 
 def test_the_command_line_prints_json_without_originals(
@@ -326,11 +329,11 @@ def test_nothing_from_the_vault_reaches_the_logs(
 ) -> None:
     caplog.set_level("DEBUG")
     kari = _register(services, study_id, KARI)
-    pz.add_term(services, study_id, "Trollkroa", "workplace", LATER)
+    terms.add_term(services, study_id, "Trollkroa", "workplace", LATER)
     _transcript(services, study_id, kari, LINES)
-    pz.review(services, study_id, kari, LATER)
-    pz.approve(services, study_id, kari, LATER)
-    pz.pseudonymise_text(services, study_id, "Kari Nordmann var på Trollkroa.")
+    review.review_items(services, study_id, kari, LATER)
+    approve(services, study_id, kari, LATER)
+    numbering.pseudonymise_text(services, study_id, "Kari Nordmann var på Trollkroa.")
     logged = "\n".join(r.getMessage() for r in caplog.records)
     for secret in ("Kari", "Nordmann", "Trollkroa", "912 34 567", "example.no"):
         assert secret not in logged
@@ -413,8 +416,8 @@ def test_the_worker_pseudonymises_each_new_transcript_once_without_a_review_call
 
     assert worker.run(until_idle=True, poll_s=0.05) == 2  # transcribe, then pseudonymise
     [row] = _pseudonymised(services)
-    assert row.state == pz.REVIEW and row.document is None
-    view = pz.pseudonymised_documents(services, study_id, kari)
+    assert row.state == REVIEW and row.document is None
+    view = reading.pseudonymised_documents(services, study_id, kari)
     with transaction(services.research) as session:
         pseudonym = get_participant(session, study_id, kari).pseudonym
     texts = [seg["text"] for seg in view.documents[0]["segments"]]
@@ -484,7 +487,7 @@ def test_a_withdrawn_or_shredded_transcript_is_never_pseudonymised_nor_retried(
         assert shredded is not None
         shredded.deleted_at = LATER
 
-    assert pz.pending_transcripts(services) == []
+    assert job.pending_transcripts(services) == []
     worker.dispatch()
     assert worker.huey.pending_count() == 0
     for transcript_id in transcripts.values():
@@ -525,7 +528,7 @@ def test_transcript_show_prints_the_pseudonymised_text_and_raw_only_when_asked(
     assert "fieldvault worker" in waiting.output and "fieldvault review" in waiting.output
     assert "Kari" not in waiting.output
 
-    pz.pseudonymise_pending(services, LATER)
+    job.pseudonymise_pending(services, LATER)
     shown = _show(services, study_id, kari)
     assert shown.exit_code == 0, shown.output
     assert "under review" in shown.output
@@ -542,7 +545,7 @@ def test_transcript_show_prints_the_pseudonymised_text_and_raw_only_when_asked(
     assert raw.exit_code == 0, raw.output
     assert "Jeg heter Kari Nordmann og jobber på NAV Volda." in raw.output and "· raw" in raw.output
 
-    pz.approve(services, study_id, kari, LATER)
+    approve(services, study_id, kari, LATER)
     approved = _show(services, study_id, kari)
     assert "· approved" in approved.output and "Kari" not in approved.output
 
@@ -555,7 +558,7 @@ def test_transcript_show_says_what_to_do_when_there_is_nothing_or_the_raw_text_i
     assert nothing.exit_code == 1 and f"fieldvault jobs {study_id}" in nothing.output
 
     transcript_id = _transcript(services, study_id, kari, LINES)
-    pz.pseudonymise_pending(services, LATER)
+    job.pseudonymise_pending(services, LATER)
     with transaction(services.research) as session:
         transcript = session.get(Transcript, transcript_id)
         assert transcript is not None
@@ -581,7 +584,7 @@ def test_parallel_jobs_never_give_two_people_the_same_number_in_a_study(
     def number(names: list[str]) -> None:
         try:
             for name in names:
-                pz.pseudonymise_text(services, study_id, f"Kollegaen min {name} kom sent.")
+                numbering.pseudonymise_text(services, study_id, f"Kollegaen min {name} kom sent.")
         except BaseException as exc:  # reported below: a thread's exception is otherwise lost
             failures.append(exc)
 
@@ -591,7 +594,7 @@ def test_parallel_jobs_never_give_two_people_the_same_number_in_a_study(
     for worker in workers:
         worker.join()
     assert failures == []
-    book = pz.load_book(services, study_id)
+    book = numbering.load_book(services, study_id)
     numbers = [book.persons[name.casefold()] for name in people]
     assert sorted(numbers) == list(range(1, len(people) + 1))
 
@@ -606,7 +609,7 @@ def test_review_on_the_command_line_edits_and_checks_items_by_number(
     listed = _fieldvault(services, "review", study_id, kari)
     assert listed.exit_code == 0, listed.output
     assert "SUSPECT" in listed.output and "1 not yet checked" in listed.output
-    numbers = {i.original: i.number for i in pz.review(services, study_id, kari, LATER)}
+    numbers = {i.original: i.number for i in review.review_items(services, study_id, kari, LATER)}
     done = _fieldvault(
         services,
         "review",

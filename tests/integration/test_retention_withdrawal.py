@@ -22,9 +22,11 @@ import pytest
 from sqlalchemy import select
 
 from fieldvault.domain import consent, studies
-from fieldvault.domain import pseudonymisation as pz
 from fieldvault.domain.participants import get_participant, register_participant
 from fieldvault.domain.recordings import accept_recording
+from fieldvault.domain.redaction import numbering
+from fieldvault.domain.redaction.errors import NothingToReview
+from fieldvault.domain.redaction.job import pseudonymise_transcript
 from fieldvault.domain.withdrawal import PurgeReport, purge_after_withdrawal
 from fieldvault.export.bundle import write_export
 from fieldvault.export.model import ExportError
@@ -368,7 +370,7 @@ def test_a_withdrawal_while_the_pseudonymiser_runs_leaves_no_review_bundle(
     services: Services, study_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     code, transcript_id = raw_transcript_to_pseudonymise(services, study_id, 6)
-    real = pz.pseudonymise_lines
+    real = numbering.pseudonymise_lines
 
     def withdrawn_meanwhile(*args: Any, **kwargs: Any) -> Any:
         # The engine has read the raw text; the informant withdraws before it is stored.
@@ -376,9 +378,9 @@ def test_a_withdrawal_while_the_pseudonymiser_runs_leaves_no_review_bundle(
         withdraw(services, study_id, code)
         return result
 
-    monkeypatch.setattr(pz, "pseudonymise_lines", withdrawn_meanwhile)
-    with pytest.raises(pz.NothingToReview, match="withdrawn or deleted"):
-        pz.pseudonymise_transcript(services, transcript_id, LATER)
+    monkeypatch.setattr(numbering, "pseudonymise_lines", withdrawn_meanwhile)
+    with pytest.raises(NothingToReview, match="withdrawn or deleted"):
+        pseudonymise_transcript(services, transcript_id, LATER)
 
     with transaction(services.research) as session:
         assert session.scalars(select(PseudonymisedTranscript)).all() == []
