@@ -12,20 +12,17 @@ MAXQDA, NVivo, ATLAS.ti and QualCoder on real files:
 GUIDs are UUID 5 names under a fixed namespace, derived from the study id and what the element
 stands for (a code's name, a participant code), so exporting the same material twice gives the
 same project, and codes keep their identity from one export to the next. Every file is validated
-against the official schema (kept in ``fieldvault/export/schemas``) before it is handed out.
+against the official schema (kept in ``fieldvault/export/schemas``) before it is handed out;
+the checks live in :mod:`fieldvault.export.qdpx_check`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import re
 import uuid
-import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
 
 from lxml import etree
 
@@ -43,6 +40,13 @@ from fieldvault.export.model import (
     speaker_label,
     turns,
 )
+from fieldvault.export.qdpx_check import (
+    CODEBOOK_NS,
+    PROJECT_NS,
+    check_qdpx,
+    validate_codebook,
+    validate_project,
+)
 
 __all__ = [
     "CODEBOOK_NS",
@@ -56,11 +60,8 @@ __all__ = [
     "validate_project",
 ]
 
-PROJECT_NS = "urn:QDA-XML:project:1.0"
-CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
 # Namespace of every GUID fieldvault derives: uuid5(NAMESPACE_URL, "https://fieldvault/refi-qda").
 _GUID_NAMESPACE = uuid.UUID("135f6f52-7378-5e15-a018-6fd47ca3a120")
-_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _WORD = re.compile(r"\w+")
 _QUESTION_MIN_WORDS = 4
 _QUESTION_MIN_SHARE = 0.7
@@ -305,26 +306,45 @@ def project_xml(study: ExportStudy) -> tuple[bytes, list[tuple[str, bytes]]]:
         raise ExportError(f"nothing to export: study {definition.id!r} has no approved transcripts")
     stamp = _stamp(study)
     user = guid(definition.id, "user", "fieldvault")
-    dated = {"creatingUser": user, "creationDateTime": stamp}
-
-    root = etree.Element(f"{{{PROJECT_NS}}}Project", nsmap={None: PROJECT_NS})
-    root.set("name", clean_text(definition.title))
-    root.set("origin", _origin())
-    root.set("creatingUserGUID", user)
-    root.set("creationDateTime", stamp)
-    root.set("modifyingUserGUID", user)
-    root.set("modifiedDateTime", stamp)
-
+    root = _project_root(definition.title, user, stamp)
     users = _sub(root, "Users")
     _sub(users, "User", guid=user, name="fieldvault")
-
     codes, theme_codes = _codes(study)
     if codes:
         codes_element = _sub(_sub(root, "CodeBook"), "Codes")
         for node in codes:
             _code_element(codes_element, PROJECT_NS, node)
-
     variables = _variables(study)
+    _variables_element(root, variables)
+    stems = file_stems(study.transcripts)
+    source_guids = _source_guids(study)
+    _cases(root, study, variables, stems, source_guids)
+    sources = _sub(root, "Sources")
+    entries: list[tuple[str, bytes]] = []
+    for number, transcript in enumerate(study.transcripts):
+        source_guid = source_guids[number]
+        text = _text_source(
+            sources, study, transcript, source_guid, stems[number], theme_codes, user, stamp
+        )
+        entries.append((f"sources/{source_guid}.txt", text.encode("utf-8")))
+    _notes(root, study, user, stamp)
+    return _serialise(root), entries
+
+
+def _project_root(title: str, user: str, stamp: str) -> etree._Element:
+    """The ``Project`` element with its name, origin, user and dates."""
+    root = etree.Element(f"{{{PROJECT_NS}}}Project", nsmap={None: PROJECT_NS})
+    root.set("name", clean_text(title))
+    root.set("origin", _origin())
+    root.set("creatingUserGUID", user)
+    root.set("creationDateTime", stamp)
+    root.set("modifyingUserGUID", user)
+    root.set("modifiedDateTime", stamp)
+    return root
+
+
+def _variables_element(root: etree._Element, variables: list[tuple[str, str, str, str]]) -> None:
+    """The ``Variables`` element: one ``Variable`` per participant variable."""
     variables_element = _sub(root, "Variables")
     for var_guid, name, kind, description in variables:
         variable = _sub(variables_element, "Variable", guid=var_guid, name=name)
@@ -332,23 +352,35 @@ def project_xml(study: ExportStudy) -> tuple[bytes, list[tuple[str, bytes]]]:
         if description:
             _sub(variable, "Description").text = description
 
-    stems = file_stems(study.transcripts)
+
+def _source_guids(study: ExportStudy) -> list[str]:
+    """Each transcript's source GUID, by participant and the interview's number for them."""
     # A participant's n-th interview keeps its GUID when other participants' are added.
     source_guids: list[str] = []
     seen: dict[str, int] = {}
     for transcript in study.transcripts:
         code = transcript.participant_code
         seen[code] = seen.get(code, 0) + 1
-        source_guids.append(guid(definition.id, "source", code, str(seen[code])))
+        source_guids.append(guid(study.definition.id, "source", code, str(seen[code])))
+    return source_guids
 
-    # Cases: one per participant, in order of first appearance.
+
+def _cases(
+    root: etree._Element,
+    study: ExportStudy,
+    variables: list[tuple[str, str, str, str]],
+    stems: Sequence[str],
+    source_guids: list[str],
+) -> None:
+    """The ``Cases`` element: one per participant, in order of first appearance."""
     by_participant: dict[str, list[int]] = {}
     for number, transcript in enumerate(study.transcripts):
         by_participant.setdefault(transcript.participant_code, []).append(number)
     cases = _sub(root, "Cases")
     for code, numbers in by_participant.items():
         first = study.transcripts[numbers[0]]
-        case = _sub(cases, "Case", guid=guid(definition.id, "case", code), name=stems[numbers[0]])
+        case_guid = guid(study.definition.id, "case", code)
+        case = _sub(cases, "Case", guid=case_guid, name=stems[numbers[0]])
         dates = [study.transcripts[n].interview_date for n in numbers]
         known = sorted(d for d in dates if d is not None)
         values: dict[str, object] = {name: first.variables.get(name) for _, name, _, _ in variables}
@@ -362,45 +394,60 @@ def project_xml(study: ExportStudy) -> tuple[bytes, list[tuple[str, bytes]]]:
         for n in numbers:
             _sub(case, "SourceRef", targetGUID=source_guids[n])
 
-    sources = _sub(root, "Sources")
-    entries: list[tuple[str, bytes]] = []
-    for number, transcript in enumerate(study.transcripts):
-        source_guid = source_guids[number]
-        text, paragraphs = _paragraphs(transcript)
-        source = _sub(
-            sources,
-            "TextSource",
-            guid=source_guid,
-            name=stems[number],
-            plainTextPath=f"internal://{source_guid}.txt",
+
+def _text_source(
+    sources: etree._Element,
+    study: ExportStudy,
+    transcript: ExportTranscript,
+    source_guid: str,
+    name: str,
+    theme_codes: dict[str, str],
+    user: str,
+    stamp: str,
+) -> str:
+    """One ``TextSource`` with a coded selection per guide question; returns its plain text."""
+    study_id = study.definition.id
+    dated = {"creatingUser": user, "creationDateTime": stamp}
+    text, paragraphs = _paragraphs(transcript)
+    source = _sub(
+        sources,
+        "TextSource",
+        guid=source_guid,
+        name=name,
+        plainTextPath=f"internal://{source_guid}.txt",
+        **dated,
+    )
+    aligned = list(_aligned_questions(study, transcript, paragraphs))
+    for position, (index, theme_id, question) in enumerate(aligned):
+        start = paragraphs[index].start
+        end = (
+            paragraphs[aligned[position + 1][0] - 1].end
+            if position + 1 < len(aligned)
+            else paragraphs[-1].end
+        )
+        selection_guid = guid(study_id, "selection", source_guid, str(start))
+        selection = _sub(
+            source,
+            "PlainTextSelection",
+            guid=selection_guid,
+            name=question,
+            startPosition=str(start),
+            endPosition=str(end),
             **dated,
         )
-        aligned = list(_aligned_questions(study, transcript, paragraphs))
-        for position, (index, theme_id, question) in enumerate(aligned):
-            start = paragraphs[index].start
-            end = (
-                paragraphs[aligned[position + 1][0] - 1].end
-                if position + 1 < len(aligned)
-                else paragraphs[-1].end
-            )
-            selection_guid = guid(definition.id, "selection", source_guid, str(start))
-            selection = _sub(
-                source,
-                "PlainTextSelection",
-                guid=selection_guid,
-                name=question,
-                startPosition=str(start),
-                endPosition=str(end),
-                **dated,
-            )
-            coding = _sub(selection, "Coding", guid=guid(definition.id, "coding", selection_guid))
-            coding.set("creatingUser", user)
-            coding.set("creationDateTime", stamp)
-            _sub(coding, "CodeRef", targetGUID=theme_codes[theme_id])
-        entries.append((f"sources/{source_guid}.txt", text.encode("utf-8")))
+        coding = _sub(selection, "Coding", guid=guid(study_id, "coding", selection_guid))
+        coding.set("creatingUser", user)
+        coding.set("creationDateTime", stamp)
+        _sub(coding, "CodeRef", targetGUID=theme_codes[theme_id])
+    return text
 
+
+def _notes(root: etree._Element, study: ExportStudy, user: str, stamp: str) -> None:
+    """The export's note, the project description and the reference to the note."""
+    definition = study.definition
     note_guid = guid(definition.id, "note", "export")
     notes = _sub(root, "Notes")
+    dated = {"creatingUser": user, "creationDateTime": stamp}
     note = _sub(notes, "Note", guid=note_guid, name="fieldvault", **dated)
     _sub(note, "PlainTextContent").text = (
         f"{clean_text(definition.title)}\n{clean_text(definition.research_question)}\n"
@@ -408,7 +455,6 @@ def project_xml(study: ExportStudy) -> tuple[bytes, list[tuple[str, bytes]]]:
     )
     _sub(root, "Description").text = clean_text(definition.research_question)
     _sub(root, "NoteRef", targetGUID=note_guid)
-    return _serialise(root), entries
 
 
 def project_qdpx(study: ExportStudy) -> bytes:
@@ -421,99 +467,3 @@ def _serialise(root: etree._Element) -> bytes:
     # Written by hand: lxml's own declaration uses single quotes, which some importers mind.
     body: bytes = etree.tostring(root, xml_declaration=False, encoding="UTF-8", pretty_print=True)
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body
-
-
-# --- validation ---------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=2)
-def _schema(name: str) -> etree.XMLSchema:
-    data = resources.files("fieldvault.export").joinpath("schemas", name).read_bytes()
-    return etree.XMLSchema(etree.fromstring(data))
-
-
-def _validate(data: bytes, schema_name: str, what: str) -> etree._Element:
-    try:
-        document = etree.fromstring(data)
-    except etree.XMLSyntaxError as exc:
-        raise ExportError(f"the {what} is not well-formed XML: {exc}") from None
-    schema = _schema(schema_name)
-    if not schema.validate(document):
-        error = schema.error_log.last_error
-        where = f"line {error.line}: " if error is not None else ""
-        message = error.message if error is not None else "invalid"
-        raise ExportError(
-            f"the {what} does not validate against the REFI-QDA schema: {where}{message}"
-        )
-    return document
-
-
-def validate_project(data: bytes) -> etree._Element:
-    """Parse ``project.qde`` and validate it against the official Project schema."""
-    return _validate(data, "Project-mrt2019.xsd", "project.qde")
-
-
-def validate_codebook(data: bytes) -> etree._Element:
-    """Parse a ``.qdc`` and validate it against the official Codebook schema, then our rules."""
-    document = _validate(data, "Codebook-mrt2019.xsd", "codebook")
-    _check_rules(document, CODEBOOK_NS)
-    return document
-
-
-def _check_rules(document: etree._Element, ns: str) -> None:
-    """The importers' rules the schema does not state (see the module docstring)."""
-    guids = [value for value in document.xpath("//@guid")]
-    for value in guids:
-        if not _GUID.match(str(value)):
-            raise ExportError(f"malformed GUID {value!r} in the export")
-    if len(guids) != len(set(guids)):
-        raise ExportError("the export has a GUID twice")
-    names = [str(c.get("name", "")) for c in document.iter(f"{{{ns}}}Code")]
-    if any(not n.strip() for n in names):
-        raise ExportError("the export has a code without a name")
-    if len({n.casefold() for n in names}) != len(names):
-        raise ExportError("the export has two codes with the same name")
-    if document.get("origin") is None:
-        raise ExportError("the export has no origin attribute")
-    containers = ("Users", "CodeBook", "Codes", "Variables", "Cases", "Sources", "Notes", "Sets")
-    for tag in containers:
-        for element in document.iter(f"{{{ns}}}{tag}"):
-            if len(element) == 0:
-                raise ExportError(f"the export has an empty <{tag}> element")
-
-
-def check_qdpx(data: bytes) -> etree._Element:
-    """Open a .qdpx, validate ``project.qde`` and check every rule importers enforce."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise ExportError("the .qdpx is not a ZIP archive") from None
-    with archive:
-        names = archive.namelist()
-        if names.count("project.qde") != 1:
-            raise ExportError("a .qdpx must hold exactly one project.qde")
-        for name in names:
-            if name != "project.qde" and not re.fullmatch(r"sources/[^/]+", name):
-                raise ExportError(f"unexpected entry {name!r} in the .qdpx")
-        document = validate_project(archive.read("project.qde"))
-        _check_rules(document, PROJECT_NS)
-        for note in document.iter(f"{{{PROJECT_NS}}}Note"):
-            if not note.get("creationDateTime"):
-                raise ExportError("a Note in the export has no date")
-        for source in document.iter(f"{{{PROJECT_NS}}}TextSource"):
-            path = source.get("plainTextPath") or ""
-            if not path.startswith("internal://"):
-                raise ExportError("a TextSource has no internal plainTextPath")
-            member = "sources/" + path.removeprefix("internal://")
-            if member not in names:
-                raise ExportError(f"{path} does not resolve to a file in the .qdpx")
-            raw = archive.read(member)
-            if raw.startswith(b"\xef\xbb\xbf") or b"\r" in raw:
-                raise ExportError(f"{member} must be UTF-8 without BOM and with LF line endings")
-            length = len(raw.decode("utf-8"))
-            for selection in source.iter(f"{{{PROJECT_NS}}}PlainTextSelection"):
-                start = int(selection.get("startPosition", "-1"))
-                end = int(selection.get("endPosition", "-1"))
-                if not 0 <= start < end <= length:
-                    raise ExportError(f"a selection in {member} lies outside its text")
-    return document
