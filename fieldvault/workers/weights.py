@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -244,56 +245,12 @@ def openai_state_dict(ct2: dict[str, npt.NDArray[Any]]) -> tuple[dict[str, Any],
     """
     import torch
 
-    state: dict[str, Any] = {}
-
-    def put(key: str, value: npt.NDArray[Any]) -> None:
-        state[key] = torch.from_numpy(np.array(value, dtype=np.float16))
-
-    def linear(dst: str, src: str, rows: slice | None = None, bias: bool = True) -> None:
-        weight, b = ct2[f"{src}/weight"], ct2[f"{src}/bias"]
-        put(f"{dst}.weight", weight if rows is None else weight[rows])
-        if bias:
-            put(f"{dst}.bias", b if rows is None else b[rows])
-
-    def norm(dst: str, src: str) -> None:
-        put(f"{dst}.weight", ct2[f"{src}/gamma"])
-        put(f"{dst}.bias", ct2[f"{src}/beta"])
-
-    def self_attention(dst: str, src: str, width: int) -> None:
-        norm(f"{dst}.attn_ln", f"{src}/self_attention/layer_norm")
-        fused = f"{src}/self_attention/linear_0"
-        linear(f"{dst}.attn.query", fused, slice(0, width))
-        linear(f"{dst}.attn.key", fused, slice(width, 2 * width), bias=False)
-        linear(f"{dst}.attn.value", fused, slice(2 * width, 3 * width))
-        linear(f"{dst}.attn.out", f"{src}/self_attention/linear_1")
-
-    def mlp(dst: str, src: str) -> None:
-        norm(f"{dst}.mlp_ln", f"{src}/ffn/layer_norm")
-        linear(f"{dst}.mlp.0", f"{src}/ffn/linear_0")
-        linear(f"{dst}.mlp.2", f"{src}/ffn/linear_1")
-
     width = int(ct2["encoder/conv1/weight"].shape[0])
     enc_layers = _count_layers(ct2, "encoder")
     dec_layers = _count_layers(ct2, "decoder")
-    linear("encoder.conv1", "encoder/conv1")
-    linear("encoder.conv2", "encoder/conv2")
-    put("encoder.positional_embedding", ct2["encoder/position_encodings/encodings"])
-    for i in range(enc_layers):
-        self_attention(f"encoder.blocks.{i}", f"encoder/layer_{i}", width)
-        mlp(f"encoder.blocks.{i}", f"encoder/layer_{i}")
-    norm("encoder.ln_post", "encoder/layer_norm")
-    put("decoder.token_embedding.weight", ct2["decoder/embeddings/weight"])
-    put("decoder.positional_embedding", ct2["decoder/position_encodings/encodings"])
-    for i in range(dec_layers):
-        dst, src = f"decoder.blocks.{i}", f"decoder/layer_{i}"
-        self_attention(dst, src, width)
-        norm(f"{dst}.cross_attn_ln", f"{src}/attention/layer_norm")
-        linear(f"{dst}.cross_attn.query", f"{src}/attention/linear_0")
-        linear(f"{dst}.cross_attn.key", f"{src}/attention/linear_1", slice(0, width), bias=False)
-        linear(f"{dst}.cross_attn.value", f"{src}/attention/linear_1", slice(width, 2 * width))
-        linear(f"{dst}.cross_attn.out", f"{src}/attention/linear_2")
-        mlp(dst, src)
-    norm("decoder.ln", "decoder/layer_norm")
+    state = _StateDict(ct2, width, torch.from_numpy)
+    state.encoder(enc_layers)
+    state.decoder(dec_layers)
     dims = {
         "n_mels": int(ct2["encoder/conv1/weight"].shape[1]),
         "n_audio_ctx": int(ct2["encoder/position_encodings/encodings"].shape[0]),
@@ -306,7 +263,86 @@ def openai_state_dict(ct2: dict[str, npt.NDArray[Any]]) -> tuple[dict[str, Any],
         "n_text_head": int(ct2["decoder/num_heads"]),
         "n_text_layer": dec_layers,
     }
-    return state, dims
+    return state.state, dims
+
+
+class _StateDict:
+    """openai-whisper's state dict, filled from CTranslate2 variables one module at a time."""
+
+    def __init__(
+        self,
+        ct2: dict[str, npt.NDArray[Any]],
+        width: int,
+        to_tensor: Callable[[npt.NDArray[Any]], Any],
+    ) -> None:
+        """``width`` is the model's state size; ``to_tensor`` is ``torch.from_numpy``."""
+        self.ct2 = ct2
+        self.width = width
+        self.to_tensor = to_tensor
+        self.state: dict[str, Any] = {}
+
+    def put(self, key: str, value: npt.NDArray[Any]) -> None:
+        """Store ``value`` under ``key`` as a float16 tensor."""
+        self.state[key] = self.to_tensor(np.array(value, dtype=np.float16))
+
+    def linear(self, dst: str, src: str, rows: slice | None = None, bias: bool = True) -> None:
+        """A linear layer (or the ``rows`` of a fused one), with its bias unless told not to."""
+        weight, b = self.ct2[f"{src}/weight"], self.ct2[f"{src}/bias"]
+        self.put(f"{dst}.weight", weight if rows is None else weight[rows])
+        if bias:
+            self.put(f"{dst}.bias", b if rows is None else b[rows])
+
+    def norm(self, dst: str, src: str) -> None:
+        """A layer norm."""
+        self.put(f"{dst}.weight", self.ct2[f"{src}/gamma"])
+        self.put(f"{dst}.bias", self.ct2[f"{src}/beta"])
+
+    def self_attention(self, dst: str, src: str) -> None:
+        """Self-attention: the fused q/k/v projection split in three, the key without bias."""
+        width = self.width
+        self.norm(f"{dst}.attn_ln", f"{src}/self_attention/layer_norm")
+        fused = f"{src}/self_attention/linear_0"
+        self.linear(f"{dst}.attn.query", fused, slice(0, width))
+        self.linear(f"{dst}.attn.key", fused, slice(width, 2 * width), bias=False)
+        self.linear(f"{dst}.attn.value", fused, slice(2 * width, 3 * width))
+        self.linear(f"{dst}.attn.out", f"{src}/self_attention/linear_1")
+
+    def cross_attention(self, dst: str, src: str) -> None:
+        """Cross-attention: the fused k/v projection split in two, the key without bias."""
+        width = self.width
+        self.norm(f"{dst}.cross_attn_ln", f"{src}/attention/layer_norm")
+        self.linear(f"{dst}.cross_attn.query", f"{src}/attention/linear_0")
+        kv = f"{src}/attention/linear_1"
+        self.linear(f"{dst}.cross_attn.key", kv, slice(0, width), bias=False)
+        self.linear(f"{dst}.cross_attn.value", kv, slice(width, 2 * width))
+        self.linear(f"{dst}.cross_attn.out", f"{src}/attention/linear_2")
+
+    def mlp(self, dst: str, src: str) -> None:
+        """The feed-forward block."""
+        self.norm(f"{dst}.mlp_ln", f"{src}/ffn/layer_norm")
+        self.linear(f"{dst}.mlp.0", f"{src}/ffn/linear_0")
+        self.linear(f"{dst}.mlp.2", f"{src}/ffn/linear_1")
+
+    def encoder(self, layers: int) -> None:
+        """The audio encoder: convolutions, positions, ``layers`` blocks, the final norm."""
+        self.linear("encoder.conv1", "encoder/conv1")
+        self.linear("encoder.conv2", "encoder/conv2")
+        self.put("encoder.positional_embedding", self.ct2["encoder/position_encodings/encodings"])
+        for i in range(layers):
+            self.self_attention(f"encoder.blocks.{i}", f"encoder/layer_{i}")
+            self.mlp(f"encoder.blocks.{i}", f"encoder/layer_{i}")
+        self.norm("encoder.ln_post", "encoder/layer_norm")
+
+    def decoder(self, layers: int) -> None:
+        """The text decoder: embeddings, positions, ``layers`` blocks, the final norm."""
+        self.put("decoder.token_embedding.weight", self.ct2["decoder/embeddings/weight"])
+        self.put("decoder.positional_embedding", self.ct2["decoder/position_encodings/encodings"])
+        for i in range(layers):
+            dst, src = f"decoder.blocks.{i}", f"decoder/layer_{i}"
+            self.self_attention(dst, src)
+            self.cross_attention(dst, src)
+            self.mlp(dst, src)
+        self.norm("decoder.ln", "decoder/layer_norm")
 
 
 def write_openai_checkpoint(model_bin: Path, target: Path) -> None:
