@@ -16,30 +16,24 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden
 
-from fieldvault.bot import researchers
 from fieldvault.bot.logs import quiet_telegram_logs
 from fieldvault.bot.security import BotKeys
-from fieldvault.bot.texts import Gettext, gettext_for
+from fieldvault.bot.texts import RESEARCHER_LANGUAGE, Gettext, gettext_for
 from fieldvault.config.study import StudyDefinition
-from fieldvault.domain.consent import current_consent
 from fieldvault.domain.errors import DomainError
 from fieldvault.domain.notices import LogNotifier, NoticeMessage, Notifier
+from fieldvault.domain.researcher_links import researcher_chats
+from fieldvault.domain.rights import informant_language
 from fieldvault.domain.studies import load_definition
 from fieldvault.storage.db import transaction
-from fieldvault.storage.models import BotConversation, Participant
 from fieldvault.storage.services import Services
 from fieldvault.storage.vault import Identity
 
 log = logging.getLogger("fieldvault.bot.notifier")
 T = TypeVar("T")
-
-# Researchers read the bot in English (its researcher commands are English too).
-RESEARCHER_LANGUAGE = "en"
 
 
 class TelegramNotifier:
@@ -91,7 +85,13 @@ class TelegramNotifier:
             return False
         with transaction(self._services.research) as session:
             definition = load_definition(session, notice.study_id)
-            lang = self._language(session, notice, definition, chat_id)
+            # The language the informant chose in the bot, else the one they consented in.
+            lang = informant_language(
+                session,
+                definition,
+                chat_key=self._keys.chat_key(chat_id),
+                participant_code=notice.participant_code,
+            )
         text = render_informant(notice, definition, lang)
         if text is None:
             log.warning("notice %s: no informant text for kind %s", notice.id, notice.kind)
@@ -100,7 +100,7 @@ class TelegramNotifier:
 
     def to_researchers(self, notice: NoticeMessage) -> bool:
         """Send the notice to every researcher linked to the study; False when there is none."""
-        chats = researchers.researcher_chats(self._services, notice.study_id)
+        chats = researcher_chats(self._services, notice.study_id)
         if not chats:
             return False
         text = render_researchers(notice)
@@ -113,26 +113,6 @@ class TelegramNotifier:
             return any(reached)
 
         return self._run(send_all())
-
-    def _language(
-        self, session: Session, notice: NoticeMessage, definition: StudyDefinition, chat_id: int
-    ) -> str:
-        """The language the informant chose in the bot, else the one they consented in."""
-        row = session.get(BotConversation, self._keys.chat_key(chat_id))
-        if row is not None and row.language in definition.languages:
-            return str(row.language)
-        if notice.participant_code is not None:
-            participant = session.scalar(
-                select(Participant).where(
-                    Participant.study_id == notice.study_id,
-                    Participant.code == notice.participant_code,
-                )
-            )
-            if participant is not None:
-                language = current_consent(session, participant).language
-                if language in definition.languages:
-                    return str(language)
-        return definition.default_language
 
     def close(self) -> None:
         """Shut the Bot down and close the private event loop; safe to call twice."""

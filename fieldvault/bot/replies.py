@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-
-from fieldvault.domain.withdrawal import PurgeRequest
 
 # Telegram refuses messages over 4096 characters; stay clear of it after HTML escaping.
 MAX_MESSAGE = 3900
@@ -46,9 +45,15 @@ class Outcome:
     seq: int = 0
     # Text of the answer to a pressed button (a small notice in the client).
     notice: str | None = None
-    # Set when a withdrawal needs data purged; the handler runs it and reports back.
-    purge: PurgeRequest | None = None
-    language: str = "en"
+    # Work that must follow once this outcome's transaction committed and its replies are
+    # out (a withdrawal and its purge): run in the database thread, it may ``announce`` an
+    # outcome at once (e.g. "deleting now…") and returns the one that ends the update.
+    follow_up: FollowUp | None = None
+
+
+# Sends an outcome to the chat right away, from the database thread (blocks until sent).
+Announce = Callable[[Outcome], None]
+FollowUp = Callable[[Announce], Outcome]
 
 
 def split_text(text: str, limit: int = MAX_MESSAGE) -> list[str]:

@@ -1,209 +1,170 @@
-"""The researcher side of the bot: one-time link codes, participant lists, recording uploads."""
+"""The researcher side of the bot: ``/link``, ``/participants`` and recording uploads.
+
+The rules (link codes, who may see which participants, rule 1 before a download) are the
+domain's (``domain/researcher_links.py``); these handlers parse, call it and answer in English,
+the language of the researcher commands. A Telegram account is known to the domain only by
+its HMAC (``BotKeys.user_key``).
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import json
+import io
 import re
-import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from telegram import Update
 
-from fieldvault.bot.security import BotKeys
-from fieldvault.domain import consent
+from fieldvault.bot.chat import sender_of
+from fieldvault.bot.context import BotContext, FieldvaultApplication
+from fieldvault.bot.handlers.enrolment import help_
+from fieldvault.bot.texts import RESEARCHER_LANGUAGE, Gettext, gettext_for
+from fieldvault.domain import researcher_links
 from fieldvault.domain.errors import DomainError
-from fieldvault.domain.participants import list_participants
-from fieldvault.domain.recordings import RecordingRefused, accept_recording
-from fieldvault.domain.studies import get_study
-from fieldvault.storage.db import transaction
-from fieldvault.storage.models import Participant, ResearcherLink, as_utc
-from fieldvault.storage.services import Services
-from fieldvault.storage.study_documents import StudyDocuments
+from fieldvault.domain.recordings import RecordingRefused
 
-LINK_CODE_BYTES = 12
-# The vault document of a study that maps researcher link ids to their Telegram chats.
-CHATS_DOCUMENT = "researchers"
 CODE_IN_CAPTION = re.compile(r"\bP-[0-9A-HJKMNP-TV-Z]{6}\b", re.IGNORECASE)
 # What the hosted Bot API lets a bot download.
 HOSTED_DOWNLOAD_LIMIT = 20 * 1024 * 1024
 
 
-class LinkError(DomainError):
-    """A researcher link code is unknown, expired or used."""
+# The caption carries the participant code; without one there is nothing to check or store.
+NO_CODE = "put the participant code (such as P-7K3QXM) in the caption of the file"
 
 
-def _hash(code: str) -> str:
-    return hashlib.sha256(code.strip().encode("ascii", errors="replace")).hexdigest()
+def refusal(_: Gettext, reason: object) -> str:
+    """Why an upload was not accepted (a domain refusal says it in plain words, no commands)."""
+    return _("Not accepted: {reason}").format(reason=reason)
 
 
-def create_link_code(
-    session: Session, study_id: str, label: str, expires_in: dt.timedelta, now: dt.datetime
-) -> str:
-    """A one-time code a researcher sends the bot (``/link <code>``) to link their account."""
-    get_study(session, study_id)
-    if not label.strip() or len(label) > 64:
-        raise DomainError("give a label of 1 to 64 characters (e.g. the researcher's initials)")
-    code = "R-" + secrets.token_urlsafe(LINK_CODE_BYTES)
-    session.add(
-        ResearcherLink(
-            study_id=study_id,
-            label=label.strip(),
-            code_hash=_hash(code),
-            created_at=now,
-            expires_at=now + expires_in,
+async def link(update: Update, context: BotContext) -> None:
+    """``/link <code>``: link this Telegram account to a study as a researcher."""
+    sender = sender_of(update)
+    if sender is None:
+        return
+    _ = gettext_for(RESEARCHER_LANGUAGE)
+    code = context.args[0] if context.args else ""
+    fv = context.fv
+    try:
+        study_id = await fv.run(
+            researcher_links.link_researcher,
+            fv.services,
+            code,
+            fv.keys.user_key(sender.user_id),
+            sender.chat_id,
+            fv.clock(),
         )
+    except DomainError:
+        # A wrong code answers like any unknown message: it tells a stranger nothing.
+        await help_(update, context)
+        return
+    text = _("Linked as a researcher of {study}. /participants lists its participants.")
+    await context.bot.send_message(sender.chat_id, text.format(study=study_id))
+
+
+async def _is_researcher(context: BotContext, user_id: int) -> bool:
+    fv = context.fv
+    studies = await fv.run(researcher_links.linked_studies, fv.services, fv.keys.user_key(user_id))
+    return bool(studies)
+
+
+async def participants(update: Update, context: BotContext) -> None:
+    """``/participants``: codes and states (researchers only; others get the help text)."""
+    sender = sender_of(update)
+    if sender is None:
+        return
+    if not await _is_researcher(context, sender.user_id):
+        await help_(update, context)
+        return
+    _ = gettext_for(RESEARCHER_LANGUAGE)
+    fv = context.fv
+    lines = await fv.run(
+        researcher_links.participants_of, fv.services, fv.keys.user_key(sender.user_id)
     )
-    session.flush()
-    return code
+    text = "\n".join(f"{p.study_id}  {p.code}  {p.state}" for p in lines)
+    await context.bot.send_message(sender.chat_id, text or _("No participants yet."))
 
 
-def redeem_link_code(
-    session: Session, keys: BotKeys, code: str, user_id: int, now: dt.datetime
-) -> ResearcherLink:
-    """Link the Telegram account ``user_id`` (stored as an HMAC) to a study; return the link."""
-    link = session.scalar(select(ResearcherLink).where(ResearcherLink.code_hash == _hash(code)))
-    if link is None or link.linked_at is not None or as_utc(link.expires_at) <= now:
-        raise LinkError("this link code is not valid; create a new one with the CLI")
-    claimed = session.execute(
-        update(ResearcherLink)
-        .where(ResearcherLink.id == link.id, ResearcherLink.linked_at.is_(None))
-        .values(linked_at=now, telegram_lookup=keys.user_key(user_id))
-        .execution_options(synchronize_session=False)
-    )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        raise LinkError("this link code is not valid; create a new one with the CLI")
-    return link
+async def upload(update: Update, context: BotContext) -> None:
+    """A file with a participant code in its caption: a recording upload (researchers only).
 
-
-def _documents(services: Services) -> StudyDocuments:
-    return StudyDocuments(services.vault_sessions, services.keys.linkage)
-
-
-def link_researcher(
-    services: Services, keys: BotKeys, code: str, user_id: int, chat_id: int, now: dt.datetime
-) -> str:
-    """Redeem a link code and keep the researcher's chat (sealed, in the vault); the study id.
-
-    The research database holds only an HMAC of the account, which cannot be written to; the
-    chat a notice goes to is identity data, so it lives in the vault with the study's other
-    sealed documents and is destroyed with them at the end date.
+    Over the usual length: the checks before the download, the download (local file or into
+    memory, never plaintext on our disk) and the clean-up read best in one place, in order.
     """
-    with transaction(services.research) as session:
-        link = redeem_link_code(session, keys, code, user_id, now)
-        study_id, link_id = link.study_id, link.id
-    documents = _documents(services)
-    stored = documents.get(study_id, CHATS_DOCUMENT)
-    chats: dict[str, int] = json.loads(stored) if stored else {}
-    chats[str(link_id)] = chat_id
-    documents.put(study_id, CHATS_DOCUMENT, json.dumps(chats, sort_keys=True).encode(), now)
-    return study_id
-
-
-def researcher_chats(services: Services, study_id: str) -> list[int]:
-    """The Telegram chats of every researcher currently linked to ``study_id``."""
-    with transaction(services.research) as session:
-        linked = set(
-            session.scalars(
-                select(ResearcherLink.id).where(
-                    ResearcherLink.study_id == study_id,
-                    ResearcherLink.linked_at.is_not(None),
-                    ResearcherLink.telegram_lookup.is_not(None),
-                )
-            )
-        )
-    stored = _documents(services).get(study_id, CHATS_DOCUMENT)
-    chats: dict[str, int] = json.loads(stored) if stored else {}
-    return sorted({chat for link_id, chat in chats.items() if int(link_id) in linked})
-
-
-def linked_studies(session: Session, keys: BotKeys, user_id: int) -> list[str]:
-    """The studies this Telegram account is linked to as a researcher (empty: not a researcher)."""
-    rows = session.scalars(
-        select(ResearcherLink.study_id)
-        .where(ResearcherLink.telegram_lookup == keys.user_key(user_id))
-        .order_by(ResearcherLink.study_id)
-    )
-    return sorted(set(rows))
-
-
-@dataclass(frozen=True)
-class ParticipantLine:
-    """A participant as a researcher sees it in the bot: code and state, never a name."""
-
-    study_id: str
-    code: str
-    state: str
-
-
-def participants_of(services: Services, keys: BotKeys, user_id: int) -> list[ParticipantLine]:
-    """Codes and states of every participant in the researcher's studies."""
-    with transaction(services.research) as session:
-        lines = []
-        for study_id in linked_studies(session, keys, user_id):
-            lines += [
-                ParticipantLine(study_id, p.code, p.state)
-                for p in list_participants(session, study_id)
-            ]
-        return lines
-
-
-@dataclass(frozen=True)
-class UploadTarget:
-    """Where an upload goes: a participant of one of the researcher's studies."""
-
-    study_id: str
-    code: str
-
-
-def upload_target(
-    services: Services, keys: BotKeys, user_id: int, caption: str | None
-) -> UploadTarget:
-    """Find the participant named in ``caption`` and check rule 1 before any download."""
-    match = CODE_IN_CAPTION.search(caption or "")
+    sender, message = sender_of(update), update.effective_message
+    if sender is None or message is None:
+        return
+    if not await _is_researcher(context, sender.user_id):
+        await help_(update, context)
+        return
+    _ = gettext_for(RESEARCHER_LANGUAGE)
+    attachment = message.audio or message.voice or message.video or message.document
+    if attachment is None:
+        return
+    fv = context.fv
+    match = CODE_IN_CAPTION.search(message.caption or "")
     if match is None:
-        raise RecordingRefused(
-            "put the participant code (such as P-7K3QXM) in the caption of the file"
+        await context.bot.send_message(sender.chat_id, refusal(_, NO_CODE))
+        return
+    account = fv.keys.user_key(sender.user_id)
+    try:
+        target = await fv.run(
+            researcher_links.upload_target, fv.services, account, match.group(0).upper()
         )
-    code = match.group(0).upper()
-    with transaction(services.research) as session:
-        for study_id in linked_studies(session, keys, user_id):
-            participant = session.scalar(
-                select(Participant).where(
-                    Participant.study_id == study_id, Participant.code == code
-                )
-            )
-            if participant is None:
-                continue
-            if not consent.may_hold_recording(session, participant):
-                raise RecordingRefused(
-                    f"participant {code} has no current consent to be recorded; "
-                    "the recording was not accepted"
-                )
-            return UploadTarget(study_id, code)
-    # "Not yours" answers exactly like "not found".
-    raise RecordingRefused(f"no participant {code} in your studies")
-
-
-def store_upload(
-    services: Services,
-    target: UploadTarget,
-    files: Sequence[tuple[str, BinaryIO]],
-    now: dt.datetime,
-) -> int:
-    """Hand the downloaded file(s) to the recordings domain; return the recording id."""
-    recording = accept_recording(
-        services.research,
-        services.content,
-        study_id=target.study_id,
-        code=target.code,
-        files=files,
-        language=None,
-        source="telegram",
-        now=now,
+    except DomainError as exc:
+        await context.bot.send_message(sender.chat_id, refusal(_, exc))
+        return
+    size = attachment.file_size or 0
+    if size > HOSTED_DOWNLOAD_LIMIT and not fv.services.settings.telegram_local_mode:
+        await context.bot.send_message(
+            sender.chat_id,
+            _(
+                "This file is larger than 20 MB, the most a bot may download from Telegram. "
+                "Upload it through the web page instead, or run a local Bot API server "
+                "(see the README)."
+            ),
+        )
+        return
+    telegram_file = await attachment.get_file()
+    name = Path(telegram_file.file_path or "recording").name
+    local = _local_path(fv, telegram_file.file_path)
+    source: BinaryIO
+    if local is not None:
+        source = local.open("rb")
+    else:
+        # Held in memory only (at most 20 MB here); never written to disk in plaintext.
+        source = io.BytesIO(bytes(await telegram_file.download_as_bytearray()))
+    try:
+        recording_id = await fv.run(_store, fv, target, name, source)
+    except (RecordingRefused, DomainError) as exc:
+        await context.bot.send_message(sender.chat_id, refusal(_, exc))
+        return
+    finally:
+        source.close()
+        if local is not None:
+            # The local Bot API server keeps plaintext on its disk: remove it once stored.
+            local.unlink(missing_ok=True)
+    await context.bot.send_message(
+        sender.chat_id,
+        _("Recording {id} for {code} is stored encrypted and queued for transcription.").format(
+            id=recording_id, code=target.code
+        ),
     )
-    return recording.id
+
+
+def _store(
+    fv: FieldvaultApplication,
+    target: researcher_links.UploadTarget,
+    name: str,
+    source: BinaryIO,
+) -> int:
+    return researcher_links.store_upload(
+        fv.services, target, [(name, source)], fv.clock(), source="telegram"
+    )
+
+
+def _local_path(fv: FieldvaultApplication, file_path: str | None) -> Path | None:
+    if not fv.services.settings.telegram_local_mode or not file_path:
+        return None
+    path = Path(file_path)
+    return path if path.is_absolute() and path.is_file() else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 
 CALLBACK_VERSION = "1"
@@ -72,3 +73,11 @@ class BotKeys:
         if not hmac.compare_digest(mac, self._mac(chat_id, seq, action)):
             return None
         return Button(seq=seq, action=action)
+
+
+def action_pattern(actions: str) -> re.Pattern[str]:
+    """Matches signed callback data whose action matches the regular expression ``actions``.
+
+    Only routing: which handler a button goes to. The signature is checked by that handler.
+    """
+    return re.compile(rf"^{CALLBACK_VERSION}:\d+:(?:{actions}):[A-Za-z0-9_-]+$")

@@ -11,7 +11,8 @@ from babel.messages.pofile import read_po
 
 LOCALE_DIR = Path(__file__).parents[1] / "config" / "locale"
 DOMAIN = "fieldvault"
-LANGUAGES = ("nb", "nn", "en")
+# Researchers read the bot in English (its researcher commands are English too).
+RESEARCHER_LANGUAGE = "en"
 
 Gettext = Callable[[str], str]
 

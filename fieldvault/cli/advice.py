@@ -35,6 +35,12 @@ ADVICE: dict[str, str] = {
     "pseudonymisation.none_approved": (
         "`fieldvault review {study_id} {participant}` shows what waits for review"
     ),
+    # Informants' rights and researchers' links (domain/withdrawal.py, researcher_links.py).
+    "withdrawal.already_withdrawn": "`fieldvault retention report {study_id}` lists withdrawals",
+    "researcher_link.invalid": (
+        "create a new one with `fieldvault researcher link-code STUDY --label INITIALS`"
+    ),
+    "researcher_link.bad_label": "give --label, e.g. the researcher's initials",
 }
 
 

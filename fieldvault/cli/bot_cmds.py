@@ -12,6 +12,7 @@ from fieldvault.cli.context import (
     services_from,
     settings_from,
 )
+from fieldvault.domain.researcher_links import create_link_code
 from fieldvault.errors import ConfigError
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import utcnow
@@ -51,8 +52,6 @@ def researcher() -> None:
 @click.pass_context
 def link_code(ctx: click.Context, study_id: str, label: str, expires_hours: int) -> None:
     """Create a one-time code that links a researcher's Telegram account to a study."""
-    from fieldvault.bot.researchers import create_link_code
-
     services = services_from(ctx)
     with transaction(services.research) as session:
         code = create_link_code(

@@ -46,7 +46,6 @@ def register(root: click.Group) -> None:
     from fieldvault.cli import retention_cmds
 
     study_cmds.study.add_command(retention_cmds.extend)
-    consent_cmds.consent.add_command(retention_cmds.withdraw)
     root.add_command(retention_cmds.retention_group, name="retention")
     from fieldvault.cli import pseudonymise_cmds, review_cmds, terms_cmds
 

@@ -1,4 +1,4 @@
-"""``fieldvault consent record``: consent given on paper."""
+"""``fieldvault consent record`` (consent given on paper) and ``consent withdraw``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import click
 
 from fieldvault.cli.context import services_from
 from fieldvault.domain.consent import record_paper_consent
+from fieldvault.domain.withdrawal import withdraw_and_purge
 from fieldvault.storage.models import utcnow
 
 
@@ -79,3 +80,41 @@ def record(
         f"consent record {result.id} for {code} ({result.participant.state}): "
         f"granted {', '.join(granted) or 'nothing'}; refused {', '.join(refused) or 'nothing'}"
     )
+
+
+@consent.command("withdraw")
+@click.argument("study_id", metavar="STUDY")
+@click.argument("code")
+@click.option(
+    "--item",
+    "items",
+    multiple=True,
+    metavar="ITEM",
+    help="Withdraw only this consent item (repeatable); default: the whole consent.",
+)
+@click.pass_context
+def withdraw(ctx: click.Context, study_id: str, code: str, items: tuple[str, ...]) -> None:
+    """Record a withdrawal (e.g. by e-mail or phone) and purge what it covers at once."""
+    services = services_from(ctx)
+    wanted = _items(items)
+    done = withdraw_and_purge(
+        services,
+        study_id,
+        code,
+        channel="cli",
+        now=utcnow(),
+        items=frozenset(wanted) if wanted else None,
+        actor="researcher",
+    )
+    report, withdrawn = done.report, done.recorded.items_withdrawn
+    scope = "the whole consent" if report.whole else ", ".join(sorted(withdrawn))
+    objects = ", ".join(f"{k} {v}" for k, v in sorted(report.shredded.items())) or "none"
+    click.echo(
+        f"{code} withdrew {scope}; deleted objects: {objects}; "
+        f"identity deleted: {'yes' if report.identity_deleted else 'no'}"
+    )
+    if report.pseudonymised:
+        click.echo(
+            f"pseudonymised transcripts: {report.pseudonymised['deleted']} deleted, "
+            f"{report.pseudonymised['kept']} approved kept as research data (study policy)"
+        )

@@ -1,4 +1,4 @@
-"""``fieldvault retention run|report``, ``study extend`` and ``consent withdraw``."""
+"""``fieldvault retention run|report`` and ``study extend``."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from fieldvault.cli.context import services_from
-from fieldvault.domain import consent, retention
-from fieldvault.domain.participants import get_participant
-from fieldvault.domain.withdrawal import purge_after_withdrawal
+from fieldvault.domain import retention
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import Study, utcnow
 
@@ -194,44 +192,3 @@ def extend(
         f"{row.new_processing_end}; deletion now due {deadline.isoformat()}. "
         "Informants are told at the next sweep. Update processing_end in the study file too."
     )
-
-
-@click.command("withdraw")
-@click.argument("study_id", metavar="STUDY")
-@click.argument("code")
-@click.option(
-    "--item",
-    "items",
-    multiple=True,
-    metavar="ITEM",
-    help="Withdraw only this consent item (repeatable); default: the whole consent.",
-)
-@click.pass_context
-def withdraw(ctx: click.Context, study_id: str, code: str, items: tuple[str, ...]) -> None:
-    """Record a withdrawal (e.g. by e-mail or phone) and purge what it covers at once."""
-    services = services_from(ctx)
-    now = utcnow()
-    wanted = [part.strip() for value in items for part in value.split(",") if part.strip()]
-    with transaction(services.research) as session:
-        person = get_participant(session, study_id, code)
-        record = consent.withdraw(
-            session,
-            person,
-            channel="cli",
-            now=now,
-            items=frozenset(wanted) if wanted else None,
-            actor="researcher",
-        )
-        withdrawn = frozenset(d.item_id for d in record.decisions)
-    report = purge_after_withdrawal(services, study_id, code, withdrawn, now)
-    scope = "the whole consent" if report.whole else ", ".join(sorted(withdrawn))
-    objects = ", ".join(f"{k} {v}" for k, v in sorted(report.shredded.items())) or "none"
-    click.echo(
-        f"{code} withdrew {scope}; deleted objects: {objects}; "
-        f"identity deleted: {'yes' if report.identity_deleted else 'no'}"
-    )
-    if report.pseudonymised:
-        click.echo(
-            f"pseudonymised transcripts: {report.pseudonymised['deleted']} deleted, "
-            f"{report.pseudonymised['kept']} approved kept as research data (study policy)"
-        )

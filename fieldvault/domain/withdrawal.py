@@ -1,8 +1,11 @@
 """What a withdrawal destroys: recordings, raw transcripts and, for a whole withdrawal, identity.
 
-``purge_after_withdrawal`` runs after ``consent.withdraw`` has recorded the withdrawal. It is
-idempotent: run again, it finds nothing left and reports zeros. (A later change moves it onto
-the job queue; its signature is already what a job needs: ids and a time, no objects.)
+``withdraw_and_purge`` is the one use case every front end calls: it records the withdrawal
+(``consent.withdraw``) and then purges what it covers, so no caller can forget the second step.
+``purge_after_withdrawal`` is that second step on its own, for the sweep's recovery of a
+withdrawal a crash left unpurged. It is idempotent: run again, it finds nothing left and
+reports zeros. (A later change moves it onto the job queue; its signature is already what a
+job needs: ids and a time, no objects.)
 
 Pseudonymised transcripts follow the study's ``policies.on_withdrawal_pseudonymised`` when the
 recording item (or everything) is withdrawn: ``keep`` leaves approved ones in place, as
@@ -14,13 +17,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fieldvault.domain import consent
 from fieldvault.domain.consent import State
+from fieldvault.domain.errors import ConsentError
 from fieldvault.domain.participants import get_participant
 from fieldvault.domain.studies import load_definition
 from fieldvault.storage import audit
@@ -38,15 +44,6 @@ APPROVED = "approved"
 
 
 @dataclass(frozen=True)
-class PurgeRequest:
-    """A purge to run after a withdrawal: which participant, which items."""
-
-    study_id: str
-    code: str
-    items_withdrawn: frozenset[str]
-
-
-@dataclass(frozen=True)
 class PurgeReport:
     """What a purge destroyed: objects per kind and whether the identity went too."""
 
@@ -60,6 +57,84 @@ class PurgeReport:
     def total(self) -> int:
         """Number of objects destroyed."""
         return sum(self.shredded.values())
+
+
+class AlreadyWithdrawn(ConsentError):
+    """The participant has withdrawn already: there is no consent left to withdraw."""
+
+    code = "withdrawal.already_withdrawn"
+
+
+@dataclass(frozen=True)
+class WithdrawalRecorded:
+    """A withdrawal just recorded (its transaction committed): whom and which items."""
+
+    study_id: str
+    code: str
+    items_withdrawn: frozenset[str]
+    whole: bool
+
+
+@dataclass(frozen=True)
+class WithdrawalDone:
+    """A recorded withdrawal and what its purge destroyed."""
+
+    recorded: WithdrawalRecorded
+    report: PurgeReport
+
+
+# Front ends' hooks: bookkeeping of their own inside the recording transaction (the bot drops
+# the chat key that links its chat to the code), and a word to the person before the purge.
+InTransaction = Callable[[Session, WithdrawalRecorded], None]
+BeforePurge = Callable[[WithdrawalRecorded], None]
+
+
+def withdraw_and_purge(
+    services: Services,
+    study_id: str,
+    code: str,
+    *,
+    channel: str,
+    now: dt.datetime,
+    items: frozenset[str] | None = None,
+    actor: str = "informant",
+    in_transaction: InTransaction | None = None,
+    before_purge: BeforePurge | None = None,
+) -> WithdrawalDone:
+    """Record a withdrawal of ``items`` (None: everything), then purge what it covers."""
+    with transaction(services.research) as session:
+        participant = get_participant(session, study_id, code)
+        if State(participant.state) is State.WITHDRAWN:
+            raise AlreadyWithdrawn(
+                f"participant {code} has already withdrawn", study_id=study_id, code=code
+            )
+        record = consent.withdraw(
+            session, participant, channel=channel, now=now, items=items, actor=actor
+        )
+        recorded = WithdrawalRecorded(
+            study_id,
+            code,
+            frozenset(d.item_id for d in record.decisions),
+            State(participant.state) is State.WITHDRAWN,
+        )
+        if in_transaction is not None:
+            in_transaction(session, recorded)
+    return purge_recorded(services, recorded, now, before_purge)
+
+
+def purge_recorded(
+    services: Services,
+    recorded: WithdrawalRecorded,
+    now: dt.datetime,
+    before_purge: BeforePurge | None = None,
+) -> WithdrawalDone:
+    """Purge what a committed withdrawal covers (also one that refusing a required item made)."""
+    if before_purge is not None:
+        before_purge(recorded)
+    report = purge_after_withdrawal(
+        services, recorded.study_id, recorded.code, recorded.items_withdrawn, now
+    )
+    return WithdrawalDone(recorded, report)
 
 
 def purge_after_withdrawal(

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from fieldvault.bot.notifier import TelegramNotifier, build_notifier
-from fieldvault.bot.researchers import create_link_code
 from fieldvault.domain import notices
 from fieldvault.domain.notices import LogNotifier, NoticeMessage
+from fieldvault.domain.researcher_links import create_link_code
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import Participant
 from fieldvault.storage.services import Services

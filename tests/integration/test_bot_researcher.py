@@ -12,8 +12,8 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
-from fieldvault.bot.researchers import create_link_code
 from fieldvault.bot.runner import SECRET_HEADER, WEBHOOK_PATH, webhook_app
+from fieldvault.domain.researcher_links import create_link_code
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import BlobObject, Participant
 from fieldvault.storage.services import Services

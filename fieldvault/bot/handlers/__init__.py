@@ -1,0 +1,1 @@
+"""The informant conversation as rooms: enrolment, consent, rights, withdrawal (one module each)."""
