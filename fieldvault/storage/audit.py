@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from fieldvault.storage.locks import LockKey, transaction_lock
@@ -208,13 +208,7 @@ def head(session: Session) -> tuple[int, str]:
 
 def verify(session: Session, expected_head: tuple[int, str] | None = None) -> VerifyResult:
     """Walk the whole chain; with ``expected_head`` also detect that its tail was removed."""
-    prev_seq, prev_hash = 0, GENESIS_HASH
-    checked = 0
-    seen_at_expected: str | None = GENESIS_HASH if expected_head and expected_head[0] == 0 else None
-
-    def broken(seq: int, reason: str) -> VerifyResult:
-        return VerifyResult(False, checked, seq, reason, prev_seq, prev_hash)
-
+    walk = _Walk(expected_head)
     # Plain columns rather than ORM objects: the identity map could hand back a row as this
     # session loaded it earlier, not as it is stored now.
     columns = select(
@@ -230,53 +224,83 @@ def verify(session: Session, expected_head: tuple[int, str] | None = None) -> Ve
     ).order_by(AuditEvent.seq)
     rows = session.execute(columns.execution_options(yield_per=1000))
     try:
-        for row in session.execute(columns.execution_options(yield_per=1000)):
-            expected = prev_seq + 1
-            if row.seq != expected:
-                return broken(
-                    min(expected, row.seq),
-                    f"expected event {expected} but the next one is {row.seq}: events were deleted",
-                )
-            if row.prev_hash != prev_hash:
-                return broken(
-                    row.seq,
-                    f"its prev_hash does not match event {prev_seq}: "
-                    "events were reordered, replaced or deleted",
-                )
-            computed = event_hash(
-                seq=row.seq,
-                at=row.at,
-                event=row.event,
-                study_id=row.study_id,
-                participant_code=row.participant_code,
-                actor=row.actor,
-                details=row.details,
-                prev_hash=row.prev_hash,
-            )
-            if computed != row.hash:
-                return broken(row.seq, "its content does not match its hash: the event was edited")
-            checked += 1
-            prev_seq, prev_hash = row.seq, row.hash
-            if expected_head and row.seq == expected_head[0]:
-                seen_at_expected = row.hash
+        for row in rows:
+            failure = walk.step(row)
+            if failure is not None:
+                return failure
     finally:
         # An early return leaves rows unread; on PostgreSQL that is a server-side cursor.
         rows.close()
-
     if expected_head is not None:
-        head_seq, head_hash = expected_head
-        if head_seq > prev_seq:
-            return broken(
-                prev_seq + 1,
-                f"the chain ends at event {prev_seq} but event {head_seq} was recorded as head: "
-                "events were deleted from the end",
+        failure = walk.check_head(expected_head)
+        if failure is not None:
+            return failure
+    return VerifyResult(True, walk.checked, None, None, walk.prev_seq, walk.prev_hash)
+
+
+class _Walk:
+    """Where a walk along the chain stands: the last good event and what was seen of the head."""
+
+    def __init__(self, expected_head: tuple[int, str] | None) -> None:
+        """Start before the first event; ``expected_head`` is the head recorded elsewhere."""
+        self.prev_seq, self.prev_hash = 0, GENESIS_HASH
+        self.checked = 0
+        self.expected_head = expected_head
+        self.seen_at_expected: str | None = (
+            GENESIS_HASH if expected_head and expected_head[0] == 0 else None
+        )
+
+    def broken(self, seq: int, reason: str) -> VerifyResult:
+        """The chain breaks at ``seq`` for ``reason``; the last good event is reported too."""
+        return VerifyResult(False, self.checked, seq, reason, self.prev_seq, self.prev_hash)
+
+    def step(self, row: Row[Any]) -> VerifyResult | None:
+        """Check the next event against the last good one; None when it holds."""
+        expected = self.prev_seq + 1
+        if row.seq != expected:
+            return self.broken(
+                min(expected, row.seq),
+                f"expected event {expected} but the next one is {row.seq}: events were deleted",
             )
-        if seen_at_expected != head_hash:
-            return broken(
+        if row.prev_hash != self.prev_hash:
+            return self.broken(
+                row.seq,
+                f"its prev_hash does not match event {self.prev_seq}: "
+                "events were reordered, replaced or deleted",
+            )
+        computed = event_hash(
+            seq=row.seq,
+            at=row.at,
+            event=row.event,
+            study_id=row.study_id,
+            participant_code=row.participant_code,
+            actor=row.actor,
+            details=row.details,
+            prev_hash=row.prev_hash,
+        )
+        if computed != row.hash:
+            return self.broken(row.seq, "its content does not match its hash: the event was edited")
+        self.checked += 1
+        self.prev_seq, self.prev_hash = row.seq, row.hash
+        if self.expected_head and row.seq == self.expected_head[0]:
+            self.seen_at_expected = row.hash
+        return None
+
+    def check_head(self, expected_head: tuple[int, str]) -> VerifyResult | None:
+        """After the last event: a failure when the recorded head is gone or changed, else None."""
+        head_seq, head_hash = expected_head
+        if head_seq > self.prev_seq:
+            return self.broken(
+                self.prev_seq + 1,
+                f"the chain ends at event {self.prev_seq} but event {head_seq} was recorded as "
+                "head: events were deleted from the end",
+            )
+        if self.seen_at_expected != head_hash:
+            return self.broken(
                 head_seq,
                 f"event {head_seq} differs from the recorded head: the chain was rewritten",
             )
-    return VerifyResult(True, checked, None, None, prev_seq, prev_hash)
+        return None
 
 
 def event_hash(
