@@ -237,6 +237,29 @@ async def _read_field(part: BodyPartReader) -> str:
     return value.decode("utf-8", errors="replace").strip()
 
 
+async def _language_field(part: BodyPartReader, *, files_started: bool) -> str | None:
+    """The optional ``language`` field (before any file); any other field is refused."""
+    if part.name != "language":
+        raise BadForm(
+            f"unexpected form field {part.name!r}; send audio files as file parts "
+            "(curl -F file=@interview.m4a) and optionally a 'language' field"
+        )
+    if files_started:
+        raise BadForm("put the 'language' field before the files in the form")
+    return await _read_field(part) or None
+
+
+async def _forward(part: BodyPartReader, channel: Channel, total: int, limit: int) -> int:
+    """Hand one file part to the domain chunk by chunk; returns the upload's bytes so far."""
+    while chunk := await part.read_chunk(CHUNK):
+        total += len(chunk)
+        if total > limit:
+            raise UploadTooLarge(limit)
+        await channel.put(chunk)
+    await channel.put(_END_PART)
+    return total
+
+
 async def stream_upload(
     reader: MultipartReader,
     *,
@@ -266,26 +289,14 @@ async def stream_upload(
             if not isinstance(part, BodyPartReader):
                 raise BadForm("nested multipart bodies are not accepted; send plain file parts")
             if part.filename is None:
-                if part.name != "language":
-                    raise BadForm(
-                        f"unexpected form field {part.name!r}; send audio files as file parts "
-                        "(curl -F file=@interview.m4a) and optionally a 'language' field"
-                    )
-                if future is not None:
-                    raise BadForm("put the 'language' field before the files in the form")
-                language = await _read_field(part) or None
+                language = await _language_field(part, files_started=future is not None)
                 continue
             name = part.filename
             if future is None:
                 future = run_blocking(functools.partial(consume, Tracks(channel, name), language))
             else:
                 await channel.put(_Part(name))
-            while chunk := await part.read_chunk(CHUNK):
-                total += len(chunk)
-                if total > limit:
-                    raise UploadTooLarge(limit)
-                await channel.put(chunk)
-            await channel.put(_END_PART)
+            total = await _forward(part, channel, total, limit)
         if future is None:
             # No file at all: the domain words the refusal, as for every front end.
             return await run_blocking(lambda: accept([], language))
