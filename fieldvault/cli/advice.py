@@ -35,6 +35,21 @@ ADVICE: dict[str, str] = {
     "pseudonymisation.none_approved": (
         "`fieldvault review {study_id} {participant}` shows what waits for review"
     ),
+    # Retention (domain/retention/).
+    "retention.extension.no_reason": "give it with --reason",
+    "retention.extension.not_later": "give a date after {processing_end} with --to",
+    "retention.extension.deletion_begun": (
+        "`fieldvault retention report {study_id}` shows what was deleted"
+    ),
+    "retention.extension.deadline_passed": (
+        "`fieldvault retention run --dry-run` shows what the deletion removes"
+    ),
+    "retention.extension.no_processing_end_line": (
+        "add a processing_end line to the study file and run `fieldvault study update`"
+    ),
+    "retention.sweep_busy": (
+        "run `fieldvault retention run` again when it has finished to see the outcome"
+    ),
     # Informants' rights and researchers' links (domain/withdrawal.py, researcher_links.py).
     "withdrawal.already_withdrawn": "`fieldvault retention report {study_id}` lists withdrawals",
     "researcher_link.invalid": (

@@ -10,20 +10,31 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import BinaryIO
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from fieldvault.storage.blobs import BlobStore, new_object_id, put_encrypted, read_decrypted
-from fieldvault.storage.crypto import generate_key, unwrap_key, wrap_key
+from fieldvault.storage.crypto import DecryptionError, generate_key, unwrap_key, wrap_key
 from fieldvault.storage.db import transaction
 from fieldvault.storage.keys import KeySet
 from fieldvault.storage.models import BlobObject, WrappedDataKey, utcnow
 
-PURPOSES = frozenset({"recording", "raw_transcript", "evidence", "redaction_map"})
+
+class BlobKind(StrEnum):
+    """What a blob holds; each kind has its own data key per participant."""
+
+    RECORDING = "recording"
+    RAW_TRANSCRIPT = "raw_transcript"
+    EVIDENCE = "evidence"  # a scanned paper consent form
+    REDACTION_MAP = "redaction_map"  # what each placeholder of a transcript replaced
+
+
+PURPOSES = frozenset(BlobKind)
 
 
 def _context(study_id: str, code: str, purpose: str, key_id: str) -> bytes:
@@ -74,8 +85,6 @@ class DataKeys:
 
     def get(self, key_id: str) -> bytes:
         """Unwrap the data key ``key_id``; DecryptionError (opaque) when it is gone."""
-        from fieldvault.storage.crypto import DecryptionError
-
         with self._sessions() as session:
             row = session.get(WrappedDataKey, key_id)
             if row is None:
@@ -95,6 +104,44 @@ class DataKeys:
             if purposes is not None:
                 stmt = stmt.where(WrappedDataKey.purpose.in_(list(purposes)))
             return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+    def shred_many(self, study_id: str, codes: Iterable[str], purposes: Iterable[str]) -> int:
+        """Destroy the data keys of ``purposes`` of every one of ``codes``; return the count."""
+        with transaction(self._sessions) as session:
+            result = session.execute(
+                delete(WrappedDataKey).where(
+                    WrappedDataKey.study_id == study_id,
+                    WrappedDataKey.participant_code.in_(list(codes)),
+                    WrappedDataKey.purpose.in_(list(purposes)),
+                )
+            )
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def codes(self, study_id: str, purposes: Iterable[str]) -> set[str]:
+        """The participant codes of ``study_id`` holding a data key of one of ``purposes``."""
+        with self._sessions() as session:
+            return set(
+                session.scalars(
+                    select(WrappedDataKey.participant_code).where(
+                        WrappedDataKey.study_id == study_id,
+                        WrappedDataKey.purpose.in_(list(purposes)),
+                    )
+                )
+            )
+
+    def studies_holding(self, study_ids: Collection[str], purposes: Iterable[str]) -> set[str]:
+        """Which of ``study_ids`` hold at least one data key of one of ``purposes``."""
+        with self._sessions() as session:
+            return set(
+                session.scalars(
+                    select(WrappedDataKey.study_id)
+                    .where(
+                        WrappedDataKey.study_id.in_(list(study_ids)),
+                        WrappedDataKey.purpose.in_(list(purposes)),
+                    )
+                    .distinct()
+                )
+            )
 
     def rewrap(self) -> int:
         """Re-wrap every data key under the current content key (rotation); return the count."""

@@ -31,6 +31,13 @@ class Services:
     content: ContentStore
     engines: list[Engine] = field(default_factory=list)
 
+    @property
+    def research_engine(self) -> Engine:
+        """The research database's engine, for what needs a connection of its own (locks)."""
+        bind = self.research.kw["bind"]
+        assert isinstance(bind, Engine)
+        return bind
+
     def close(self) -> None:
         """Dispose of the database engines."""
         for engine in self.engines:

@@ -12,9 +12,10 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass, field, fields
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from fieldvault.storage.crypto import open_sealed, seal
@@ -127,6 +128,78 @@ class LinkageVault:
                 )
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def get_many(self, study_id: str, codes: Iterable[str]) -> dict[str, Identity]:
+        """The identities of ``codes`` in ``study_id`` (those that have one), in one query."""
+        wanted = list(codes)
+        if not wanted:
+            return {}
+        with self._sessions() as session:
+            rows = session.execute(
+                select(
+                    VaultIdentity.participant_code, VaultIdentity.key_id, VaultIdentity.sealed
+                ).where(
+                    VaultIdentity.study_id == study_id,
+                    VaultIdentity.participant_code.in_(wanted),
+                )
+            ).all()
+        return {
+            code: Identity.from_json(
+                open_sealed(self._keys.get(key_id), sealed, _associated_data(study_id, code))
+            )
+            for code, key_id, sealed in rows
+        }
+
+    def delete_many(self, study_id: str, codes: Iterable[str]) -> int:
+        """Destroy the identities of ``codes`` in ``study_id`` at once; return the count."""
+        with transaction(self._sessions) as session:
+            result = session.execute(
+                delete(VaultIdentity).where(
+                    VaultIdentity.study_id == study_id,
+                    VaultIdentity.participant_code.in_(list(codes)),
+                )
+            )
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def codes(self, study_id: str) -> set[str]:
+        """The participant codes of ``study_id`` that hold an identity (nothing is unsealed)."""
+        with self._sessions() as session:
+            return set(
+                session.scalars(
+                    select(VaultIdentity.participant_code).where(VaultIdentity.study_id == study_id)
+                )
+            )
+
+    def count(self, study_id: str) -> int:
+        """How many identities ``study_id`` holds."""
+        with self._sessions() as session:
+            found = session.scalar(
+                select(func.count())
+                .select_from(VaultIdentity)
+                .where(VaultIdentity.study_id == study_id)
+            )
+        return int(found or 0)
+
+    def held(self, study_ids: Collection[str]) -> set[tuple[str, str]]:
+        """The (study id, participant code) pairs of ``study_ids`` that hold an identity."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(VaultIdentity.study_id, VaultIdentity.participant_code).where(
+                    VaultIdentity.study_id.in_(list(study_ids))
+                )
+            ).all()
+        return {(study_id, code) for study_id, code in rows}
+
+    def studies_holding(self, study_ids: Collection[str]) -> set[str]:
+        """Which of ``study_ids`` hold at least one identity."""
+        with self._sessions() as session:
+            return set(
+                session.scalars(
+                    select(VaultIdentity.study_id)
+                    .where(VaultIdentity.study_id.in_(list(study_ids)))
+                    .distinct()
+                )
+            )
 
     def all_names(self, study_id: str) -> list[str]:
         """Every name held for a study (for pseudonym clash checks; never printed)."""

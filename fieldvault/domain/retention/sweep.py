@@ -1,0 +1,152 @@
+"""The sweep: reminders, due deletions, unfinished withdrawal purges and the outbox, one at a time.
+
+Every worker runs the sweep periodically, and a researcher may start one by hand meanwhile;
+two sweeps at once would both deliver the deletion notices and clash on the intent rows.
+:func:`run_sweep` therefore holds a process lock (``storage.locks``) that dies with its
+holder, so a SIGKILLed sweep never blocks the next one; a sweep that finds it taken raises
+:class:`SweepBusy` and leaves the work to the one running. A dry run takes no lock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from fieldvault.domain import notices
+from fieldvault.domain.errors import DomainError
+from fieldvault.domain.notices import Notifier
+from fieldvault.domain.retention.deadlines import study_deadline
+from fieldvault.domain.retention.deletion import sweep_study
+from fieldvault.domain.retention.delivery import deliver_pending
+from fieldvault.domain.retention.model import (
+    BATCH,
+    DEADLINE_KINDS,
+    DONE,
+    StepHook,
+    SweepReport,
+)
+from fieldvault.domain.retention.recovery import finish_withdrawals
+from fieldvault.domain.retention.reminders import remind
+from fieldvault.storage.db import transaction
+from fieldvault.storage.locks import LockBusy, LockKey, process_lock
+from fieldvault.storage.models import BlobObject, Deletion, Study
+from fieldvault.storage.study_documents import StudyDocuments
+
+if TYPE_CHECKING:
+    from fieldvault.storage.services import Services
+
+
+class SweepBusy(DomainError):
+    """Another sweep holds the sweep lock."""
+
+    code = "retention.sweep_busy"
+
+
+@contextmanager
+def sweep_lock(services: Services) -> Iterator[None]:
+    """Hold the one-sweep-at-a-time lock, or raise SweepBusy; released even by a killed process."""
+    held = ExitStack()
+    try:
+        held.enter_context(process_lock(services.research_engine, LockKey.SWEEP))
+    except LockBusy:
+        # Only the lock's own refusal is "busy"; a LockBusy from inside the block is not ours.
+        raise SweepBusy(
+            "another retention sweep is running (a worker's, or one started by hand); "
+            "it does the work"
+        ) from None
+    with held:
+        yield
+
+
+def run_sweep(
+    services: Services,
+    now: dt.datetime,
+    *,
+    notifier: Notifier | None = None,
+    dry_run: bool = False,
+    batch_size: int = BATCH,
+    on_step: StepHook | None = None,
+) -> SweepReport:
+    """Send due reminders, carry out due deletions, finish interrupted purges, as of ``now``.
+
+    ``on_step`` is called after every committed step with its name (tests use it to stop the
+    process at a chosen point). ``dry_run`` only reports what is due. Raises SweepBusy while
+    another sweep runs.
+    """
+    if now.tzinfo is None:
+        raise ValueError("the sweep needs a timezone-aware time")
+    if dry_run:
+        return _run_sweep(services, now, notifier, True, batch_size, on_step)
+    with sweep_lock(services):
+        return _run_sweep(services, now, notifier, False, batch_size, on_step)
+
+
+def _run_sweep(
+    services: Services,
+    now: dt.datetime,
+    notifier: Notifier | None,
+    dry_run: bool,
+    batch_size: int,
+    on_step: StepHook | None,
+) -> SweepReport:
+    notifier = notifier or notices.LogNotifier()
+    report = SweepReport(at=now, dry_run=dry_run)
+    hook: StepHook = on_step or (lambda _step: None)
+
+    with transaction(services.research) as session:
+        open_studies = [
+            (s.id, study_deadline(s), s.processing_end, s.timezone)
+            for s in session.scalars(select(Study).where(Study.ended_at.is_(None)))
+        ]
+        ended = list(session.scalars(select(Study.id).where(Study.ended_at.is_not(None))))
+    due = [sid for sid, deadline, _, _ in open_studies if deadline <= now]
+    due += _ended_with_leftovers(services, ended)
+    report.studies_due = due
+
+    for sid, deadline, end, zone in open_studies:
+        if deadline > now:
+            remind(services, report, sid, end, zone, deadline, now, dry_run)
+    hook("reminders")
+
+    for sid in due:
+        sweep_study(services, report, sid, now, notifier, dry_run, batch_size, hook)
+
+    finish_withdrawals(services, report, [sid for sid, *_ in open_studies], now, dry_run)
+    if not dry_run:
+        deliver_pending(services, report, notifier, now)
+        hook("notices")
+    return report
+
+
+def _ended_with_leftovers(services: Services, ended: Sequence[str]) -> list[str]:
+    """Ended studies where something identifying is still (or again) present."""
+    if not ended:
+        return []
+    with transaction(services.research) as session:
+        found = set(
+            session.scalars(
+                select(BlobObject.study_id)
+                .where(
+                    BlobObject.study_id.in_(ended),
+                    BlobObject.deleted_at.is_(None),
+                    BlobObject.kind.in_(DEADLINE_KINDS),
+                )
+                .distinct()
+            )
+        )
+        found |= set(
+            session.scalars(
+                select(Deletion.study_id)
+                .where(Deletion.study_id.in_(ended), Deletion.step != DONE)
+                .distinct()
+            )
+        )
+    found |= services.vault.studies_holding(ended)
+    found |= services.content.keys.studies_holding(ended, DEADLINE_KINDS)
+    documents = StudyDocuments(services.vault_sessions, services.keys.linkage)
+    found |= {sid for sid in ended if sid not in found and documents.kinds(sid)}
+    return sorted(found)
