@@ -34,8 +34,11 @@ def no_consent_to_withdraw(_: Gettext) -> str:
 # Domain errors an informant can meet, by code: the words the bot shows for each (written as
 # ``_()`` calls so that the catalog check finds them). Never the CLI's advice.
 ERROR_TEXTS: dict[str, Callable[[Gettext], str]] = {
-    "invite.invalid": invite_refused,
-    "withdrawal.already_withdrawn": no_consent_to_withdraw,
+    "invite.unknown": invite_refused,
+    "invite.used": invite_refused,
+    "invite.expired": invite_refused,
+    "consent.withdrawn": no_consent_to_withdraw,
+    "consent.nothing_to_withdraw": no_consent_to_withdraw,
 }
 
 

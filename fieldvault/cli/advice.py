@@ -51,7 +51,7 @@ ADVICE: dict[str, str] = {
         "run `fieldvault retention run` again when it has finished to see the outcome"
     ),
     # Informants' rights and researchers' links (domain/withdrawal.py, researcher_links.py).
-    "withdrawal.already_withdrawn": "`fieldvault retention report {study_id}` lists withdrawals",
+    "consent.withdrawn": "`fieldvault retention report STUDY` lists the withdrawals",
     "researcher_link.invalid": (
         "create a new one with `fieldvault researcher link-code STUDY --label INITIALS`"
     ),

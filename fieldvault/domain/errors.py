@@ -21,8 +21,6 @@ class IllegalTransition(DomainError):
 class InviteError(DomainError):
     """An invite code is unknown, expired or already used."""
 
-    code = "invite.invalid"
-
 
 class ConsentError(DomainError):
     """A consent cannot be recorded or withdrawn as asked."""

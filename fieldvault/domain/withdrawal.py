@@ -26,12 +26,11 @@ from sqlalchemy.orm import Session
 
 from fieldvault.domain import consent
 from fieldvault.domain.consent import State
-from fieldvault.domain.errors import ConsentError
 from fieldvault.domain.participants import get_participant
 from fieldvault.domain.studies import load_definition
 from fieldvault.storage import audit
 from fieldvault.storage.db import transaction
-from fieldvault.storage.models import BlobObject, PseudonymisedTranscript
+from fieldvault.storage.models import BlobObject, Participant, PseudonymisedTranscript
 
 if TYPE_CHECKING:
     from fieldvault.storage.services import Services
@@ -57,12 +56,6 @@ class PurgeReport:
     def total(self) -> int:
         """Number of objects destroyed."""
         return sum(self.shredded.values())
-
-
-class AlreadyWithdrawn(ConsentError):
-    """The participant has withdrawn already: there is no consent left to withdraw."""
-
-    code = "withdrawal.already_withdrawn"
 
 
 @dataclass(frozen=True)
@@ -101,13 +94,13 @@ def withdraw_and_purge(
     in_transaction: InTransaction | None = None,
     before_purge: BeforePurge | None = None,
 ) -> WithdrawalDone:
-    """Record a withdrawal of ``items`` (None: everything), then purge what it covers."""
+    """Record a withdrawal of ``items`` (None: everything), then purge what it covers.
+
+    Refused with ``consent.withdrawn`` (already withdrawn) or ``consent.nothing_to_withdraw``
+    by ``consent.withdraw``, before anything changes.
+    """
     with transaction(services.research) as session:
         participant = get_participant(session, study_id, code)
-        if State(participant.state) is State.WITHDRAWN:
-            raise AlreadyWithdrawn(
-                f"participant {code} has already withdrawn", study_id=study_id, code=code
-            )
         record = consent.withdraw(
             session, participant, channel=channel, now=now, items=items, actor=actor
         )
@@ -158,23 +151,7 @@ def purge_after_withdrawal(
             kinds = list(RECORDING_KINDS)
         else:
             kinds = []
-        shredded: Counter[str] = Counter()
-        if kinds is None or kinds:
-            stmt = select(BlobObject.kind).where(
-                BlobObject.participant_id == participant.id, BlobObject.deleted_at.is_(None)
-            )
-            if kinds is not None:
-                stmt = stmt.where(BlobObject.kind.in_(kinds))
-            shredded.update(session.scalars(stmt))
-            # Keys first (inside shred), then ciphertext: even a crash midway leaves noise.
-            services.content.shred(
-                session,
-                study_id=study_id,
-                participant_id=participant.id,
-                participant_code=code,
-                kinds=kinds,
-                now=now,
-            )
+        shredded = _shred(services, session, participant, kinds, now)
         pseudonymised: dict[str, int] = {}
         if kinds is None or kinds:
             keep = definition.policies.on_withdrawal_pseudonymised == KEEP
@@ -203,6 +180,35 @@ def purge_after_withdrawal(
         identity_deleted=identity_deleted,
         pseudonymised=pseudonymised,
     )
+
+
+def _shred(
+    services: Services,
+    session: Session,
+    participant: Participant,
+    kinds: list[str] | None,
+    now: dt.datetime,
+) -> Counter[str]:
+    """Destroy the participant's live objects of ``kinds`` (None: all); count them by kind."""
+    shredded: Counter[str] = Counter()
+    if kinds is not None and not kinds:
+        return shredded
+    stmt = select(BlobObject.kind).where(
+        BlobObject.participant_id == participant.id, BlobObject.deleted_at.is_(None)
+    )
+    if kinds is not None:
+        stmt = stmt.where(BlobObject.kind.in_(kinds))
+    shredded.update(session.scalars(stmt))
+    # Keys first (inside shred), then ciphertext: even a crash midway leaves noise.
+    services.content.shred(
+        session,
+        study_id=participant.study_id,
+        participant_id=participant.id,
+        participant_code=participant.code,
+        kinds=kinds,
+        now=now,
+    )
+    return shredded
 
 
 def _settle_pseudonymised(session: Session, participant_id: int, *, keep: bool) -> dict[str, int]:
