@@ -7,9 +7,7 @@ tables of their own, so renaming a command changes this file only.
 
 from __future__ import annotations
 
-import string
-
-from fieldvault.errors import FieldvaultError
+from fieldvault.errors import FieldvaultError, with_advice
 
 # code → advice; ``{name}`` placeholders are filled from the error's facts.
 ADVICE: dict[str, str] = {
@@ -18,6 +16,14 @@ ADVICE: dict[str, str] = {
     "study.already_registered": "use `fieldvault study update` to change it",
     "study.processing_end_changed": "use `fieldvault study extend`, which records the reason",
     "participant.not_found": "`fieldvault participants {study_id}` lists the codes",
+    # Tokens, recordings and transcripts (domain/api_tokens.py, domain/recordings.py).
+    "api_token.label_taken": (
+        "`fieldvault researcher api-token {study_id} --revoke '{label}'` revokes it"
+    ),
+    "recording.study-ended": (
+        "if Sikt has approved a later end date, run `fieldvault study extend` first"
+    ),
+    "transcript.not_found": "`fieldvault jobs {study_id}` shows the transcription jobs",
     # The study's pseudonymisation (domain/redaction/).
     "review.nothing_waiting": "`fieldvault jobs {study_id}` shows the transcription jobs",
     "review.unknown_item": "`fieldvault review {study_id} {participant}` lists items 1 to {count}",
@@ -35,7 +41,6 @@ ADVICE: dict[str, str] = {
     "pseudonymisation.none_approved": (
         "`fieldvault review {study_id} {participant}` shows what waits for review"
     ),
-    # Retention (domain/retention/).
     "retention.extension.no_reason": "give it with --reason",
     "retention.extension.not_later": "give a date after {processing_end} with --to",
     "retention.extension.deletion_begun": (
@@ -59,18 +64,6 @@ ADVICE: dict[str, str] = {
 }
 
 
-def _fill(template: str, facts: dict[str, object]) -> str | None:
-    names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
-    if not names <= facts.keys():
-        return None  # advice that would quote a missing fact is left out, never half-filled
-    return template.format(**facts)
-
-
 def describe(error: FieldvaultError) -> str:
     """The error's message followed by the CLI's advice for its code, when there is one."""
-    message = str(error)
-    template = ADVICE.get(error.code)
-    advice = _fill(template, dict(error.facts)) if template else None
-    if not advice:
-        return message
-    return f"{message}; {advice}" if message else advice
+    return with_advice(error, ADVICE)

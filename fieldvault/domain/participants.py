@@ -42,7 +42,7 @@ def get_participant(session: Session, study_id: str, code: str) -> Participant:
     )
     if participant is None:
         raise ParticipantNotFound(
-            f"no participant {code!r} in study {study_id!r}", study_id=study_id, code=code
+            f"no participant {code!r} in study {study_id!r}", study_id=study_id, participant=code
         )
     return participant
 

@@ -321,7 +321,7 @@ def read_transcripts(
     documents = [json.loads(b"".join(content.read(obj))) for _, obj in rows]
     if not documents:
         raise TranscriptNotFound(
-            f"no transcript for {code} in {study_id} yet", study_id=study_id, code=code
+            f"no transcript for {code} in {study_id} yet", study_id=study_id, participant=code
         )
     return documents
 

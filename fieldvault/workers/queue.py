@@ -28,7 +28,7 @@ from fieldvault.domain.redaction.job import (
 )
 from fieldvault.storage.models import utcnow
 from fieldvault.storage.services import Services
-from fieldvault.workers import jobs, weights
+from fieldvault.workers import jobs, leases, sweep, weights
 from fieldvault.workers.transcription import Engine, FasterWhisperEngine, OpenAIWhisperEngine
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ class Worker:
         @self.huey.periodic_task(crontab(minute=f"*/{SWEEP_EVERY_MIN}"), name="retention-sweep")
         def retention_sweep() -> str:
             notifier = None if self.notifier_factory is None else self.notifier_factory()
-            status = jobs.run_retention_sweep(self.services, self.clock(), notifier)
+            status = sweep.run_retention_sweep(self.services, self.clock(), notifier)
             log.info("retention sweep: %s", status)
             return status
 
@@ -178,7 +178,7 @@ class Worker:
 
     def dispatch(self) -> list[int]:
         """Put new and orphaned jobs on the queue, and transcripts still to pseudonymise."""
-        queued = jobs.dispatch_pending(self.services, lambda job_id: self.transcribe(job_id))
+        queued = leases.dispatch_pending(self.services, lambda job_id: self.transcribe(job_id))
         # A crash between the transcribe task and its pseudonymise task leaves a transcript
         # without a pseudonymised row; the sweep finds it (never a withdrawn or shredded one).
         for transcript_id in pending_transcripts(self.services):
@@ -197,7 +197,7 @@ class Worker:
             queued_at = self.huey.get(key, peek=True)
             if (
                 isinstance(queued_at, float)
-                and now - queued_at < jobs.STALE_ENQUEUE.total_seconds()
+                and now - queued_at < leases.STALE_ENQUEUE.total_seconds()
             ):
                 return
             self.huey.put(key, now)
