@@ -6,6 +6,7 @@ import datetime as dt
 
 import click
 
+from fieldvault.bot.runner import run_bot
 from fieldvault.cli.context import (
     configure_logging,
     run_until_signalled,
@@ -22,8 +23,6 @@ from fieldvault.storage.models import utcnow
 @click.pass_context
 def bot(ctx: click.Context) -> None:
     """Run the Telegram bot alone (long polling, or the webhook when configured)."""
-    from fieldvault.bot.runner import run_bot
-
     settings = settings_from(ctx)
     configure_logging(settings)
     if settings.telegram_token is None:

@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import click
+import segno
 from rich.console import Console
 from rich.table import Table
 
@@ -59,8 +60,6 @@ def invite(
         )
     expires = (now + dt.timedelta(days=expires_days)).date()
     if qr_dir is not None:
-        import segno
-
         qr_dir.mkdir(parents=True, exist_ok=True)
     for index, code in enumerate(codes, start=1):
         tg = telegram_link(settings.telegram_bot_username, code)

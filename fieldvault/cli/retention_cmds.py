@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from fieldvault.bot.notifier import build_notifier
 from fieldvault.cli.context import services_from
 from fieldvault.domain import retention
 from fieldvault.storage.db import transaction
@@ -48,8 +49,6 @@ def retention_group() -> None:
 @click.pass_context
 def run(ctx: click.Context, now: dt.datetime, dry_run: bool, as_json: bool) -> None:
     """Send due reminders and delete what is due (recordings, raw transcripts, identities)."""
-    from fieldvault.bot.notifier import build_notifier  # python-telegram-bot, only when needed
-
     services = services_from(ctx)
     notifier = build_notifier(services)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -269,8 +270,6 @@ def load_settings(
 
     Precedence: explicit overrides > environment > TOML file > defaults.
     """
-    import os
-
     env = dict(os.environ if environ is None else environ)
     file_values: dict[str, Any] = {}
     file = config_file or (Path(env[CONFIG_FILE_ENV]) if env.get(CONFIG_FILE_ENV) else None)

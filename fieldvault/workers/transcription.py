@@ -19,6 +19,12 @@ import numpy.typing as npt
 
 from fieldvault.media.decode import SAMPLE_RATE
 
+# The engines (faster_whisper with CTranslate2 and onnxruntime, openai-whisper with torch) are
+# imported where a model is loaded or the VAD runs, never at module level: every fieldvault
+# command imports this module through the worker, and only a worker that transcribes should
+# pay seconds and hundreds of MB for them. These are the package's only deferred imports,
+# with torch in workers/weights.py for the same reason.
+
 # Thresholds are Whisper's own fallback thresholds (openai/whisper transcribe.py): a segment past
 # them is one Whisper itself would have retried; here it is kept and flagged for review.
 COMPRESSION_RATIO_MAX = 2.4
