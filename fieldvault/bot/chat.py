@@ -1,7 +1,8 @@
 """Telegram glue every room shares: who wrote, and sending an ``Outcome`` back to the chat.
 
 A command handler is ``await reply_with(update, context, step)``: the sender is parsed, the
-blocking ``step(fv, sender, now)`` runs in the database thread, and its outcome is rendered.
+blocking ``step(fv, sender, now)`` runs in the database thread, and its outcome is rendered;
+``enrolled(handler, refusal)`` is such a step for commands only an enrolled chat can use.
 A button handler is ``await press_with(update, context, steps)`` with its step table.
 """
 
@@ -18,9 +19,10 @@ from telegram.error import TelegramError
 
 from fieldvault.bot import conversation
 from fieldvault.bot.context import BotContext, FieldvaultApplication
-from fieldvault.bot.conversation import PressedButton, Sender, StepHandler
+from fieldvault.bot.conversation import EnrolledHandler, PressedButton, Sender, StepHandler
 from fieldvault.bot.replies import Outcome, Reply
 from fieldvault.bot.security import BotKeys
+from fieldvault.bot.texts import Gettext
 
 # A command's work: the application, who wrote and when → what to answer (blocking).
 CommandStep = Callable[[FieldvaultApplication, Sender, dt.datetime], Outcome]
@@ -40,6 +42,15 @@ def sender_of(update: Update) -> Sender | None:
         username=user.username,
         language_code=user.language_code,
     )
+
+
+def enrolled(handler: EnrolledHandler, refusal: Callable[[Gettext], str]) -> CommandStep:
+    """A command step that runs ``handler`` in an enrolled chat; any other chat gets ``refusal``."""
+
+    def step(fv: FieldvaultApplication, sender: Sender, now: dt.datetime) -> Outcome:
+        return conversation.command(fv.services, fv.keys, sender, now, handler, refusal)
+
+    return step
 
 
 async def reply_with(update: Update, context: BotContext, step: CommandStep) -> None:

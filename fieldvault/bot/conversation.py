@@ -15,10 +15,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from fieldvault.bot.replies import Outcome
+from fieldvault.bot.replies import Outcome, Reply
 from fieldvault.bot.security import BotKeys
-from fieldvault.bot.texts import gettext_for, pick_language
+from fieldvault.bot.texts import Gettext, gettext_for, pick_language
 from fieldvault.config.languages import LANGUAGES
+from fieldvault.config.study import StudyDefinition
+from fieldvault.domain.studies import load_definition
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import BotConversation, Participant
 from fieldvault.storage.services import Services
@@ -92,9 +94,46 @@ def delivered_at(row: BotConversation, now: dt.datetime) -> dt.datetime:
     return dt.datetime.fromisoformat(value) if isinstance(value, str) else now
 
 
+@dataclass(frozen=True)
+class Enrolled:
+    """A command from a chat that redeemed an invite, inside its transaction."""
+
+    session: Session
+    row: BotConversation
+    study_id: str
+    participant: Participant
+    lang: str  # the chat's language (``language_of``)
+    gettext: Gettext  # in ``lang``
+    now: dt.datetime
+    services: Services
+
+
+# What a command does in an enrolled chat.
+EnrolledHandler = Callable[[Enrolled], Outcome]
+
+
+def command(
+    services: Services,
+    keys: BotKeys,
+    sender: Sender,
+    now: dt.datetime,
+    handler: EnrolledHandler,
+    refusal: Callable[[Gettext], str],
+) -> Outcome:
+    """Run ``handler`` on ``sender``'s enrolled chat (one transaction); else answer ``refusal``."""
+    with transaction(services.research) as session:
+        row = chat_row(session, keys, sender)
+        lang = language_of(row, sender)
+        _ = gettext_for(lang)
+        participant = None if row is None else participant_of(session, row)
+        if row is None or participant is None or row.study_id is None:
+            return Outcome([Reply(refusal(_))])
+        return handler(Enrolled(session, row, row.study_id, participant, lang, _, now, services))
+
+
 @dataclass
 class Press:
-    """A pressed button whose signature, step and seq checked out, inside its transaction."""
+    """A checked button pressed in an enrolled chat, inside its transaction, with who pressed it."""
 
     session: Session
     row: BotConversation
@@ -104,6 +143,11 @@ class Press:
     now: dt.datetime
     services: Services
     keys: BotKeys
+    participant: Participant
+    study_id: str
+    definition: StudyDefinition
+    lang: str  # the chat's language, else the study's default
+    gettext: Gettext  # in ``lang``
 
 
 # A step's answer to a button: an outcome, or None when the button means nothing there.
@@ -121,6 +165,37 @@ class PressedButton:
     now: dt.datetime
 
 
+def _press_in(
+    session: Session,
+    row: BotConversation,
+    action: str,
+    pressed: PressedButton,
+    services: Services,
+    keys: BotKeys,
+) -> Press | None:
+    """The press of ``action`` in ``row``'s chat; None when the chat is not enrolled."""
+    participant = participant_of(session, row)
+    if participant is None or row.study_id is None:
+        return None
+    definition = load_definition(session, row.study_id)
+    lang = row.language or definition.default_language
+    return Press(
+        session,
+        row,
+        action,
+        pressed.message_id,
+        pressed.callback_id,
+        pressed.now,
+        services,
+        keys,
+        participant,
+        row.study_id,
+        definition,
+        lang,
+        gettext_for(lang),
+    )
+
+
 def press(
     services: Services,
     keys: BotKeys,
@@ -130,7 +205,7 @@ def press(
     """Check a button's signature and step, then act on it exactly once (one transaction).
 
     ``steps`` names, for each conversation step, what this kind of button does there; a button
-    pressed in any other step has expired.
+    pressed in any other step, or in a chat that is not enrolled, has expired.
     """
     sender, data = pressed.sender, pressed.data
     button = keys.verify(sender.chat_id, data)
@@ -148,16 +223,9 @@ def press(
         handler = steps.get(row.step)
         if handler is None:
             return expired
-        context = Press(
-            session,
-            row,
-            button.action,
-            pressed.message_id,
-            pressed.callback_id,
-            pressed.now,
-            services,
-            keys,
-        )
+        context = _press_in(session, row, button.action, pressed, services, keys)
+        if context is None:
+            return expired
         outcome = handler(context)
         if outcome is None:
             return expired

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,17 @@ def _buttons(buttons: list[list[dict[str, Any]]]) -> list[list[str]]:
     return rows
 
 
+def _message(params: dict[str, Any]) -> dict[str, Any]:
+    """A sent or edited message: its text, parse mode and buttons."""
+    entry: dict[str, Any] = {"text": _text(str(params["text"]))}
+    if params.get("parse_mode"):
+        entry["parse_mode"] = params["parse_mode"]
+    markup = params.get("reply_markup")
+    if isinstance(markup, dict) and markup.get("inline_keyboard"):
+        entry["buttons"] = _buttons(markup["inline_keyboard"])
+    return entry
+
+
 def _document(filename: str, content: bytes) -> dict[str, Any]:
     text = _text(content.decode("utf-8"))
     if filename.endswith(".json"):
@@ -90,26 +102,14 @@ class Recorder:
             if str(p.get("chat_id", self.user.id)) != str(self.user.id):
                 continue
             if call.method == "sendMessage":
-                entry: dict[str, Any] = {"text": _text(str(p["text"]))}
-                if p.get("parse_mode"):
-                    entry["parse_mode"] = p["parse_mode"]
-                markup = p.get("reply_markup")
-                if isinstance(markup, dict) and markup.get("inline_keyboard"):
-                    entry["buttons"] = _buttons(markup["inline_keyboard"])
-                sent.append(entry)
+                sent.append(_message(p))
             elif call.method == "sendDocument":
                 filename, content = p["document"]
                 sent.append(
                     {"caption": _text(str(p.get("caption", ""))), **_document(filename, content)}
                 )
             elif call.method == "editMessageText":
-                entry = {"text": _text(str(p["text"]))}
-                if p.get("parse_mode"):
-                    entry["parse_mode"] = p["parse_mode"]
-                markup = p.get("reply_markup")
-                if isinstance(markup, dict) and markup.get("inline_keyboard"):
-                    entry["buttons"] = _buttons(markup["inline_keyboard"])
-                edited.append(entry)
+                edited.append(_message(p))
             elif call.method == "answerCallbackQuery":
                 text = p.get("text")
                 answers.append(None if text is None else str(text))
@@ -120,39 +120,50 @@ class Recorder:
             step["answer"] = answers
         self.steps.append(step)
 
-    async def send(self, text: str, shown: str | None = None) -> list[Sent]:
-        """Send ``text`` (``shown`` stands in for it in the golden, e.g. for an invite)."""
+    async def _record(self, action: str, done: Awaitable[list[Sent]]) -> None:
+        """Run ``done`` and write down, as ``action``, the Bot API calls it led to."""
         start = len(self.h.tg.calls)
-        new = await self.user.send(text)
-        self._since(start, f"send {shown or text}")
-        return new
+        await done
+        self._since(start, action)
 
-    async def press(self, label: str) -> list[Sent]:
-        """Press the newest button labelled ``label``."""
-        start = len(self.h.tg.calls)
-        new = await self.user.press(label)
-        self._since(start, f"press {label}")
-        return new
+    async def send(self, *texts: str) -> None:
+        """Send each of ``texts`` in turn."""
+        for text in texts:
+            await self._record(f"send {text}", self.user.send(text))
 
-    async def press_at(self, row: int, column: int = 0) -> list[Sent]:
+    async def send_as(self, text: str, shown: str) -> None:
+        """Send ``text``, written down as ``shown`` (e.g. for an invite)."""
+        await self._record(f"send {shown}", self.user.send(text))
+
+    async def enrol(self, code: str, language: str) -> None:
+        """Open the invite ``code`` and choose the letter's ``language``."""
+        await self.send_as(f"/start {code}", "/start <invite>")
+        await self.press(language)
+
+    async def press(self, *labels: str) -> None:
+        """Press the newest button labelled with each of ``labels`` in turn."""
+        for label in labels:
+            await self._record(f"press {label}", self.user.press(label))
+
+    async def press_at(self, row: int, column: int = 0) -> None:
         """Press a button of the newest message with buttons, by position."""
         message = next(s for s in reversed(self.user.inbox) if s.buttons)
         button = message.buttons[row][column]
-        start = len(self.h.tg.calls)
-        new = await self.user.press_data(message, str(button["callback_data"]))
-        self._since(start, f"press {button['text']}")
-        return new
+        pressed = self.user.press_data(message, str(button["callback_data"]))
+        await self._record(f"press {button['text']}", pressed)
 
-    async def press_data(self, sent: Sent, data: str, shown: str) -> list[Sent]:
+    async def press_data(self, sent: Sent, data: str, shown: str) -> None:
         """Press a button kept from earlier (a stale or repeated one)."""
-        start = len(self.h.tg.calls)
-        new = await self.user.press_data(sent, data)
-        self._since(start, f"press again {shown}")
-        return new
+        await self._record(f"press again {shown}", self.user.press_data(sent, data))
 
     def note(self, what: str) -> None:
         """Something the test did outside the chat (stored content, a changed letter)."""
         self.steps.append({"do": what})
+
+    async def restart_bot(self) -> None:
+        """Restart the bot in the middle of the conversation."""
+        await self.h.restart_bot()
+        self.note("the bot restarts")
 
 
 def _store_recording(h: BotHarness) -> None:
@@ -181,18 +192,11 @@ def _change_the_letter(h: BotHarness) -> None:
 async def _bokmaal_whole_path(h: BotHarness, code: str) -> list[dict[str, Any]]:
     """Invite → letter → items → change → confirm → status → copy → change answers → withdraw."""
     r = Recorder(h, h.tg.user(701, username="test_person", language_code="nb"))
-    await r.send("/status")
-    await r.send("/copy")
-    await r.send("/withdraw")
-    await r.send("/help")
-    await r.send("/start R-not-an-invite", "/start <unknown invite>")
-    await r.send(f"/start {code}", "/start <invite>")
-    await r.press("Norsk bokmål")
+    await r.send("/status", "/copy", "/withdraw", "/help")
+    await r.send_as("/start R-not-an-invite", "/start <unknown invite>")
+    await r.enrol(code, "Norsk bokmål")
     first = r.user.find_button("Ja")
-    await r.press("Ja")
-    await r.press("Nei")
-    await r.press("Endre")
-    await r.press("Ja")
+    await r.press("Ja", "Nei", "Endre", "Ja")
     await r.press_data(*first, shown="Ja (an earlier question)")
     await r.press("Nei")
     confirm = r.user.find_button("Bekreft")
@@ -200,56 +204,31 @@ async def _bokmaal_whole_path(h: BotHarness, code: str) -> list[dict[str, Any]]:
     await r.press_data(*confirm, shown="Bekreft (double tap)")
     _store_recording(h)
     r.note("a recording is stored")
-    await r.send("/status")
-    await r.send("/copy")
-    await r.send("/contact")
-    await r.send("/help")
-    await r.send("hei?")
-    await r.send("/start")
-    await r.send("/status")
-    await r.press("Endre svarene mine")
-    await r.press("Ja")
-    await r.press("Ja")
-    await r.press("Bekreft")
-    await r.send("/copy")
-    await r.send("/withdraw")
+    await r.send("/status", "/copy", "/contact", "/help", "hei?", "/start", "/status")
+    await r.press("Endre svarene mine", "Ja", "Ja", "Bekreft")
+    await r.send("/copy", "/withdraw")
     await r.press("Avbryt")
-    await r.send("/withdraw")
-    await r.press_at(1)
-    await r.press("Nei, behold det")
-    await r.send("/withdraw")
-    await r.press_at(1)
-    await r.press("Ja, trekk tilbake")
-    await r.send("/status")
-    await r.send("/withdraw")
-    await r.press("Alt: trekk meg fra studien")
-    await r.press("Ja, trekk tilbake")
-    await r.send("/status")
-    await r.send("/copy")
-    await r.send("/withdraw")
-    await r.send("/start")
+    # The optional item: first kept at the second step, then withdrawn.
+    for answer in ("Nei, behold det", "Ja, trekk tilbake"):
+        await r.send("/withdraw")
+        await r.press_at(1)
+        await r.press(answer)
+    await r.send("/status", "/withdraw")
+    await r.press("Alt: trekk meg fra studien", "Ja, trekk tilbake")
+    await r.send("/status", "/copy", "/withdraw", "/start")
     return r.steps
 
 
 async def _english_decline_then_consent(h: BotHarness, code: str) -> list[dict[str, Any]]:
     """English: a No to the required item declines; read again, consent, switch to nynorsk."""
     r = Recorder(h, h.tg.user(702, language_code="en-GB"))
-    await r.send(f"/start {code}", "/start <invite>")
-    await r.press("English")
+    await r.enrol(code, "English")
     await r.press("No")
-    await r.send("/status")
-    await r.send("/help")
-    await r.send("/start")
-    await r.press("English")
-    await r.press("Yes")
-    await r.press("No")
-    await r.press("Confirm")
+    await r.send("/status", "/help", "/start")
+    await r.press("English", "Yes", "No", "Confirm")
     await r.send("/language")
     await r.press("Norsk nynorsk")
-    await r.send("/status")
-    await r.send("/copy")
-    await r.send("/contact")
-    await r.send("/withdraw")
+    await r.send("/status", "/copy", "/contact", "/withdraw")
     await r.press_at(0)
     await r.press_at(0, 0)
     await r.send("/status")
@@ -259,27 +238,18 @@ async def _english_decline_then_consent(h: BotHarness, code: str) -> list[dict[s
 async def _nynorsk_restart_and_changed_letter(h: BotHarness, code: str) -> list[dict[str, Any]]:
     """Nynorsk: a restart mid-consent, /language mid-consent, then a changed letter refused."""
     r = Recorder(h, h.tg.user(703, language_code="nn"))
-    await r.send(f"/start {code}", "/start <invite>")
-    await r.press("Norsk nynorsk")
-    await h.restart_bot()
-    r.note("the bot restarts")
+    await r.enrol(code, "Norsk nynorsk")
+    await r.restart_bot()
     await r.send("/start")
     await r.press("Ja")
     await r.send("/language")
-    await r.press("Norsk bokmål")
-    await r.press("Ja")
-    await r.press("Ja")
-    await h.restart_bot()
-    r.note("the bot restarts")
+    await r.press("Norsk bokmål", "Ja", "Ja")
+    await r.restart_bot()
     await r.press("Bekreft")
     _change_the_letter(h)
     r.note("the letter changes")
-    await r.send("/status")
-    await r.send("/start")
-    await r.press("Les det nye skrivet")
-    await r.press("Nei")
-    await r.press("Ja")
-    await r.press("Bekreft")
+    await r.send("/status", "/start")
+    await r.press("Les det nye skrivet", "Nei", "Ja", "Bekreft")
     await r.send("/status")
     return r.steps
 

@@ -24,27 +24,18 @@ from fieldvault.bot.conversation import (
     advance,
     delivered_at,
     drop_chat,
-    participant_of,
 )
 from fieldvault.bot.replies import Announce, Document, Outcome, Reply
 from fieldvault.bot.texts import gettext_for
 from fieldvault.config.study import StudyDefinition
 from fieldvault.domain import consent, rights
 from fieldvault.domain.consent import HOLDS_CONSENT, State
-from fieldvault.domain.studies import load_definition
 from fieldvault.domain.withdrawal import WithdrawalRecorded
-from fieldvault.storage.models import Participant
 
 
-def deliver_letter(
-    press: Press,
-    participant: Participant,
-    definition: StudyDefinition,
-    lang: str,
-    before: list[Reply],
-) -> Outcome:
+def deliver_letter(press: Press, lang: str, before: list[Reply]) -> Outcome:
     """Send the letter in ``lang`` (marking the participant informed) and ask the first item."""
-    _ = gettext_for(lang)
+    _, participant, definition = gettext_for(lang), press.participant, press.definition
     consent.mark_informed(press.session, participant, lang, press.now)
     advance(
         press.row,
@@ -66,14 +57,11 @@ def deliver_letter(
 
 
 def _on_reconsent(press: Press) -> Outcome | None:
-    row, session = press.row, press.session
-    participant = participant_of(session, row)
-    if press.action != "rc" or participant is None or row.study_id is None:
+    if press.action != "rc":
         return None
-    definition = load_definition(session, row.study_id)
-    lang = row.language if row.language in definition.languages else None
-    lang = lang or definition.default_language
-    return deliver_letter(press, participant, definition, lang, [])
+    definition, language = press.definition, press.row.language
+    lang = language if language in definition.languages else definition.default_language
+    return deliver_letter(press, lang, [])
 
 
 async def read_again(update: Update, context: BotContext) -> None:
@@ -85,13 +73,9 @@ async def read_again(update: Update, context: BotContext) -> None:
 
 
 def _on_item(press: Press) -> Outcome | None:
-    row, session = press.row, press.session
-    participant = participant_of(session, row)
-    if press.action not in {"y", "n"} or participant is None or row.study_id is None:
+    if press.action not in {"y", "n"}:
         return None
-    definition = load_definition(session, row.study_id)
-    lang = row.language or definition.default_language
-    _ = gettext_for(lang)
+    row, definition, lang, _ = press.row, press.definition, press.lang, press.gettext
     index = int(row.data.get("i", 0))
     item = definition.consent_items[index]
     granted = press.action == "y"
@@ -101,9 +85,9 @@ def _on_item(press: Press) -> Outcome | None:
     answered = Reply(f"{item.text[lang]}\n\n{your_answer}", edit=True)
     # Someone who already takes part sees the summary first: there, confirming a No to a
     # required item is a withdrawal, so it gets the same second step as /withdraw.
-    held = State(participant.state) in HOLDS_CONSENT
+    held = State(press.participant.state) in HOLDS_CONSENT
     if item.required and not granted and not held:
-        return _declined(press, participant, definition, lang, answers, messages, answered)
+        return _declined(press, answers, messages, answered)
     if index + 1 < len(definition.consent_items):
         advance(row, ITEM, press.now, i=index + 1, answers=answers, messages=messages)
         question = views.item_question(definition, lang, index + 1, held=held)
@@ -115,22 +99,16 @@ def _on_item(press: Press) -> Outcome | None:
 
 
 def _declined(
-    press: Press,
-    participant: Participant,
-    definition: StudyDefinition,
-    lang: str,
-    answers: dict[str, bool],
-    messages: dict[str, Any],
-    answered: Reply,
+    press: Press, answers: dict[str, bool], messages: dict[str, Any], answered: Reply
 ) -> Outcome:
     """A No to a required item ends the consent as "declined"; nothing else is asked."""
-    _ = gettext_for(lang)
-    decisions = {i.id: answers.get(i.id, False) for i in definition.consent_items}
+    _ = press.gettext
+    decisions = {i.id: answers.get(i.id, False) for i in press.definition.consent_items}
     consent.record_consent(
         press.session,
-        participant,
+        press.participant,
         decisions,
-        language=lang,
+        language=press.lang,
         channel="telegram",
         letter_delivered_at=delivered_at(press.row, press.now),
         now=press.now,
@@ -154,13 +132,9 @@ async def answer_item(update: Update, context: BotContext) -> None:
 
 
 def _on_summary(press: Press) -> Outcome | None:
-    row, session = press.row, press.session
-    participant = participant_of(session, row)
-    if press.action not in {"ok", "chg"} or participant is None or row.study_id is None:
+    if press.action not in {"ok", "chg"}:
         return None
-    definition = load_definition(session, row.study_id)
-    lang = row.language or definition.default_language
-    _ = gettext_for(lang)
+    row, definition, lang, _ = press.row, press.definition, press.lang, press.gettext
     if press.action == "chg":
         # Nothing is pre-ticked: every item is asked again from the start.
         advance(row, ITEM, press.now, i=0, answers={}, messages={})
@@ -173,11 +147,11 @@ def _on_summary(press: Press) -> Outcome | None:
         "confirm_message": press.message_id,
         "callback_query": press.callback_id,
     }
-    if State(participant.state) in HOLDS_CONSENT:
-        return _change(press, participant, definition, lang, answers, how)
+    if State(press.participant.state) in HOLDS_CONSENT:
+        return _change(press, answers, how)
     record = consent.record_consent(
-        session,
-        participant,
+        press.session,
+        press.participant,
         answers,
         language=lang,
         channel="telegram",
@@ -189,22 +163,13 @@ def _on_summary(press: Press) -> Outcome | None:
     return receipt(definition, lang, answers, record.letter_version, row.seq)
 
 
-def _change(
-    press: Press,
-    participant: Participant,
-    definition: StudyDefinition,
-    lang: str,
-    answers: dict[str, bool],
-    how: Mapping[str, Any],
-) -> Outcome:
+def _change(press: Press, answers: dict[str, bool], how: Mapping[str, Any]) -> Outcome:
     """Someone taking part confirms new answers: recorded (and purged, if they left) next."""
-    _ = gettext_for(lang)
-    row = press.row
-    assert row.study_id is not None
+    _, definition, lang, row = press.gettext, press.definition, press.lang, press.row
     delivered = delivered_at(row, press.now)
     advance(row, IDLE, press.now, answers={}, messages={})
-    services, chat_key, study_id = press.services, row.chat_key, row.study_id
-    code, now, seq = participant.code, press.now, row.seq
+    services, chat_key, study_id = press.services, row.chat_key, press.study_id
+    code, now, seq = press.participant.code, press.now, row.seq
 
     def drop(session: Any, _recorded: WithdrawalRecorded) -> None:
         drop_chat(session, chat_key)

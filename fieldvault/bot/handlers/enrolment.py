@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from telegram import Update
 
 from fieldvault.bot import views
-from fieldvault.bot.chat import press_with, reply_with
+from fieldvault.bot.chat import enrolled, press_with, reply_with
 from fieldvault.bot.context import BotContext, FieldvaultApplication
 from fieldvault.bot.conversation import (
     IDLE,
@@ -20,12 +20,12 @@ from fieldvault.bot.conversation import (
     PICK_LANGUAGE,
     RECONSENT,
     SUMMARY,
+    Enrolled,
     Press,
     Sender,
     advance,
     chat_row,
     language_of,
-    participant_of,
 )
 from fieldvault.bot.handlers.consent import deliver_letter
 from fieldvault.bot.replies import Outcome, Reply
@@ -78,7 +78,7 @@ def _start(fv: FieldvaultApplication, sender: Sender, payload: str, now: dt.date
             fv.services.vault.delete(*written)
         raise
     if written is None:
-        return _resume(fv, sender, now)
+        return _resume_chat(fv, sender, now)
     return outcome
 
 
@@ -107,35 +107,32 @@ def _enrol(
     return views.ask_language(definition, lang, row.seq)
 
 
-def _resume(fv: FieldvaultApplication, sender: Sender, now: dt.datetime) -> Outcome:
+def _resume(chat: Enrolled) -> Outcome:
     """Repeat the current question (fresh buttons), or say how to take part."""
-    with transaction(fv.services.research) as session:
-        row = chat_row(session, fv.keys, sender)
-        lang = language_of(row, sender)
-        _ = gettext_for(lang)
-        participant = None if row is None else participant_of(session, row)
-        if row is None or participant is None or row.study_id is None:
-            return Outcome([Reply(views.not_enrolled(_))])
-        definition = load_definition(session, row.study_id)
-        state = State(participant.state)
-        held = state in HOLDS_CONSENT
-        if held and consent.needs_reconsent(session, participant):
-            advance(row, RECONSENT, now)
-            return views.ask_reconsent(definition, lang, row.seq)
-        if row.step == LANGUAGE or (row.step == IDLE and state is State.DECLINED):
-            advance(row, LANGUAGE, now)
-            return views.ask_language(definition, lang, row.seq)
-        if row.step == ITEM:
-            advance(row, ITEM, now)
-            index = int(row.data.get("i", 0))
-            question = views.item_question(definition, lang, index, held=held)
-            return Outcome([question], seq=row.seq)
-        if row.step == SUMMARY:
-            advance(row, SUMMARY, now)
-            answers = row.data.get("answers", {})
-            return views.summary(definition, lang, answers, row.seq, held=held)
-        advance(row, IDLE, now)
-        return Outcome([Reply(views.idle_help(_))], seq=row.seq)
+    row, lang, now = chat.row, chat.lang, chat.now
+    definition = load_definition(chat.session, chat.study_id)
+    state = State(chat.participant.state)
+    held = state in HOLDS_CONSENT
+    if held and consent.needs_reconsent(chat.session, chat.participant):
+        advance(row, RECONSENT, now)
+        return views.ask_reconsent(definition, lang, row.seq)
+    if row.step == LANGUAGE or (row.step == IDLE and state is State.DECLINED):
+        advance(row, LANGUAGE, now)
+        return views.ask_language(definition, lang, row.seq)
+    if row.step == ITEM:
+        advance(row, ITEM, now)
+        index = int(row.data.get("i", 0))
+        question = views.item_question(definition, lang, index, held=held)
+        return Outcome([question], seq=row.seq)
+    if row.step == SUMMARY:
+        advance(row, SUMMARY, now)
+        answers = row.data.get("answers", {})
+        return views.summary(definition, lang, answers, row.seq, held=held)
+    advance(row, IDLE, now)
+    return Outcome([Reply(views.idle_help(chat.gettext))], seq=row.seq)
+
+
+_resume_chat = enrolled(_resume, views.not_enrolled)
 
 
 async def start(update: Update, context: BotContext) -> None:
@@ -143,7 +140,7 @@ async def start(update: Update, context: BotContext) -> None:
     payload = context.args[0] if context.args else None
 
     def step(fv: FieldvaultApplication, sender: Sender, now: dt.datetime) -> Outcome:
-        return _start(fv, sender, payload, now) if payload else _resume(fv, sender, now)
+        return _start(fv, sender, payload, now) if payload else _resume_chat(fv, sender, now)
 
     await reply_with(update, context, step)
 
@@ -151,51 +148,45 @@ async def start(update: Update, context: BotContext) -> None:
 # --- languages -------------------------------------------------------------------------------
 
 
-def _language(fv: FieldvaultApplication, sender: Sender, now: dt.datetime) -> Outcome:
-    with transaction(fv.services.research) as session:
-        row = chat_row(session, fv.keys, sender)
-        _ = gettext_for(language_of(row, sender))
-        if row is None or row.study_id is None:
-            return Outcome([Reply(views.not_enrolled(_))])
-        definition = load_definition(session, row.study_id)
-        if row.step in {LANGUAGE, ITEM, SUMMARY}:
-            # Before consent, a new language means reading the letter in that language.
-            advance(row, LANGUAGE, now)
-            return views.ask_language(definition, language_of(row, sender), row.seq)
-        advance(row, PICK_LANGUAGE, now)
-        question = Reply(_("Which language do you want?"), views.language_buttons(definition))
-        return Outcome([question], seq=row.seq)
+def _language(chat: Enrolled) -> Outcome:
+    row, _ = chat.row, chat.gettext
+    definition = load_definition(chat.session, chat.study_id)
+    if row.step in {LANGUAGE, ITEM, SUMMARY}:
+        # Before consent, a new language means reading the letter in that language.
+        advance(row, LANGUAGE, chat.now)
+        return views.ask_language(definition, chat.lang, row.seq)
+    advance(row, PICK_LANGUAGE, chat.now)
+    question = Reply(_("Which language do you want?"), views.language_buttons(definition))
+    return Outcome([question], seq=row.seq)
 
 
 async def language(update: Update, context: BotContext) -> None:
     """``/language``: offer the study's languages."""
-    await reply_with(update, context, _language)
+    await reply_with(update, context, enrolled(_language, views.not_enrolled))
+
+
+def _switch_language(press: Press) -> str | None:
+    """Set the chat's language from an ``l.<code>`` button; None if the study has no such one."""
+    code = press.action.removeprefix("l.")
+    if not press.action.startswith("l.") or code not in press.definition.languages:
+        return None
+    press.row.language = code
+    return code
 
 
 def _on_letter_language(press: Press) -> Outcome | None:
-    code = press.action.removeprefix("l.")
-    row, session = press.row, press.session
-    participant = participant_of(session, row)
-    if not press.action.startswith("l.") or participant is None or row.study_id is None:
+    code = _switch_language(press)
+    if code is None:
         return None
-    definition = load_definition(session, row.study_id)
-    if code not in definition.languages:
-        return None
-    row.language = code
-    return deliver_letter(press, participant, definition, code, [views.language_chosen(code)])
+    return deliver_letter(press, code, [views.language_chosen(code)])
 
 
 def _on_chat_language(press: Press) -> Outcome | None:
-    code = press.action.removeprefix("l.")
-    row = press.row
-    if row.study_id is None:
+    code = _switch_language(press)
+    if code is None:
         return None
-    definition = load_definition(press.session, row.study_id)
-    if not press.action.startswith("l.") or code not in definition.languages:
-        return None
-    row.language = code
-    advance(row, IDLE, press.now)
-    return Outcome([views.language_chosen(code)], seq=row.seq)
+    advance(press.row, IDLE, press.now)
+    return Outcome([views.language_chosen(code)], seq=press.row.seq)
 
 
 async def choose_language(update: Update, context: BotContext) -> None:
@@ -208,15 +199,10 @@ async def choose_language(update: Update, context: BotContext) -> None:
 # --- help ------------------------------------------------------------------------------------
 
 
-def _help(fv: FieldvaultApplication, sender: Sender, now: dt.datetime) -> Outcome:
-    with transaction(fv.services.research) as session:
-        row = chat_row(session, fv.keys, sender)
-        _ = gettext_for(language_of(row, sender))
-        if row is None or row.participant_id is None:
-            return Outcome([Reply(views.not_enrolled(_))])
-        return Outcome([Reply(views.idle_help(_))])
+def _help(chat: Enrolled) -> Outcome:
+    return Outcome([Reply(views.idle_help(chat.gettext))])
 
 
 async def help_(update: Update, context: BotContext) -> None:
     """``/help`` and anything the bot does not understand: what the informant can do."""
-    await reply_with(update, context, _help)
+    await reply_with(update, context, enrolled(_help, views.not_enrolled))

@@ -6,28 +6,17 @@ What is true comes from ``domain.rights``; this room only words it. "Change my a
 
 from __future__ import annotations
 
-import datetime as dt
-
 from telegram import Update
 
 from fieldvault.bot import views
-from fieldvault.bot.chat import reply_with
-from fieldvault.bot.context import BotContext, FieldvaultApplication
-from fieldvault.bot.conversation import (
-    IDLE,
-    RECONSENT,
-    Sender,
-    advance,
-    chat_row,
-    language_of,
-    participant_of,
-)
+from fieldvault.bot.chat import enrolled, reply_with
+from fieldvault.bot.context import BotContext
+from fieldvault.bot.conversation import IDLE, RECONSENT, Enrolled, advance
 from fieldvault.bot.replies import Choice, Document, Outcome, Reply
-from fieldvault.bot.texts import Gettext, gettext_for
+from fieldvault.bot.texts import Gettext
 from fieldvault.domain import rights
 from fieldvault.domain.rights import InformantStatus
 from fieldvault.domain.studies import load_definition
-from fieldvault.storage.db import transaction
 
 
 def _status_text(_: Gettext, lang: str, status: InformantStatus) -> str:
@@ -63,58 +52,42 @@ def _status_text(_: Gettext, lang: str, status: InformantStatus) -> str:
     return "\n".join(lines)
 
 
-def _status(fv: FieldvaultApplication, sender: Sender, now: dt.datetime) -> Outcome:
-    with transaction(fv.services.research) as session:
-        row = chat_row(session, fv.keys, sender)
-        lang = language_of(row, sender)
-        _ = gettext_for(lang)
-        participant = None if row is None else participant_of(session, row)
-        if row is None or participant is None or row.study_id is None:
-            return Outcome([Reply(views.nothing_held(_))])
-        status = rights.status(session, fv.services.vault, participant)
-        text = _status_text(_, lang, status)
-        if status.holds_consent and row.step == IDLE:
-            # Answers can change later (an optional item granted or refused): the informant
-            # reads the current letter again and answers every item, as the first time.
-            advance(row, RECONSENT, now)
-            buttons = ((Choice(_("Change my answers"), "rc"),),)
-            return Outcome([Reply(text, buttons)], seq=row.seq)
-        return Outcome([Reply(text)])
+def _status(chat: Enrolled) -> Outcome:
+    _, row = chat.gettext, chat.row
+    status = rights.status(chat.session, chat.services.vault, chat.participant)
+    text = _status_text(_, chat.lang, status)
+    if status.holds_consent and row.step == IDLE:
+        # Answers can change later (an optional item granted or refused): the informant
+        # reads the current letter again and answers every item, as the first time.
+        advance(row, RECONSENT, chat.now)
+        buttons = ((Choice(_("Change my answers"), "rc"),),)
+        return Outcome([Reply(text, buttons)], seq=row.seq)
+    return Outcome([Reply(text)])
 
 
 async def status(update: Update, context: BotContext) -> None:
     """``/status``: in plain words what is stored about the informant and until when."""
-    await reply_with(update, context, _status)
+    await reply_with(update, context, enrolled(_status, views.nothing_held))
 
 
-def _copy(fv: FieldvaultApplication, sender: Sender, now: dt.datetime) -> Outcome:
-    with transaction(fv.services.research) as session:
-        row = chat_row(session, fv.keys, sender)
-        _ = gettext_for(language_of(row, sender))
-        participant = None if row is None else participant_of(session, row)
-        if row is None or participant is None or row.study_id is None:
-            return Outcome([Reply(views.nothing_held(_))])
-        data = rights.data_copy(session, fv.services.vault, participant, now)
-        document = Document(data.filename, data.as_json())
-        caption = _("All data we hold about you (not the audio itself).")
-        return Outcome([Reply(caption, document=document)])
+def _copy(chat: Enrolled) -> Outcome:
+    _ = chat.gettext
+    data = rights.data_copy(chat.session, chat.services.vault, chat.participant, chat.now)
+    document = Document(data.filename, data.as_json())
+    caption = _("All data we hold about you (not the audio itself).")
+    return Outcome([Reply(caption, document=document)])
 
 
 async def copy(update: Update, context: BotContext) -> None:
     """``/copy``: a file with all data held about the informant (not the audio)."""
-    await reply_with(update, context, _copy)
+    await reply_with(update, context, enrolled(_copy, views.nothing_held))
 
 
-def _contact(fv: FieldvaultApplication, sender: Sender, now: dt.datetime) -> Outcome:
-    with transaction(fv.services.research) as session:
-        row = chat_row(session, fv.keys, sender)
-        _ = gettext_for(language_of(row, sender))
-        if row is None or row.study_id is None:
-            return Outcome([Reply(views.not_enrolled(_))])
-        definition = load_definition(session, row.study_id)
-        return Outcome([Reply(views.contacts_text(definition, _), html=True)])
+def _contact(chat: Enrolled) -> Outcome:
+    definition = load_definition(chat.session, chat.study_id)
+    return Outcome([Reply(views.contacts_text(definition, chat.gettext), html=True)])
 
 
 async def contact(update: Update, context: BotContext) -> None:
     """``/contact``: researchers, supervisor, data-protection officer, complaint authority."""
-    await reply_with(update, context, _contact)
+    await reply_with(update, context, enrolled(_contact, views.not_enrolled))

@@ -7,74 +7,56 @@ same transaction as a whole withdrawal, since its key links this chat to the cod
 
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy.orm import Session
 from telegram import Update
 
 from fieldvault.bot import views
-from fieldvault.bot.chat import press_with, reply_with
-from fieldvault.bot.context import BotContext, FieldvaultApplication
+from fieldvault.bot.chat import enrolled, press_with, reply_with
+from fieldvault.bot.context import BotContext
 from fieldvault.bot.conversation import (
     IDLE,
     WITHDRAW,
     WITHDRAW_CONFIRM,
+    Enrolled,
     Press,
-    Sender,
     advance,
-    chat_row,
     drop_chat,
-    language_of,
-    participant_of,
 )
 from fieldvault.bot.replies import Announce, Choice, Outcome, Reply
-from fieldvault.bot.texts import gettext_for
 from fieldvault.domain import rights
 from fieldvault.domain.consent import State
 from fieldvault.domain.errors import DomainError
 from fieldvault.domain.studies import load_definition
 from fieldvault.domain.withdrawal import WithdrawalRecorded
-from fieldvault.storage.db import transaction
 
 
-def _withdraw(fv: FieldvaultApplication, sender: Sender, now: dt.datetime) -> Outcome:
-    with transaction(fv.services.research) as session:
-        row = chat_row(session, fv.keys, sender)
-        lang = language_of(row, sender)
-        _ = gettext_for(lang)
-        participant = None if row is None else participant_of(session, row)
-        if row is None or participant is None or row.study_id is None:
-            return Outcome([Reply(views.nothing_held(_))])
-        if State(participant.state) is State.WITHDRAWN:
-            return Outcome([Reply(views.no_consent_to_withdraw(_))])
-        definition = load_definition(session, row.study_id)
-        buttons: list[tuple[Choice, ...]] = [(Choice(_("Everything: leave the study"), "w.all"),)]
-        for index in rights.withdrawable_items(session, participant):
-            item = definition.consent_items[index]
-            label = _("Only: {item}").format(item=views.short(item.text[lang]))
-            buttons.append((Choice(label, f"w.{index}"),))
-        buttons.append((Choice(_("Cancel"), "x"),))
-        advance(row, WITHDRAW, now)
-        question = Reply(_("What do you want to withdraw?"), tuple(buttons))
-        return Outcome([question], seq=row.seq)
+def _withdraw(chat: Enrolled) -> Outcome:
+    _, lang = chat.gettext, chat.lang
+    if State(chat.participant.state) is State.WITHDRAWN:
+        return Outcome([Reply(views.no_consent_to_withdraw(_))])
+    definition = load_definition(chat.session, chat.study_id)
+    buttons: list[tuple[Choice, ...]] = [(Choice(_("Everything: leave the study"), "w.all"),)]
+    for index in rights.withdrawable_items(chat.session, chat.participant):
+        item = definition.consent_items[index]
+        label = _("Only: {item}").format(item=views.short(item.text[lang]))
+        buttons.append((Choice(label, f"w.{index}"),))
+    buttons.append((Choice(_("Cancel"), "x"),))
+    advance(chat.row, WITHDRAW, chat.now)
+    question = Reply(_("What do you want to withdraw?"), tuple(buttons))
+    return Outcome([question], seq=chat.row.seq)
 
 
 async def withdraw(update: Update, context: BotContext) -> None:
     """``/withdraw``: offer the whole consent or one currently granted optional item."""
-    await reply_with(update, context, _withdraw)
+    await reply_with(update, context, enrolled(_withdraw, views.nothing_held))
 
 
 def _on_cancel(press: Press) -> Outcome | None:
-    if press.row.study_id is None or press.action != "x":
+    if press.action != "x":
         return None
-    _ = gettext_for(press.row.language or _default_language(press))
+    _ = press.gettext
     advance(press.row, IDLE, press.now)
     return Outcome([Reply(_("Nothing was changed."), edit=True)], seq=press.row.seq)
-
-
-def _default_language(press: Press) -> str:
-    assert press.row.study_id is not None
-    return load_definition(press.session, press.row.study_id).default_language
 
 
 async def cancel(update: Update, context: BotContext) -> None:
@@ -83,12 +65,7 @@ async def cancel(update: Update, context: BotContext) -> None:
 
 
 def _on_choice(press: Press) -> Outcome | None:
-    row = press.row
-    if row.study_id is None:
-        return None
-    definition = load_definition(press.session, row.study_id)
-    lang = row.language or definition.default_language
-    _ = gettext_for(lang)
+    row, definition, lang, _ = press.row, press.definition, press.lang, press.gettext
     scope = press.action.removeprefix("w.")
     if not press.action.startswith("w.") or not (
         scope == "all" or (scope.isdigit() and int(scope) < len(definition.consent_items))
@@ -118,19 +95,15 @@ async def choose(update: Update, context: BotContext) -> None:
 
 
 def _on_confirm(press: Press) -> Outcome | None:
-    row, session = press.row, press.session
-    participant = participant_of(session, row)
-    if participant is None or row.study_id is None or press.action != "wc":
+    if press.action != "wc":
         return None
-    definition = load_definition(session, row.study_id)
-    lang = row.language or definition.default_language
-    _ = gettext_for(lang)
+    row, definition, lang, _ = press.row, press.definition, press.lang, press.gettext
     scope = str(row.data.get("scope", "all"))
     items = None if scope == "all" else frozenset({definition.consent_items[int(scope)].id})
     # The button is used up here; the withdrawal and its purge follow as one domain call.
     advance(row, IDLE, press.now)
-    services, chat_key, study_id = press.services, row.chat_key, row.study_id
-    code, now, seq = participant.code, press.now, row.seq
+    services, chat_key, study_id = press.services, row.chat_key, press.study_id
+    code, now, seq = press.participant.code, press.now, row.seq
 
     def drop_if_whole(session: Session, recorded: WithdrawalRecorded) -> None:
         if recorded.whole:
