@@ -80,11 +80,7 @@ def main() -> None:
                 phone=f"+47 9{number:07d}",
                 telegram_username=f"person_{number}",
             )
-            codes.append(
-                register_participant(
-                    services.research, services.vault, definition.id, identity, {}, NOW
-                )
-            )
+            codes.append(register_participant(services, definition.id, identity, {}, NOW))
         transcripts = []
         for number, code in enumerate(codes):
             generated = long_transcript(number, minutes=args.minutes)

@@ -162,8 +162,7 @@ def child_pipeline(
         start = time.perf_counter()
         with audio.open("rb") as fh:
             accept_recording(
-                services.research,
-                services.content,
+                services,
                 study_id=definition.id,
                 code=code,
                 files=[(audio.name, fh)],

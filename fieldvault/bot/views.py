@@ -16,6 +16,7 @@ from fieldvault.config.study import Contact, StudyDefinition
 from fieldvault.domain.consent import State
 from fieldvault.domain.withdrawal import PurgeReport
 from fieldvault.errors import FieldvaultError
+from fieldvault.storage.content import BlobKind
 
 
 def invite_refused(_: Gettext) -> str:
@@ -124,13 +125,13 @@ def purge_done(lang: str, report: PurgeReport) -> Reply:
     _ = gettext_for(lang)
     lines = [_("Done. This is what was deleted:")]
     lines.append(
-        "• " + _("recordings: {n}").format(n=report.shredded.get("recording", 0)),
+        "• " + _("recordings: {n}").format(n=report.shredded.get(BlobKind.RECORDING, 0)),
     )
     lines.append(
-        "• " + _("raw transcripts: {n}").format(n=report.shredded.get("raw_transcript", 0)),
+        "• " + _("raw transcripts: {n}").format(n=report.shredded.get(BlobKind.RAW_TRANSCRIPT, 0)),
     )
-    other = report.total - report.shredded.get("recording", 0)
-    other -= report.shredded.get("raw_transcript", 0)
+    other = report.total - report.shredded.get(BlobKind.RECORDING, 0)
+    other -= report.shredded.get(BlobKind.RAW_TRANSCRIPT, 0)
     if other:
         lines.append("• " + _("other files about you: {n}").format(n=other))
     if report.identity_deleted:

@@ -13,10 +13,10 @@ from fieldvault.cli import (
     model_cmds,
     participant_cmds,
     pseudonymise_cmds,
+    researcher_cmds,
     retention_cmds,
     review_cmds,
     setup_cmds,
-    study_admin_cmds,
     study_cmds,
     terms_cmds,
     transcript_cmds,
@@ -27,8 +27,6 @@ from fieldvault.cli import (
 
 def register(root: click.Group) -> None:
     """Attach all command families to ``root``."""
-    for command in (study_admin_cmds.create, study_admin_cmds.update, study_admin_cmds.list_):
-        study_cmds.study.add_command(command)
     root.add_command(setup_cmds.init)
     root.add_command(setup_cmds.serve)
     root.add_command(study_cmds.study)
@@ -44,10 +42,8 @@ def register(root: click.Group) -> None:
     root.add_command(transcript_cmds.transcript)
     root.add_command(model_cmds.models)
     root.add_command(bot_cmds.bot)
-    root.add_command(bot_cmds.researcher)
+    root.add_command(researcher_cmds.researcher)
     root.add_command(web_cmds.web)
-    bot_cmds.researcher.add_command(web_cmds.api_token)
-    study_cmds.study.add_command(retention_cmds.extend)
     root.add_command(retention_cmds.retention_group, name="retention")
     root.add_command(pseudonymise_cmds.pseudonymise_cmd)
     root.add_command(terms_cmds.terms)

@@ -65,8 +65,7 @@ def record(
     now = utcnow()
     with evidence.open("rb") as scan:
         result = record_paper_consent(
-            services.research,
-            services.content,
+            services,
             study_id=study_id,
             code=code,
             decisions=decisions,

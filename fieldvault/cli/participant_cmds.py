@@ -108,8 +108,7 @@ def add(
         raise click.BadParameter("the name is empty", param_hint="--name")
     services = services_from(ctx)
     code = register_participant(
-        services.research,
-        services.vault,
+        services,
         study_id,
         Identity(name=name.strip(), email=email, phone=phone),
         pairs,

@@ -1,4 +1,4 @@
-"""``fieldvault retention run|report`` and ``study extend``."""
+"""``fieldvault retention run|report``: the deletion sweep by hand, and the DPO's report."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import click
 from fieldvault.bot.notifier import build_notifier
 from fieldvault.cli.context import services_from
 from fieldvault.domain import retention
-from fieldvault.storage.db import transaction
-from fieldvault.storage.models import Study, utcnow
+from fieldvault.storage.models import utcnow
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
@@ -149,45 +148,3 @@ def report_cmd(ctx: click.Context, study_id: str, as_json: bool) -> None:
     left = result.remaining["objects"]
     if left:
         click.echo(f"  still held: {', '.join(f'{k} {v}' for k, v in left.items())}")
-
-
-@click.command("extend")
-@click.argument("study_id", metavar="STUDY")
-@click.option(
-    "--to",
-    "new_end",
-    required=True,
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="The new processing end date (YYYY-MM-DD).",
-)
-@click.option("--reason", required=True, help="Why the data are kept longer (recorded).")
-@click.option(
-    "--assessment-ref", metavar="REF", help="Reference of the new assessment (e.g. Sikt's)."
-)
-@click.pass_context
-def extend(
-    ctx: click.Context,
-    study_id: str,
-    new_end: dt.datetime,
-    reason: str,
-    assessment_ref: str | None,
-) -> None:
-    """Move the processing end date later, with a recorded reason; informants are told."""
-    services = services_from(ctx)
-    with transaction(services.research) as session:
-        row = retention.extend(
-            session,
-            study_id,
-            new_end.date(),
-            reason=reason,
-            assessment_ref=assessment_ref,
-            now=utcnow(),
-        )
-        study = session.get(Study, study_id)
-        assert study is not None
-        deadline = retention.study_deadline(study)
-    click.echo(
-        f"{study_id}: processing end moved from {row.old_processing_end} to "
-        f"{row.new_processing_end}; deletion now due {deadline.isoformat()}. "
-        "Informants are told at the next sweep. Update processing_end in the study file too."
-    )

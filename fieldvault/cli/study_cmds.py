@@ -1,16 +1,20 @@
-"""``fieldvault study``: the group for study definitions, and ``study check``.
-
-``create``, ``update`` and ``list`` live in ``study_admin_cmds`` and are attached to this group
-by ``fieldvault.cli.commands.register``; ``check`` needs no database, so it stays here.
-"""
+"""``fieldvault study``: ``check`` (no database), ``create``, ``update``, ``list``, ``extend``."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import click
+from rich.console import Console
+from rich.table import Table
 
+from fieldvault.cli.context import services_from
 from fieldvault.config.study import StudyDefinition, StudyValidationError, load_study
+from fieldvault.domain import retention, studies, study_updates
+from fieldvault.domain.participants import list_participants
+from fieldvault.storage.db import transaction
+from fieldvault.storage.models import Study, utcnow
 
 
 @click.group()
@@ -56,3 +60,93 @@ def summary(definition: StudyDefinition) -> list[str]:
         f"legal basis: {definition.legal_basis}; withdrawal keeps pseudonymised data: "
         f"{'yes' if definition.policies.on_withdrawal_pseudonymised == 'keep' else 'no'}",
     ]
+
+
+@study.command("create")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def create(ctx: click.Context, file: Path) -> None:
+    """Validate a study file and register the study."""
+    definition = load_study(file)
+    services = services_from(ctx)
+    with transaction(services.research) as session:
+        study = studies.register_study(
+            session, definition, file.read_text(encoding="utf-8"), utcnow()
+        )
+    click.echo(f"registered {study.id}: {study.title} (processing ends {study.processing_end})")
+
+
+@study.command("update")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def update(ctx: click.Context, file: Path) -> None:
+    """Replace a registered study's definition (letters, items, guide, codebook)."""
+    definition = load_study(file)
+    services = services_from(ctx)
+    with transaction(services.research) as session:
+        study, changed = study_updates.update_study(
+            session, definition, file.read_text(encoding="utf-8"), utcnow()
+        )
+    click.echo(f"updated {study.id}")
+    if changed:
+        click.echo(
+            f"information letter changed ({', '.join(changed)}): consented informants are "
+            "told through the bot and asked to consent to the new text at their next /start"
+        )
+
+
+@study.command("list")
+@click.pass_context
+def list_(ctx: click.Context) -> None:
+    """List registered studies with their deadlines."""
+    services = services_from(ctx)
+    table = Table("study", "title", "project end", "processing end", "participants")
+    with transaction(services.research) as session:
+        for study in studies.list_studies(session):
+            count = len(list_participants(session, study.id))
+            table.add_row(
+                study.id, study.title, str(study.project_end), str(study.processing_end), str(count)
+            )
+    Console().print(table)
+
+
+@study.command("extend")
+@click.argument("study_id", metavar="STUDY")
+@click.option(
+    "--to",
+    "new_end",
+    required=True,
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The new processing end date (YYYY-MM-DD).",
+)
+@click.option("--reason", required=True, help="Why the data are kept longer (recorded).")
+@click.option(
+    "--assessment-ref", metavar="REF", help="Reference of the new assessment (e.g. Sikt's)."
+)
+@click.pass_context
+def extend(
+    ctx: click.Context,
+    study_id: str,
+    new_end: dt.datetime,
+    reason: str,
+    assessment_ref: str | None,
+) -> None:
+    """Move the processing end date later, with a recorded reason; informants are told."""
+    services = services_from(ctx)
+    with transaction(services.research) as session:
+        row = retention.extend(
+            session,
+            study_id,
+            new_end.date(),
+            reason=reason,
+            assessment_ref=assessment_ref,
+            now=utcnow(),
+        )
+        study = session.get(Study, study_id)
+        assert study is not None
+        deadline = retention.study_deadline(study)
+    click.echo(
+        f"{study_id}: processing end moved from {row.old_processing_end} to "
+        f"{row.new_processing_end}; deletion now due {deadline.isoformat()}. "
+        "Informants are told at the next sweep. Update processing_end in the study file too."
+    )

@@ -41,8 +41,7 @@ def upload(
     with contextlib.ExitStack() as stack:
         opened = [(path.name, stack.enter_context(path.open("rb"))) for path in files]
         recording = accept_recording(
-            services.research,
-            services.content,
+            services,
             study_id=study_id,
             code=code,
             files=opened,

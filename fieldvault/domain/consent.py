@@ -11,11 +11,11 @@ import hashlib
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from fieldvault import __version__
 from fieldvault.config.study import StudyDefinition
@@ -24,7 +24,7 @@ from fieldvault.domain.participants import get_participant, new_participant
 from fieldvault.domain.states import HOLDS_CONSENT, State, transition
 from fieldvault.domain.studies import get_study, load_definition
 from fieldvault.storage import audit
-from fieldvault.storage.content import BlobKind, ContentStore
+from fieldvault.storage.content import BlobKind
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import (
     BlobObject,
@@ -35,6 +35,9 @@ from fieldvault.storage.models import (
     Participant,
     as_utc,
 )
+
+if TYPE_CHECKING:  # storage.services brings alembic; the domain needs only the type
+    from fieldvault.storage.services import Services
 
 CHANNELS = frozenset({"telegram", "web", "paper"})
 INVITE_CODE_BYTES = (
@@ -444,8 +447,7 @@ def evidence_format(head: bytes) -> str:
 
 
 def record_paper_consent(
-    research: sessionmaker[Session],
-    content: ContentStore,
+    services: Services,
     *,
     study_id: str,
     code: str,
@@ -461,6 +463,7 @@ def record_paper_consent(
     The scan carries the informant's name and signature, so it is identifiable content under
     the participant's evidence data key. When anything is refused, nothing is left behind.
     """
+    research, content = services.research, services.content
     fmt = evidence_format(evidence.read(16))
     evidence.seek(0)
     stored: BlobObject | None = None

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from fieldvault.domain.errors import DomainError, ParticipantNotFound
 from fieldvault.domain.states import State
@@ -16,7 +16,10 @@ from fieldvault.domain.studies import get_study, load_definition
 from fieldvault.storage import audit
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import Participant
-from fieldvault.storage.vault import Identity, LinkageVault
+from fieldvault.storage.vault import Identity
+
+if TYPE_CHECKING:  # storage.services brings alembic; the domain needs only the type
+    from fieldvault.storage.services import Services
 
 # Crockford-style alphabet without I, L, O, U: codes read aloud or typed are not mistaken.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -148,8 +151,7 @@ def set_variables(
 
 
 def register_participant(
-    research: sessionmaker[Session],
-    vault: LinkageVault,
+    services: Services,
     study_id: str,
     identity: Identity,
     variables: Mapping[str, str],
@@ -160,6 +162,7 @@ def register_participant(
     The two databases commit separately, so the vault is written last and undone when the
     research side fails: no identity is ever left without its participant.
     """
+    research, vault = services.research, services.vault
     written = False
     try:
         with transaction(research) as session:

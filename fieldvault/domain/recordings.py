@@ -11,7 +11,7 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -38,6 +38,9 @@ from fieldvault.storage.models import (
     TranscriptionJob,
 )
 
+if TYPE_CHECKING:  # storage.services brings alembic; the domain needs only the type
+    from fieldvault.storage.services import Services
+
 SOURCES = frozenset({"cli", "telegram", "web"})
 
 
@@ -62,8 +65,7 @@ def speaker_label(position: int, track_count: int) -> str:
 
 
 def accept_recording(
-    research: sessionmaker[Session],
-    content: ContentStore,
+    services: Services,
     *,
     study_id: str,
     code: str,
@@ -73,6 +75,7 @@ def accept_recording(
     now: dt.datetime,
 ) -> Recording:
     """Encrypt and keep one interview's audio files and queue its transcription, or refuse."""
+    research, content = services.research, services.content
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}")
     if not files:

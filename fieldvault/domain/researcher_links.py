@@ -215,8 +215,7 @@ def store_upload(
 ) -> int:
     """Hand the downloaded file(s) to the recordings domain; return the recording id."""
     recording = accept_recording(
-        services.research,
-        services.content,
+        services,
         study_id=target.study_id,
         code=target.code,
         files=files,

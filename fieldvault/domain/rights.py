@@ -28,6 +28,7 @@ from fieldvault.domain.withdrawal import (
     WithdrawalDone,
     WithdrawalRecorded,
 )
+from fieldvault.storage.content import BlobKind
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import BlobObject, BotConversation, ConsentRecord, Participant
 from fieldvault.storage.services import Services
@@ -108,7 +109,7 @@ def status(session: Session, vault: LinkageVault, participant: Participant) -> I
             for i in definition.consent_items
         ),
         identity_held=vault.get(participant.study_id, participant.code) is not None,
-        recordings=sum(1 for o in objects if o.kind == "recording" and o.deleted_at is None),
+        recordings=sum(1 for o in objects if o.kind == BlobKind.RECORDING and o.deleted_at is None),
         processing_end=definition.processing_end,
     )
 
@@ -149,7 +150,7 @@ def data_copy(
                 "deleted_at": o.deleted_at.isoformat() if o.deleted_at else None,
             }
             for o in _objects(session, participant)
-            if o.kind == "recording"
+            if o.kind == BlobKind.RECORDING
         ],
         "deleted_by": definition.processing_end.isoformat(),
         "generated_at": now.isoformat(),
@@ -182,28 +183,9 @@ def withdrawable_items(session: Session, participant: Participant) -> list[int]:
     ]
 
 
-def withdraw(
-    services: Services,
-    study_id: str,
-    code: str,
-    *,
-    channel: str,
-    now: dt.datetime,
-    items: frozenset[str] | None = None,
-    in_transaction: InTransaction | None = None,
-    before_purge: BeforePurge | None = None,
-) -> WithdrawalDone:
-    """The informant withdraws ``items`` (None: everything); what it covers is purged."""
-    return withdrawal.withdraw_and_purge(
-        services,
-        study_id,
-        code,
-        channel=channel,
-        now=now,
-        items=items,
-        in_transaction=in_transaction,
-        before_purge=before_purge,
-    )
+# The informant's withdrawal is the one use case every front door shares: record it, then purge
+# what it covers (``withdrawal.withdraw_and_purge``); it is named here with the other rights.
+withdraw = withdrawal.withdraw_and_purge
 
 
 def change_answers(

@@ -29,6 +29,7 @@ from fieldvault.domain.consent import State
 from fieldvault.domain.participants import get_participant
 from fieldvault.domain.studies import load_definition
 from fieldvault.storage import audit
+from fieldvault.storage.content import BlobKind
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import BlobObject, Participant, PseudonymisedTranscript
 
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 
 # What withdrawing the recording item destroys; a whole withdrawal destroys every kind. A
 # redaction map holds the raw text and what each placeholder replaced, so it goes too.
-RECORDING_KINDS = ("recording", "raw_transcript", "redaction_map")
+RECORDING_KINDS = (BlobKind.RECORDING, BlobKind.RAW_TRANSCRIPT, BlobKind.REDACTION_MAP)
 KEEP = "keep"
 APPROVED = "approved"
 

@@ -55,8 +55,7 @@ def _accept(
     now: dt.datetime,
 ) -> dict[str, Any]:
     recording = accept_recording(
-        services.research,
-        services.content,
+        services,
         study_id=study_id,
         code=code,
         files=files,

@@ -17,6 +17,7 @@ leaves a ``transcript.discarded`` audit event.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import time
@@ -193,22 +194,34 @@ def _run_claimed(services: Services, engine: Engine, job_id: int, me: str) -> Ou
     heartbeat = Heartbeat(services, job_id, me)
     heartbeat.start()
     try:
-        return _transcribe(services, engine, job_id, me, heartbeat, recording, tracks, code)
+        run = _Run(services, engine, job_id, me, heartbeat, recording, code)
+        return _transcribe(run, tracks)
     finally:
         heartbeat.stop()
 
 
-def _transcribe(
-    services: Services,
-    engine: Engine,
-    job_id: int,
-    me: str,
-    heartbeat: Heartbeat,
-    recording: Recording,
-    tracks: Sequence[tuple[RecordingTrack, BlobObject]],
-    code: str,
-) -> Outcome:
-    segments, detected = _hear(services, engine, job_id, me, heartbeat, recording, tracks)
+@dataclass(frozen=True)
+class _Run:
+    """One claimed run of a job: what every step of transcribing and storing it needs."""
+
+    services: Services
+    engine: Engine
+    job_id: int
+    me: str
+    heartbeat: Heartbeat
+    recording: Recording
+    code: str
+
+
+def _transcribe(run: _Run, tracks: Sequence[tuple[RecordingTrack, BlobObject]]) -> Outcome:
+    services, engine, job_id, recording, code = (
+        run.services,
+        run.engine,
+        run.job_id,
+        run.recording,
+        run.code,
+    )
+    segments, detected = _hear(run, tracks)
     suspects = sum(1 for s in segments if s.suspect)
     document = {
         "recording_id": recording.id,
@@ -222,9 +235,7 @@ def _transcribe(
     payload = json.dumps(document, ensure_ascii=False).encode("utf-8")
     written: list[str] = []
     try:
-        transcript_id = _store_transcript(
-            services, engine, job_id, me, recording, code, document, payload, written
-        )
+        transcript_id = _store_transcript(run, document, payload, written)
     except Discard:
         _delete(services, written)
         _drop_unused_key(services, recording, code)
@@ -247,15 +258,10 @@ def _delete(services: Services, object_ids: list[str]) -> None:
 
 
 def _hear(
-    services: Services,
-    engine: Engine,
-    job_id: int,
-    me: str,
-    heartbeat: Heartbeat,
-    recording: Recording,
-    tracks: Sequence[tuple[RecordingTrack, BlobObject]],
+    run: _Run, tracks: Sequence[tuple[RecordingTrack, BlobObject]]
 ) -> tuple[list[Segment], str | None]:
     """Decode and transcribe each track in turn; the segments by time, and the language."""
+    services, engine, recording = run.services, run.engine, run.recording
     total = sum(track.duration_s for track, _ in tracks) or 1.0
     done_before = 0.0
     started = time.monotonic()
@@ -274,36 +280,29 @@ def _hear(
         for segment in result.segments:  # the lazy generator runs here, in this process
             segment.speaker = speaker_label(track.position, len(tracks))
             segments.append(segment)
-            if heartbeat.lost:
+            if run.heartbeat.lost:
                 raise LostLease()
             if time.monotonic() - last_update >= PROGRESS_EVERY_S:
                 last_update = time.monotonic()
                 share = (done_before + segment.end) / total
-                _progress(services, job_id, me, share, started, recording.id)
+                _progress(services, run.job_id, run.me, share, started, recording.id)
         done_before += track.duration_s
     segments.sort(key=lambda s: (s.start, s.speaker))
     return segments, detected
 
 
 def _store_transcript(
-    services: Services,
-    engine: Engine,
-    job_id: int,
-    me: str,
-    recording: Recording,
-    code: str,
-    document: dict[str, Any],
-    payload: bytes,
-    written: list[str],
+    run: _Run, document: dict[str, Any], payload: bytes, written: list[str]
 ) -> int:
     """Store the raw transcript once, in the job's own transaction; return its id.
 
     ``written`` gets the blob's id as soon as it exists, so the caller can remove it when
     this raises (LostLease, Discard, IntegrityError, anything).
     """
+    services, engine, recording, code = run.services, run.engine, run.recording, run.code
     with transaction(services.research) as session:
-        job = session.get(TranscriptionJob, job_id, with_for_update=True)
-        if job is None or job.claimed_by != me:
+        job = session.get(TranscriptionJob, run.job_id, with_for_update=True)
+        if job is None or job.claimed_by != run.me:
             raise LostLease()
         now = utcnow()
         obj = services.content.put(
@@ -328,20 +327,7 @@ def _store_transcript(
         )
         session.add(transcript)
         session.flush()
-        audit.append(
-            session,
-            audit.Event.TRANSCRIPT_CREATED,
-            actor=f"worker:{engine.name}",
-            study_id=recording.study_id,
-            participant_code=code,
-            details={
-                "recording_id": recording.id,
-                "segments": len(document["segments"]),
-                "suspect_segments": document["suspect_count"],
-                "model": engine.model_name,
-            },
-            at=now,
-        )
+        _audit_transcript(session, run, document, now)
         # The append holds the audit lock until commit, and a withdrawal appends too: what
         # this check sees stays true until the transcript is committed (module docstring).
         reason = discard_reason(session, recording.id)
@@ -354,6 +340,26 @@ def _store_transcript(
             consent.transition(participant_row, State.TRANSCRIBED, now)
         transcript_id: int = transcript.id
     return transcript_id
+
+
+def _audit_transcript(
+    session: Session, run: _Run, document: dict[str, Any], now: dt.datetime
+) -> None:
+    """Append ``transcript.created``: counts and the model, never a word of the text."""
+    audit.append(
+        session,
+        audit.Event.TRANSCRIPT_CREATED,
+        actor=f"worker:{run.engine.name}",
+        study_id=run.recording.study_id,
+        participant_code=run.code,
+        details={
+            "recording_id": run.recording.id,
+            "segments": len(document["segments"]),
+            "suspect_segments": document["suspect_count"],
+            "model": run.engine.model_name,
+        },
+        at=now,
+    )
 
 
 def _drop_unused_key(services: Services, recording: Recording, code: str) -> None:

@@ -294,8 +294,7 @@ def test_paper_consent_stores_the_scan_encrypted(services: Services, study_id: s
     marker = b"SIGNED-BY-A-REAL-PERSON-" * 50
     scan = io.BytesIO(b"%PDF-1.7\n" + marker)
     record = consent.record_paper_consent(
-        services.research,
-        services.content,
+        services,
         study_id=study_id,
         code=code,
         decisions={"interview-recording": True, "identifiable-publication": False},
@@ -319,8 +318,7 @@ def test_a_refused_paper_consent_leaves_nothing_behind(services: Services, study
     code = _invite_and_redeem(services, study_id)
     with pytest.raises(ConsentError, match="no answer"):
         consent.record_paper_consent(
-            services.research,
-            services.content,
+            services,
             study_id=study_id,
             code=code,
             decisions={"interview-recording": True},
@@ -342,8 +340,7 @@ def test_a_file_that_is_not_a_scan_is_refused_as_evidence(
     code = _invite_and_redeem(services, study_id)
     with pytest.raises(ConsentError, match="not a PDF"):
         consent.record_paper_consent(
-            services.research,
-            services.content,
+            services,
             study_id=study_id,
             code=code,
             decisions={"interview-recording": True, "identifiable-publication": False},

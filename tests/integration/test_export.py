@@ -65,8 +65,7 @@ SEGMENTS = [
 
 def add_participant(services: Services, study_id: str, identity: Identity) -> str:
     return register_participant(
-        services.research,
-        services.vault,
+        services,
         study_id,
         identity,
         {"utdanning": "sosionom", "erfaring_ar": "12"},

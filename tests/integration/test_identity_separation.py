@@ -24,8 +24,7 @@ PHONE = "+47 912 34 567"
 
 def _register(services: Services, study_id: str, name: str = NAME) -> str:
     return register_participant(
-        services.research,
-        services.vault,
+        services,
         study_id,
         Identity(name=name, email=EMAIL, phone=PHONE, telegram_user_id=987654321),
         {"utdanning": "sosionom"},

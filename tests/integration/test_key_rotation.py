@@ -18,9 +18,7 @@ from .conftest import NOW
 def test_rotating_both_keys_keeps_identity_and_content_readable(
     services: Services, settings: Settings, study_id: str
 ) -> None:
-    code = register_participant(
-        services.research, services.vault, study_id, Identity(name="Åse Rotasjon"), {}, NOW
-    )
+    code = register_participant(services, study_id, Identity(name="Åse Rotasjon"), {}, NOW)
     with transaction(services.research) as session:
         person = get_participant(session, study_id, code)
         obj = services.content.put(

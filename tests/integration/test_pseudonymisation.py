@@ -106,7 +106,7 @@ def _transcript(services: Services, study_id: str, code: str, lines: list[str]) 
 
 
 def _register(services: Services, study_id: str, identity: Identity) -> str:
-    return register_participant(services.research, services.vault, study_id, identity, {}, NOW)
+    return register_participant(services, study_id, identity, {}, NOW)
 
 
 def _research_dump(services: Services) -> str:
@@ -378,8 +378,7 @@ def _upload_clip(services: Services, study_id: str, code: str) -> int:
     """Upload one second of tone, as the researcher's upload command would."""
     tone = (np.sin(np.arange(16000) / 8.0) * 8000).astype(np.int16)
     recording = accept_recording(
-        services.research,
-        services.content,
+        services,
         study_id=study_id,
         code=code,
         files=[("clip.wav", io.BytesIO(wav_bytes(tone)))],

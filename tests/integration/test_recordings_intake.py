@@ -35,8 +35,7 @@ def _upload(
     now: dt.datetime = NOW,
 ) -> Recording:
     return accept_recording(
-        services.research,
-        services.content,
+        services,
         study_id=study_id,
         code=code,
         files=[(name, io.BytesIO(data)) for name, data in files],
@@ -149,8 +148,7 @@ def test_the_upload_language_is_read_as_whisper_knows_it(
 ) -> None:
     code = participant(services, study_id)
     recording = accept_recording(
-        services.research,
-        services.content,
+        services,
         study_id=study_id,
         code=code,
         files=[("voice.ogg", io.BytesIO(speech))],
@@ -167,8 +165,7 @@ def test_a_language_whisper_does_not_know_is_refused_before_anything_is_stored(
     code = participant(services, study_id)
     with pytest.raises(RecordingRefused, match="'norsk' is not a language Whisper"):
         accept_recording(
-            services.research,
-            services.content,
+            services,
             study_id=study_id,
             code=code,
             files=[("voice.ogg", io.BytesIO(speech))],

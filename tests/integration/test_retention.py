@@ -92,9 +92,7 @@ def add_informant(
     evidence: bool = False,
 ) -> str:
     """A consented informant with identity, a recording and a raw transcript."""
-    code = register_participant(
-        services.research, services.vault, study_id, identity(n, telegram=telegram), {}, NOW
-    )
+    code = register_participant(services, study_id, identity(n, telegram=telegram), {}, NOW)
     with transaction(services.research) as session:
         person = get_participant(session, study_id, code)
         consent.mark_informed(session, person, "nb", NOW)

@@ -219,7 +219,7 @@ def consented_with_recording(
     services: Services, study_id: str, n: int, clip: str = "interview_en.ogg"
 ) -> tuple[str, int]:
     """A consented informant whose uploaded recording waits for transcription: (code, job id)."""
-    code = register_participant(services.research, services.vault, study_id, identity(n), {}, NOW)
+    code = register_participant(services, study_id, identity(n), {}, NOW)
     with transaction(services.research) as session:
         person = get_participant(session, study_id, code)
         consent.mark_informed(session, person, "nb", NOW)
@@ -233,8 +233,7 @@ def consented_with_recording(
             now=NOW,
         )
     recording = accept_recording(
-        services.research,
-        services.content,
+        services,
         study_id=study_id,
         code=code,
         files=[("intervju.ogg", io.BytesIO((DATA / clip).read_bytes()))],

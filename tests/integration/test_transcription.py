@@ -100,8 +100,7 @@ def _upload(
 ) -> int:
     files = [(p.name, io.BytesIO(p.read_bytes())) for p in paths]
     recording = accept_recording(
-        services.research,
-        services.content,
+        services,
         study_id=study_id,
         code=code,
         files=files,

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from fieldvault.domain.participants import get_participant
 from fieldvault.domain.redaction.errors import NothingToReview
 from fieldvault.pseudonymise import Result
+from fieldvault.storage.content import BlobKind
 from fieldvault.storage.models import BlobObject, Participant, PseudonymisedTranscript
 from fieldvault.storage.services import Services
 
@@ -101,7 +102,7 @@ def store(
         study_id=participant.study_id,
         participant_id=participant.id,
         participant_code=participant.code,
-        kind="redaction_map",
+        kind=BlobKind.REDACTION_MAP,
         source=[payload],
         now=now,
     )

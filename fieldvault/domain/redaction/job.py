@@ -25,6 +25,7 @@ from fieldvault.domain.redaction.numbering import pseudonymise_document
 from fieldvault.domain.studies import load_definition
 from fieldvault.pseudonymise import KnownPerson, Result
 from fieldvault.storage import audit
+from fieldvault.storage.content import BlobKind
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import (
     BlobObject,
@@ -207,13 +208,13 @@ def _drop_unused_map_key(services: Services, participant_id: int, study_id: str)
             select(BlobObject.object_id)
             .where(
                 BlobObject.participant_id == participant_id,
-                BlobObject.kind == "redaction_map",
+                BlobObject.kind == BlobKind.REDACTION_MAP,
                 BlobObject.deleted_at.is_(None),
             )
             .limit(1)
         )
     if participant is not None and live is None:
-        services.content.keys.shred(study_id, participant.code, ["redaction_map"])
+        services.content.keys.shred(study_id, participant.code, [BlobKind.REDACTION_MAP])
 
 
 def _category_counts(result: Result) -> list[str]:

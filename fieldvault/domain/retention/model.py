@@ -8,12 +8,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
 from fieldvault.domain.consent import State
-from fieldvault.storage.models import as_utc
+from fieldvault.storage.content import BlobKind
+from fieldvault.storage.models import BlobObject, as_utc
 
 # What the deadline destroys: every kind of identifiable content (signed forms carry names,
 # redaction maps say what a placeholder replaced). Any other kind of object is research data.
-DEADLINE_KINDS = ("evidence", "raw_transcript", "recording", "redaction_map")
+DEADLINE_KINDS = (
+    BlobKind.EVIDENCE,
+    BlobKind.RAW_TRANSCRIPT,
+    BlobKind.RECORDING,
+    BlobKind.REDACTION_MAP,
+)
 # Participants whose transcript is not approved yet: the researcher is warned before the end.
 UNAPPROVED_STATES = (State.INTERVIEWED.value, State.TRANSCRIBED.value)
 
@@ -67,3 +76,19 @@ def some(codes: Sequence[str], limit: int = 20) -> str:
 def iso(value: dt.datetime | None) -> str | None:
     """``value`` in UTC as ISO 8601, or None."""
     return None if value is None else as_utc(value).isoformat()
+
+
+def held_objects(session: Session, study_id: str) -> dict[str, int]:
+    """Objects of the deadline's kinds a study still holds: kind → count, by kind."""
+    return dict(
+        session.execute(
+            select(BlobObject.kind, func.count())
+            .where(
+                BlobObject.study_id == study_id,
+                BlobObject.deleted_at.is_(None),
+                BlobObject.kind.in_(DEADLINE_KINDS),
+            )
+            .group_by(BlobObject.kind)
+            .order_by(BlobObject.kind)
+        ).all()
+    )

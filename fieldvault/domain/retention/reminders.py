@@ -13,15 +13,15 @@ from fieldvault.domain import notices
 from fieldvault.domain.retention.deadlines import reminder_due
 from fieldvault.domain.retention.model import (
     ACTOR,
-    DEADLINE_KINDS,
     UNAPPROVED_STATES,
     SweepReport,
+    held_objects,
     some,
 )
 from fieldvault.domain.studies import load_definition
 from fieldvault.storage import audit
 from fieldvault.storage.db import transaction
-from fieldvault.storage.models import BlobObject, Notice, Participant
+from fieldvault.storage.models import Notice, Participant
 
 if TYPE_CHECKING:
     from fieldvault.storage.services import Services
@@ -114,18 +114,7 @@ def _log_reminder(study_id: str, days: int, deadline: dt.datetime, summary: dict
 
 def deadline_summary(services: Services, session: Session, study_id: str) -> dict[str, Any]:
     """What the deadline will delete in a study: counts, and codes of unapproved transcripts."""
-    objects = dict(
-        session.execute(
-            select(BlobObject.kind, func.count())
-            .where(
-                BlobObject.study_id == study_id,
-                BlobObject.deleted_at.is_(None),
-                BlobObject.kind.in_(DEADLINE_KINDS),
-            )
-            .group_by(BlobObject.kind)
-            .order_by(BlobObject.kind)
-        ).all()
-    )
+    objects = held_objects(session, study_id)
     participants = session.scalar(
         select(func.count()).select_from(Participant).where(Participant.study_id == study_id)
     )

@@ -11,16 +11,16 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fieldvault.domain import notices
 from fieldvault.domain.retention.deadlines import study_deadline
-from fieldvault.domain.retention.model import DEADLINE_KINDS, DONE, iso
+from fieldvault.domain.retention.model import DONE, held_objects, iso
 from fieldvault.domain.studies import get_study
 from fieldvault.storage import audit
 from fieldvault.storage.db import transaction
-from fieldvault.storage.models import BlobObject, Deletion, Notice, StudyExtension, as_utc
+from fieldvault.storage.models import Deletion, Notice, StudyExtension, as_utc
 
 if TYPE_CHECKING:
     from fieldvault.storage.services import Services
@@ -80,7 +80,7 @@ def study_report(services: Services, study_id: str) -> StudyRetention:
         reminders = _reminders(session, study_id)
         notice_counts = _deletion_notices(session, study_id)
         withdrawals = _withdrawals(session, study_id)
-        remaining = _remaining(session, study_id)
+        remaining = held_objects(session, study_id)
         deadline = study_deadline(study)
         ended_at = as_utc(study.ended_at) if study.ended_at else None
     objects: Counter[str] = Counter()
@@ -170,18 +170,3 @@ def _withdrawals(session: Session, study_id: str) -> list[dict[str, Any]]:
             .order_by(audit.AuditEvent.seq)
         )
     ]
-
-
-def _remaining(session: Session, study_id: str) -> dict[str, int]:
-    """Objects of the deadline's kinds still held: kind → count."""
-    return dict(
-        session.execute(
-            select(BlobObject.kind, func.count())
-            .where(
-                BlobObject.study_id == study_id,
-                BlobObject.deleted_at.is_(None),
-                BlobObject.kind.in_(DEADLINE_KINDS),
-            )
-            .group_by(BlobObject.kind)
-        ).all()
-    )

@@ -1,0 +1,68 @@
+"""``fieldvault researcher``: ``link-code`` (the bot) and ``api-token`` (the web API)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+
+from fieldvault.cli.context import services_from
+from fieldvault.domain.api_tokens import create_token, revoke_token
+from fieldvault.domain.researcher_links import create_link_code
+from fieldvault.storage.db import transaction
+from fieldvault.storage.models import utcnow
+
+
+@click.group()
+def researcher() -> None:
+    """Researchers' Telegram accounts and API tokens."""
+
+
+@researcher.command("link-code")
+@click.argument("study_id", metavar="STUDY")
+@click.option("--label", required=True, help="Who the code is for, e.g. initials (no e-mail).")
+@click.option(
+    "--expires",
+    "expires_hours",
+    type=click.IntRange(1, 24 * 14),
+    default=24,
+    show_default=True,
+    help="Hours until the code expires.",
+)
+@click.pass_context
+def link_code(ctx: click.Context, study_id: str, label: str, expires_hours: int) -> None:
+    """Create a one-time code that links a researcher's Telegram account to a study."""
+    services = services_from(ctx)
+    with transaction(services.research) as session:
+        code = create_link_code(
+            session, study_id, label, dt.timedelta(hours=expires_hours), utcnow()
+        )
+    click.echo(f"Send this to the bot from the researcher's Telegram account: /link {code}")
+    click.echo(f"The code works once and expires in {expires_hours} hours.")
+
+
+@researcher.command("api-token")
+@click.argument("study_id", metavar="STUDY")
+@click.option("--label", metavar="LABEL", help="Create a token with this label (e.g. 'IH laptop').")
+@click.option("--revoke", "revoke_label", metavar="LABEL", help="Revoke the token with this label.")
+@click.pass_context
+def api_token(
+    ctx: click.Context, study_id: str, label: str | None, revoke_label: str | None
+) -> None:
+    """Create (shown once) or revoke a researcher's API token for one study."""
+    if (label is None) == (revoke_label is None):
+        raise click.UsageError("give --label LABEL to create a token or --revoke LABEL to revoke")
+    services = services_from(ctx)
+    with transaction(services.research) as session:
+        if revoke_label is not None:
+            revoke_token(session, study_id, revoke_label, utcnow())
+            click.echo(f"API token {revoke_label.strip()!r} of {study_id} is revoked.")
+            return
+        assert label is not None
+        token = create_token(session, study_id, label, utcnow())
+    click.echo(token)
+    click.echo(
+        f"This is the API token {label.strip()!r} for {study_id}; it is shown only now and only "
+        "its hash is kept. Send it as 'Authorization: Bearer <token>'.",
+        err=True,
+    )
