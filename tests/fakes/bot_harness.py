@@ -6,15 +6,20 @@ import asyncio
 import dataclasses
 import datetime as dt
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 
 from fieldvault.bot.app import FieldvaultApplication, build_application
+from fieldvault.config.study import parse_study
 from fieldvault.domain import consent
+from fieldvault.domain.study_updates import update_study
 from fieldvault.storage.db import transaction
 from fieldvault.storage.services import Services
 from tests.fakes.telegram_api import TOKEN, FakeTelegram
+
+EXAMPLE = Path(__file__).parents[2] / "fieldvault" / "config" / "examples" / "nav-veileder.toml"
 
 
 class Clock:
@@ -81,6 +86,14 @@ class BotHarness:
             return consent.create_invites(
                 session, self.study_id, count, dt.timedelta(days=days), self.clock()
             )
+
+    def change_the_letter(self) -> None:
+        """Register the example study again with its bokmål letter's first line revised."""
+        text = EXAMPLE.read_text(encoding="utf-8")
+        first_line = parse_study(text).letter_text("nb").splitlines()[0]
+        changed = text.replace(first_line, first_line + " (revidert)", 1)
+        with transaction(self.services.research) as session:
+            update_study(session, parse_study(changed), changed, self.clock())
 
     def run(self, scenario: Callable[[BotHarness], Awaitable[None]]) -> None:
         async def main() -> None:

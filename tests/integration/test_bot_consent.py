@@ -336,18 +336,6 @@ def test_a_changed_letter_asks_for_consent_to_the_new_text(bot: BotHarness) -> N
         assert current_consent(session, participant).granted("identifiable-publication")
 
 
-def _change_the_letter(h: BotHarness) -> None:
-    from fieldvault.config.study import parse_study
-    from fieldvault.domain.study_updates import update_study
-    from tests.integration.conftest import EXAMPLE
-
-    text = EXAMPLE.read_text(encoding="utf-8")
-    first_line = parse_study(text).letter_text("nb").splitlines()[0]
-    changed = text.replace(first_line, first_line + " (revidert)", 1)
-    with transaction(h.services.research) as session:
-        update_study(session, parse_study(changed), changed, h.clock())
-
-
 def test_a_no_to_the_required_item_on_reconsent_is_a_withdrawal_with_purge(
     bot: BotHarness,
 ) -> None:
@@ -356,7 +344,7 @@ def test_a_no_to_the_required_item_on_reconsent_is_a_withdrawal_with_purge(
     async def scenario(h: BotHarness) -> None:
         kari = h.tg.user(521, "Kari", "Nordmann", language_code="nb")
         await _consent(kari, code)
-        _change_the_letter(h)
+        h.change_the_letter()
         await kari.send("/start")
         letter = await kari.press("Les det nye skrivet")
         assert "går du ut av studien" in letter[-1].text

@@ -34,14 +34,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from fieldvault.config.study import parse_study
-from fieldvault.domain.study_updates import update_study
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import Participant
 from fieldvault.storage.services import Services
 from tests.fakes.bot_harness import BotHarness, Clock
 from tests.fakes.telegram_api import FakeUser, Sent
-from tests.integration.conftest import EXAMPLE, NOW
+from tests.integration.conftest import NOW
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -181,14 +179,6 @@ def _store_recording(h: BotHarness) -> None:
         )
 
 
-def _change_the_letter(h: BotHarness) -> None:
-    text = EXAMPLE.read_text(encoding="utf-8")
-    first_line = parse_study(text).letter_text("nb").splitlines()[0]
-    changed = text.replace(first_line, first_line + " (revidert)", 1)
-    with transaction(h.services.research) as session:
-        update_study(session, parse_study(changed), changed, h.clock())
-
-
 async def _bokmaal_whole_path(h: BotHarness, code: str) -> list[dict[str, Any]]:
     """Invite → letter → items → change → confirm → status → copy → change answers → withdraw."""
     r = Recorder(h, h.tg.user(701, username="test_person", language_code="nb"))
@@ -246,7 +236,7 @@ async def _nynorsk_restart_and_changed_letter(h: BotHarness, code: str) -> list[
     await r.press("Norsk bokmål", "Ja", "Ja")
     await r.restart_bot()
     await r.press("Bekreft")
-    _change_the_letter(h)
+    h.change_the_letter()
     r.note("the letter changes")
     await r.send("/status", "/start")
     await r.press("Les det nye skrivet", "Nei", "Ja", "Bekreft")
