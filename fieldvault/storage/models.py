@@ -449,3 +449,38 @@ class ApiToken(ResearchBase):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class PersonalLink(ResearchBase):
+    """An informant's personal web page (a capability URL); only the SHA-256 of it is kept.
+
+    The same row carries the web consent flow's state before consent (the language chosen,
+    when the letter was shown), so the flow needs no cookie but the CSRF one.
+    """
+
+    __tablename__ = "personal_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[str] = mapped_column(ForeignKey("studies.id"), index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # A short code the informant may write down, to find the page again (hash only).
+    recovery_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    letter_delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class InformantChatLink(ResearchBase):
+    """A one-time code that attaches an informant's Telegram chat to their participation."""
+
+    __tablename__ = "informant_chat_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[str] = mapped_column(ForeignKey("studies.id"), index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
