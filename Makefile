@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 EXAMPLE := fieldvault/config/examples/nav-veileder.toml
 
-.PHONY: run install test lint bench bench-transcription clean-venv
+.PHONY: run install test lint chromium bench bench-transcription bench-web clean-venv
 
 $(STAMP):
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,14 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: $(STAMP) lint
+# The browser tests (tests/e2e) drive Debian's Chromium: installed when missing and make runs
+# as root (CI); otherwise those tests are skipped outside CI and say why.
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+test: $(STAMP) chromium lint
 	$(BIN)/pytest
 
 bench: $(STAMP)
@@ -39,6 +46,9 @@ bench: $(STAMP)
 
 bench-transcription: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/transcription.py
+
+bench-web: $(STAMP)
+	$(BIN)/python bench/web_consent.py
 
 clean-venv:
 	rm -rf $(VENV)
