@@ -3,7 +3,7 @@
 Commands and buttons are registered explicitly below (``grep -n '"status"'`` finds who handles
 ``/status``); each handler lives in the room of its concern: ``handlers/enrolment.py``
 (``/start``, ``/language``, ``/help``), ``handlers/consent.py`` (letter, items, summary,
-re-consent), ``handlers/rights.py`` (``/status``, ``/copy``, ``/contact``),
+re-consent), ``handlers/rights.py`` (``/status``, ``/copy``, ``/web``, ``/contact``),
 ``handlers/withdrawal.py`` (``/withdraw``) and ``researchers.py`` (``/link``, ``/participants``,
 uploads). Buttons are routed by the action in their signed callback data; the handler checks
 the signature and the conversation step.
@@ -110,12 +110,13 @@ async def on_error(update: object, context: BotContext) -> None:
 # --- registration ------------------------------------------------------------------------------
 
 # Advertised to informants (researcher commands stay invisible), in this order.
-INFORMANT_COMMANDS = ("status", "copy", "withdraw", "contact", "language", "help")
+INFORMANT_COMMANDS = ("status", "copy", "web", "withdraw", "contact", "language", "help")
 
 COMMANDS = (
     ("start", enrolment.start),
     ("status", rights.status),
     ("copy", rights.copy),
+    ("web", rights.web),
     ("withdraw", withdrawal.withdraw),
     ("contact", rights.contact),
     ("language", enrolment.language),

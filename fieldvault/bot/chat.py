@@ -13,7 +13,14 @@ import contextlib
 import datetime as dt
 from collections.abc import Callable, Mapping
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message, Update
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    LinkPreviewOptions,
+    Message,
+    Update,
+)
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
@@ -23,6 +30,8 @@ from fieldvault.bot.conversation import EnrolledHandler, PressedButton, Sender, 
 from fieldvault.bot.replies import Outcome, Reply
 from fieldvault.bot.security import BotKeys
 from fieldvault.bot.texts import Gettext
+
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 # A command's work: the application, who wrote and when → what to answer (blocking).
 CommandStep = Callable[[FieldvaultApplication, Sender, dt.datetime], Outcome]
@@ -110,7 +119,13 @@ async def render(
         elif reply.edit and message is not None:
             edits.append(asyncio.create_task(edit(reply.text, markup, mode)))
         else:
-            await bot.send_message(sender.chat_id, reply.text, reply_markup=markup, parse_mode=mode)
+            await bot.send_message(
+                sender.chat_id,
+                reply.text,
+                reply_markup=markup,
+                parse_mode=mode,
+                link_preview_options=None if reply.preview else NO_PREVIEW,
+            )
     await asyncio.gather(*edits)
     if outcome.follow_up is not None:
         await _follow_up(context, sender, outcome, message)

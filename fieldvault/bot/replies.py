@@ -34,6 +34,8 @@ class Reply:
     document: Document | None = None
     edit: bool = False
     html: bool = False
+    # False for a message carrying a capability URL: no preview, so Telegram never fetches it.
+    preview: bool = True
 
 
 @dataclass

@@ -1,4 +1,8 @@
-"""Enrolment: ``/start`` with an invite, resuming where the chat was, languages, help.
+"""Enrolment: ``/start`` with an invite or a chat link, resuming, languages, help.
+
+A ``/start`` payload is tried as an invite first, then as a chat link (``domain.chat_links``,
+made on the informant's web page): that attaches this chat to the participation the informant
+already has, at the step their state is at. A payload that is neither gets the invite's answer.
 
 Buttons: ``l.<code>`` — the letter's language (before consent) or the chat's (``/language``).
 """
@@ -6,7 +10,11 @@ Buttons: ``l.<code>`` — the letter's language (before consent) or the chat's (
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
 
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 from telegram import Update
 
@@ -26,24 +34,28 @@ from fieldvault.bot.conversation import (
     advance,
     chat_row,
     language_of,
+    participant_of,
 )
 from fieldvault.bot.handlers.consent import deliver_letter
 from fieldvault.bot.replies import Outcome, Reply
-from fieldvault.bot.texts import gettext_for, pick_language
-from fieldvault.domain import consent
+from fieldvault.bot.texts import Gettext, gettext_for, pick_language
+from fieldvault.config.study import StudyDefinition
+from fieldvault.domain import chat_links, consent
+from fieldvault.domain.chat_links import ChatLinkError
 from fieldvault.domain.consent import HOLDS_CONSENT, State
 from fieldvault.domain.errors import InviteError
 from fieldvault.domain.studies import load_definition
 from fieldvault.storage.db import transaction
-from fieldvault.storage.models import BotConversation, Participant
+from fieldvault.storage.models import BotConversation, InformantChatLink, Participant
 from fieldvault.storage.vault import Identity
 
 # --- /start ----------------------------------------------------------------------------------
 
 
 def _start(fv: FieldvaultApplication, sender: Sender, payload: str, now: dt.datetime) -> Outcome:
-    """Redeem the invite ``payload`` and ask for the language; a second open just resumes."""
-    written: tuple[str, str] | None = None
+    """Redeem the invite (or chat link) ``payload``; a second open just resumes."""
+    code = payload.strip()
+    undo: Callable[[], object] | None = None
     try:
         with transaction(fv.services.research) as session:
             row = chat_row(session, fv.keys, sender)
@@ -51,13 +63,19 @@ def _start(fv: FieldvaultApplication, sender: Sender, payload: str, now: dt.date
             try:
                 participant = consent.redeem_invite(
                     session,
-                    payload.strip(),
+                    code,
                     now,
                     pseudonym_avoid=frozenset(
                         n for n in (sender.first_name, sender.last_name) if n
                     ),
                 )
             except InviteError as error:
+                link = chat_links.find(session, code)
+                if link is not None:
+                    # Not an invite but a link from the informant's web page: the same
+                    # participation, now in this chat too.
+                    outcome, undo = _link(fv, session, row, sender, link, code, now)
+                    return outcome
                 if row is None or row.participant_id is None:
                     _ = gettext_for(lang)
                     return Outcome([Reply(views.error_text(_, error, views.invite_refused))])
@@ -73,13 +91,137 @@ def _start(fv: FieldvaultApplication, sender: Sender, payload: str, now: dt.date
                 # The vault is written last, and undone below if the research side fails.
                 written = (participant.study_id, participant.code)
                 fv.services.vault.put(*written, identity, now)
+                undo = partial(fv.services.vault.delete, *written)
     except BaseException:
-        if written is not None:
-            fv.services.vault.delete(*written)
+        if undo is not None:
+            undo()
         raise
-    if written is None:
+    if undo is None:
         return _resume_chat(fv, sender, now)
     return outcome
+
+
+def _chat_link_refused(_: Gettext, error: ChatLinkError) -> str:
+    if error.code == "chat_link.withdrawn":
+        return _(
+            "You have withdrawn from this study, so there is nothing to link this chat to. "
+            "Nothing has been stored about you in this chat."
+        )
+    return _(
+        "Sorry, this link to your participation does not work: it has expired or has already "
+        "been used. Open your personal page on the web and ask for a new one."
+    )
+
+
+def _link(
+    fv: FieldvaultApplication,
+    session: Session,
+    row: BotConversation | None,
+    sender: Sender,
+    link: InformantChatLink,
+    code: str,
+    now: dt.datetime,
+) -> tuple[Outcome, Callable[[], object] | None]:
+    """Attach this chat to the participant of chat link ``code`` (made on the web page).
+
+    The chat gets the participant's study, the step their state is at and the language of
+    their consent, and the vault their Telegram ids so that notices reach this chat. A chat
+    that already takes part as someone else is refused, and the code stays unused.
+    """
+    _ = gettext_for(language_of(row, sender))
+    other = None if row is None else participant_of(session, row)
+    if (
+        other is not None
+        and other.id != link.participant_id
+        and State(other.state) is not State.WITHDRAWN
+    ):
+        text = _(
+            "This chat already takes part in a study as another participant, so it cannot be "
+            "linked to this participation as well. Please contact the researcher."
+        )
+        return Outcome([Reply(text)]), None
+    try:
+        participant = chat_links.redeem(session, code, now)
+    except ChatLinkError as error:
+        if row is not None and other is not None and other.id == link.participant_id:
+            # This chat is already linked to that participation (the link opened twice).
+            lang = language_of(row, sender)
+            chat = Enrolled(session, row, other.study_id, other, lang, _, now, fv.services)
+            return _resume(chat), None
+        return Outcome([Reply(_chat_link_refused(_, error))]), None
+    definition = load_definition(session, participant.study_id)
+    lang = _link_language(session, definition, participant, row, sender)
+    key = fv.keys.chat_key(sender.chat_id)
+    # One participation, one chat: a chat linked before (another Telegram account) lets go.
+    session.execute(
+        delete(BotConversation).where(
+            BotConversation.participant_id == participant.id, BotConversation.chat_key != key
+        )
+    )
+    if row is None:
+        row = BotConversation(chat_key=key, seq=0, data={})
+        session.add(row)
+    row.study_id = participant.study_id
+    row.participant_id = participant.id
+    row.language = lang
+    row.data = {}
+    state = State(participant.state)
+    before_consent = state in {State.INVITED, State.INFORMED}
+    advance(row, LANGUAGE if before_consent else IDLE, now)
+    session.flush()
+    _ = gettext_for(lang)
+    chat = Enrolled(session, row, participant.study_id, participant, lang, _, now, fv.services)
+    resumed = _resume(chat)
+    linked = _(
+        "This chat is now linked to your participation in “{title}” (participant code "
+        "{code}). /status shows what we hold about you, and /web gives you a link to your "
+        "personal page on the web."
+    ).format(title=definition.title, code=participant.code)
+    undo = _link_identity(fv, participant, sender, now)
+    return Outcome([Reply(linked), *resumed.replies], seq=resumed.seq), undo
+
+
+def _link_language(
+    session: Session,
+    definition: StudyDefinition,
+    participant: Participant,
+    row: BotConversation | None,
+    sender: Sender,
+) -> str:
+    """The language the informant last used (consent, web page), else the chat's or client's."""
+    used = chat_links.language_of(session, participant)
+    if used in definition.languages:
+        return str(used)
+    chosen = row.language if row is not None else None
+    return pick_language(chosen or sender.language_code, definition.languages)
+
+
+def _link_identity(
+    fv: FieldvaultApplication, participant: Participant, sender: Sender, now: dt.datetime
+) -> Callable[[], object]:
+    """Put this chat's Telegram ids on the participant's identity; return how to undo it.
+
+    Written last, after the research side, as at enrolment; what the identity held before
+    (from another channel) is kept, and put back if the research side fails.
+    """
+    vault, study_id, code = fv.services.vault, participant.study_id, participant.code
+    before = vault.get(study_id, code)
+    held = before or Identity()
+    vault.put(
+        study_id,
+        code,
+        replace(
+            held,
+            name=held.name or sender.full_name,
+            telegram_user_id=sender.user_id,
+            telegram_chat_id=sender.chat_id,
+            telegram_username=sender.username,
+        ),
+        now,
+    )
+    if before is None:
+        return partial(vault.delete, study_id, code)
+    return partial(vault.put, study_id, code, before, now)
 
 
 def _enrol(

@@ -1,4 +1,7 @@
-"""Rights: ``/status`` (with "change my answers"), ``/copy`` (Art. 15) and ``/contact``.
+"""Rights: ``/status`` (with "change my answers"), ``/copy`` (Art. 15), ``/web`` and ``/contact``.
+
+``/web`` answers a new link to the informant's personal web page (``domain.personal_links``),
+where the same rights are offered in a browser.
 
 What is true comes from ``domain.rights``; this room only words it. "Change my answers" is a
 ``rc`` button, handled where consent is (``handlers/consent.py``).
@@ -14,8 +17,9 @@ from fieldvault.bot.context import BotContext
 from fieldvault.bot.conversation import IDLE, RECONSENT, Enrolled, advance
 from fieldvault.bot.replies import Choice, Document, Outcome, Reply
 from fieldvault.bot.texts import Gettext
-from fieldvault.domain import rights
+from fieldvault.domain import personal_links, rights
 from fieldvault.domain.rights import InformantStatus
+from fieldvault.domain.states import State
 from fieldvault.domain.studies import load_definition
 
 
@@ -81,6 +85,38 @@ def _copy(chat: Enrolled) -> Outcome:
 async def copy(update: Update, context: BotContext) -> None:
     """``/copy``: a file with all data held about the informant (not the audio)."""
     await reply_with(update, context, enrolled(_copy, views.nothing_held))
+
+
+def _web(chat: Enrolled) -> Outcome:
+    _ = chat.gettext
+    if State(chat.participant.state) is State.WITHDRAWN:
+        text = _("You have withdrawn from the study, so there is no personal page to open.")
+        return Outcome([Reply(text)])
+    definition = load_definition(chat.session, chat.study_id)
+    language = chat.lang if chat.lang in definition.languages else None
+    token = personal_links.create(chat.session, chat.participant, language=language, now=chat.now)
+    url = f"{chat.services.settings.public_base_url.rstrip('/')}/p/{token}"
+    text = "\n\n".join(
+        [
+            _("Your personal page on the web:"),
+            url,
+            _(
+                "There you can see your status and deletion dates, take a copy, change your "
+                "answers or withdraw, as here."
+            ),
+            _(
+                "Keep this link private: whoever has it can open your page. Do not share or "
+                "forward it. Send /web again for a new link at any time."
+            ),
+        ]
+    )
+    # No preview: Telegram would otherwise fetch the page, and the link is the key to it.
+    return Outcome([Reply(text, preview=False)])
+
+
+async def web(update: Update, context: BotContext) -> None:
+    """``/web``: a new link to the informant's personal web page (status, copy, withdraw)."""
+    await reply_with(update, context, enrolled(_web, views.nothing_held))
 
 
 def _contact(chat: Enrolled) -> Outcome:

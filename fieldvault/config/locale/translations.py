@@ -353,6 +353,60 @@ T: dict[str, tuple[str, str]] = {
         "Opptak {id} for {code} er lagret kryptert og satt i kø for transkribering.",
         "Opptak {id} for {code} er lagra kryptert og sett i kø for transkribering.",
     ),
+    # Linking Telegram to a participation from the web page, and /web (issue 14).
+    "This chat is now linked to your participation in “{title}” (participant code "
+    "{code}). /status shows what we hold about you, and /web gives you a link to your "
+    "personal page on the web.": (
+        "Denne chatten er nå koblet til deltakelsen din i «{title}» (deltakerkode {code}). "
+        "/status viser hva vi har om deg, og /web gir deg en lenke til den personlige siden "
+        "din på nettet.",
+        "Denne chatten er no kopla til deltakinga di i «{title}» (deltakarkode {code}). "
+        "/status viser kva vi har om deg, og /web gir deg ei lenkje til den personlege sida "
+        "di på nettet.",
+    ),
+    "Sorry, this link to your participation does not work: it has expired or has already "
+    "been used. Open your personal page on the web and ask for a new one.": (
+        "Beklager, denne lenken til deltakelsen din virker ikke: den er utløpt eller allerede "
+        "brukt. Åpne den personlige siden din på nettet og be om en ny.",
+        "Orsak, denne lenkja til deltakinga di verkar ikkje: ho har gått ut eller er alt "
+        "brukt. Opne den personlege sida di på nettet og be om ei ny.",
+    ),
+    "You have withdrawn from this study, so there is nothing to link this chat to. "
+    "Nothing has been stored about you in this chat.": (
+        "Du har trukket deg fra denne studien, så det er ingenting å koble denne chatten "
+        "til. Ingenting om deg er lagret i denne chatten.",
+        "Du har trekt deg frå denne studien, så det er ingenting å kople denne chatten til. "
+        "Ingenting om deg er lagra i denne chatten.",
+    ),
+    "This chat already takes part in a study as another participant, so it cannot be "
+    "linked to this participation as well. Please contact the researcher.": (
+        "Denne chatten deltar allerede i en studie som en annen deltaker, så den kan ikke "
+        "kobles til denne deltakelsen i tillegg. Ta kontakt med forskeren.",
+        "Denne chatten er alt med i ein studie som ein annan deltakar, så han kan ikkje "
+        "koplast til denne deltakinga i tillegg. Ta kontakt med forskaren.",
+    ),
+    "You have withdrawn from the study, so there is no personal page to open.": (
+        "Du har trukket deg fra studien, så det er ingen personlig side å åpne.",
+        "Du har trekt deg frå studien, så det er inga personleg side å opne.",
+    ),
+    "Your personal page on the web:": (
+        "Den personlige siden din på nettet:",
+        "Den personlege sida di på nettet:",
+    ),
+    "There you can see your status and deletion dates, take a copy, change your answers or "
+    "withdraw, as here.": (
+        "Der kan du se status og slettedatoer, ta en kopi, endre svarene dine eller trekke "
+        "deg, slik som her.",
+        "Der kan du sjå status og slettedatoar, ta ein kopi, endre svara dine eller trekkje "
+        "deg, slik som her.",
+    ),
+    "Keep this link private: whoever has it can open your page. Do not share or forward "
+    "it. Send /web again for a new link at any time.": (
+        "Hold denne lenken for deg selv: den som har den, kan åpne siden din. Ikke del eller "
+        "videresend den. Send /web igjen når som helst for en ny lenke.",
+        "Hald denne lenkja for deg sjølv: den som har ho, kan opne sida di. Ikkje del eller "
+        "vidaresend ho. Send /web igjen når som helst for ei ny lenkje.",
+    ),
 }
 
 
