@@ -10,6 +10,8 @@ from aiohttp import web
 
 from fieldvault.storage.models import utcnow
 from fieldvault.storage.services import Services
+from fieldvault.web.consent.routes import setup_consent
+from fieldvault.web.consent.security import Throttle
 from fieldvault.web.errors import error_middleware
 from fieldvault.web.keys import CLOCK, DISPATCH, EXECUTOR, SERVICES, UPLOAD_LIMIT, Clock, Dispatch
 from fieldvault.web.routes import setup_routes
@@ -27,10 +29,13 @@ def create_app(
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
     dispatch: Dispatch | None = None,
     clock: Clock = utcnow,
+    consent_throttle: Throttle | None = None,
 ) -> web.Application:
     """The web app over ``services``; ``dispatch`` queues new transcription jobs.
 
     ``clock`` is the time the domain is given (tests pass a fixed one, as the bot's do).
+    ``consent_throttle`` limits failed attempts per address on the informant pages (default:
+    20 a minute).
 
     Whoever builds the app hands it ``dispatch`` (``fieldvault.compose``: the in-process
     worker's under ``serve``, the configured queue's under ``web``). Without one, a new job
@@ -45,6 +50,7 @@ def create_app(
     app.cleanup_ctx.append(_executor)
     app[DISPATCH] = _no_dispatch if dispatch is None else dispatch
     setup_routes(app)
+    setup_consent(app, consent_throttle or Throttle())
     return app
 
 

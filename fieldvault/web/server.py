@@ -7,9 +7,10 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-# No client address or user agent in the access log: method, path (study id and participant
-# code only), status, size and time.
-ACCESS_LOG_FORMAT = '"%r" %s %b %Tfs'
+from fieldvault.web.consent.security import AccessLogger
+
+# No client address, user agent or path in the access log: the informant pages' paths hold
+# invite codes and personal tokens, so it logs the method, the route's name, status and time.
 
 
 async def run_web(
@@ -20,7 +21,7 @@ async def run_web(
     on_started: Callable[[str], None] | None = None,
 ) -> None:
     """Listen on ``host:port`` (0: any free port), report the URL, serve until ``stop`` is set."""
-    runner = web.AppRunner(app, access_log_format=ACCESS_LOG_FORMAT)
+    runner = web.AppRunner(app, access_log_class=AccessLogger)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)

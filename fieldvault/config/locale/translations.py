@@ -1,7 +1,9 @@
 """Source of the nb and nn catalogs: ``python -m fieldvault.config.locale.translations``.
 
 Extract the message ids with ``pybabel extract --no-location --omit-header -k _
--o fieldvault/config/locale/fieldvault.pot fieldvault/bot``, add translations below, then run
+-F fieldvault/web/consent/babel.cfg -o fieldvault/config/locale/fieldvault.pot fieldvault/bot
+fieldvault/web`` (the bot's texts and the informant web page's, Python and Jinja2), add
+translations below, then run
 this module to rewrite the .po files (English is the source language, so its catalog has the
 ids only).
 """
@@ -406,6 +408,313 @@ T: dict[str, tuple[str, str]] = {
         "videresend den. Send /web igjen når som helst for en ny lenke.",
         "Hald denne lenkja for deg sjølv: den som har ho, kan opne sida di. Ikkje del eller "
         "vidaresend ho. Send /web igjen når som helst for ei ny lenkje.",
+    ),
+    # The informant web page (fieldvault/web: templates and views).
+    "Consent receipt": ("Samtykkekvittering", "Samtykkekvittering"),
+    "Study: {title} ({id})": ("Studie: {title} ({id})", "Studie: {title} ({id})"),
+    "Participant code: {code}": ("Deltakerkode: {code}", "Deltakarkode: {code}"),
+    "Recorded: {utc} (UTC)": ("Registrert: {utc} (UTC)", "Registrert: {utc} (UTC)"),
+    "Local time: {local} ({zone})": ("Lokal tid: {local} ({zone})", "Lokal tid: {local} ({zone})"),
+    "Channel: {channel}": ("Kanal: {channel}", "Kanal: {channel}"),
+    "Letter version (SHA-256 of the exact letter text):": (
+        "Versjon av skrivet (SHA-256 av den nøyaktige teksten):",
+        "Versjon av skrivet (SHA-256 av den nøyaktige teksten):",
+    ),
+    "You agreed to": ("Du sa ja til", "Du sa ja til"),
+    "nothing": ("ingenting", "ingenting"),
+    "You refused": ("Du sa nei til", "Du sa nei til"),
+    "SHA-256 of this receipt's canonical text": (
+        "SHA-256 av kvitteringens kanoniske tekst",
+        "SHA-256 av den kanoniske teksten i kvitteringa",
+    ),
+    "This invitation is not valid.": (
+        "Denne invitasjonen er ikke gyldig.",
+        "Denne invitasjonen er ikkje gyldig.",
+    ),
+    "This invitation has already been used.": (
+        "Denne invitasjonen er allerede brukt.",
+        "Denne invitasjonen er allereie brukt.",
+    ),
+    "This invitation has expired.": (
+        "Denne invitasjonen har gått ut.",
+        "Denne invitasjonen har gått ut.",
+    ),
+    "Invited: you have not answered yet.": (
+        "Invitert: du har ikke svart ennå.",
+        "Invitert: du har ikkje svart enno.",
+    ),
+    "You have read the letter but not answered yet.": (
+        "Du har lest skrivet, men ikke svart ennå.",
+        "Du har lese skrivet, men ikkje svart enno.",
+    ),
+    "You take part: your consent is recorded.": (
+        "Du deltar: samtykket ditt er registrert.",
+        "Du er med: samtykket ditt er registrert.",
+    ),
+    "You declined: you do not take part.": (
+        "Du takket nei: du deltar ikke.",
+        "Du takka nei: du er ikkje med.",
+    ),
+    "You have withdrawn from the study.": (
+        "Du har trukket deg fra studien.",
+        "Du har trekt deg frå studien.",
+    ),
+    "You take part: your interview is recorded.": (
+        "Du deltar: intervjuet ditt er tatt opp.",
+        "Du er med: intervjuet ditt er teke opp.",
+    ),
+    "You take part: your interview is transcribed.": (
+        "Du deltar: intervjuet ditt er transkribert.",
+        "Du er med: intervjuet ditt er transkribert.",
+    ),
+    "You take part: your transcript is approved.": (
+        "Du deltar: transkripsjonen din er godkjent.",
+        "Du er med: transkripsjonen din er godkjend.",
+    ),
+    "recordings": ("opptak", "opptak"),
+    "raw transcripts": ("rå transkripsjoner", "rå transkripsjonar"),
+    "redaction maps": ("pseudonymiseringsnøkler", "pseudonymiseringsnøklar"),
+    "(required)": ("(må besvares ja for å delta)", "(må svarast ja for å vere med)"),
+    "(optional)": ("(frivillig)", "(friviljug)"),
+    "Please answer yes or no.": ("Svar ja eller nei.", "Svar ja eller nei."),
+    "Language": ("Språk", "Språk"),
+    "Check your answers": ("Sjekk svarene dine", "Sjekk svara dine"),
+    "This is what will be recorded:": (
+        "Dette blir registrert:",
+        "Dette blir registrert:",
+    ),
+    "You answered no to a question that is needed to take part. If you send this, you "
+    "decline: you will not be interviewed and nothing more will happen.": (
+        "Du svarte nei på et spørsmål som må besvares ja for å delta. Sender du dette, takker "
+        "du nei: du blir ikke intervjuet, og ingenting mer skjer.",
+        "Du svarte nei på eit spørsmål som må svarast ja for å vere med. Sender du dette, "
+        "takkar du nei: du blir ikkje intervjua, og ingenting meir skjer.",
+    ),
+    "Record my answers": ("Registrer svarene mine", "Registrer svara mine"),
+    "Something went wrong": ("Noe gikk galt", "Noko gjekk gale"),
+    "Nothing was recorded. Try again in a while, or contact the researcher.": (
+        "Ingenting ble registrert. Prøv igjen om litt, eller kontakt forskeren.",
+        "Ingenting vart registrert. Prøv igjen om litt, eller kontakt forskaren.",
+    ),
+    "The form could not be sent": (
+        "Skjemaet kunne ikke sendes",
+        "Skjemaet kunne ikkje sendast",
+    ),
+    "Nothing was recorded. Go back, reload the page and try again.": (
+        "Ingenting ble registrert. Gå tilbake, last inn siden på nytt og prøv igjen.",
+        "Ingenting vart registrert. Gå tilbake, last inn sida på nytt og prøv igjen.",
+    ),
+    "Ask the researcher for a new invitation. Nothing has been recorded.": (
+        "Be forskeren om en ny invitasjon. Ingenting er registrert.",
+        "Be forskaren om ein ny invitasjon. Ingenting er registrert.",
+    ),
+    "Your answers": ("Svarene dine", "Svara dine"),
+    "Some questions are not answered. Nothing has been recorded.": (
+        "Noen spørsmål er ikke besvart. Ingenting er registrert.",
+        "Nokre spørsmål er ikkje svarte på. Ingenting er registrert.",
+    ),
+    "Answer each question yes or no. Nothing is ticked in advance.": (
+        "Svar ja eller nei på hvert spørsmål. Ingenting er krysset av på forhånd.",
+        "Svar ja eller nei på kvart spørsmål. Ingenting er kryssa av på førehand.",
+    ),
+    "Continue": ("Gå videre", "Gå vidare"),
+    "Nothing is recorded until you have read the letter and answered.": (
+        "Ingenting blir registrert før du har lest skrivet og svart.",
+        "Ingenting blir registrert før du har lese skrivet og svart.",
+    ),
+    "Information about the study": ("Informasjon om studien", "Informasjon om studien"),
+    "Read this before you answer. You can take as long as you like.": (
+        "Les dette før du svarer. Du kan bruke så lang tid du vil.",
+        "Les dette før du svarar. Du kan bruke så lang tid du vil.",
+    ),
+    "The information letter": ("Informasjonsskrivet", "Informasjonsskrivet"),
+    "Who is responsible, and what happens to your data": (
+        "Hvem som er ansvarlig, og hva som skjer med opplysningene dine",
+        "Kven som er ansvarleg, og kva som skjer med opplysningane dine",
+    ),
+    "Controller": ("Behandlingsansvarlig", "Behandlingsansvarleg"),
+    "organisation number": ("organisasjonsnummer", "organisasjonsnummer"),
+    "Researchers": ("Forskere", "Forskarar"),
+    "Purpose": ("Formål", "Føremål"),
+    "To answer the research question: {question}": (
+        "Å svare på problemstillingen: {question}",
+        "Å svare på problemstillinga: {question}",
+    ),
+    "Legal basis": ("Behandlingsgrunnlag", "Behandlingsgrunnlag"),
+    "Your consent (GDPR Art. 6(1)(a)).": (
+        "Samtykket ditt (personvernforordningen art. 6 nr. 1 bokstav a).",
+        "Samtykket ditt (personvernforordninga art. 6 nr. 1 bokstav a).",
+    ),
+    "A task in the public interest (GDPR Art. 6(1)(e)).": (
+        "En oppgave i allmennhetens interesse (personvernforordningen art. 6 nr. 1 bokstav e).",
+        "Ei oppgåve i allmenta si interesse (personvernforordninga art. 6 nr. 1 bokstav e).",
+    ),
+    "Who receives your data": ("Hvem som får opplysningene", "Kven som får opplysningane"),
+    "Only the research team named above. No one else receives it.": (
+        "Bare forskerne som er nevnt over. Ingen andre får dem.",
+        "Berre forskarane som er nemnde over. Ingen andre får dei.",
+    ),
+    "How long it is kept": ("Hvor lenge de lagres", "Kor lenge dei blir lagra"),
+    "The project ends on {project_end}. Recordings and the link between you and your code are "
+    "deleted by the end of {processing_end}, at the latest {deadline}.": (
+        "Prosjektet avsluttes {project_end}. Opptakene og koblingen mellom deg og koden din "
+        "slettes innen utgangen av {processing_end}, senest {deadline}.",
+        "Prosjektet blir avslutta {project_end}. Opptaka og koplinga mellom deg og koden din "
+        "blir sletta innan utgangen av {processing_end}, seinast {deadline}.",
+    ),
+    "Your rights": ("Rettighetene dine", "Rettane dine"),
+    "As long as you can be identified, you have the right to:": (
+        "Så lenge du kan identifiseres, har du rett til å:",
+        "Så lenge du kan identifiserast, har du rett til å:",
+    ),
+    "access the data about you and get a copy of it": (
+        "få innsyn i opplysningene om deg og få en kopi av dem",
+        "få innsyn i opplysningane om deg og få ein kopi av dei",
+    ),
+    "have wrong data about you corrected (rectification)": (
+        "få rettet opplysninger om deg som er feil (retting)",
+        "få retta opplysningar om deg som er feil (retting)",
+    ),
+    "have data about you deleted (erasure)": (
+        "få slettet opplysninger om deg (sletting)",
+        "få sletta opplysningar om deg (sletting)",
+    ),
+    "have the processing of your data restricted": (
+        "få begrenset behandlingen av opplysningene dine",
+        "få avgrensa handsaminga av opplysningane dine",
+    ),
+    "object to the processing": ("protestere mot behandlingen", "protestere mot handsaminga"),
+    "receive your data in a common format (portability)": (
+        "få utlevert opplysningene dine i et vanlig format (dataportabilitet)",
+        "få utlevert opplysningane dine i eit vanleg format (dataportabilitet)",
+    ),
+    "withdraw your consent at any time, without giving a reason; your data is then deleted at "
+    "once": (
+        "trekke samtykket ditt når som helst, uten å si hvorfor; opplysningene slettes da med én "
+        "gang",
+        "trekkje samtykket ditt når som helst, utan å seie kvifor; opplysningane blir då sletta "
+        "med ein gong",
+    ),
+    "complain to the Norwegian Data Protection Authority (Datatilsynet): {contact}": (
+        "klage til Datatilsynet: {contact}",
+        "klage til Datatilsynet: {contact}",
+    ),
+    "Continue to the questions": ("Gå videre til spørsmålene", "Gå vidare til spørsmåla"),
+    "This page does not exist": ("Denne siden finnes ikke", "Denne sida finst ikkje"),
+    "Check that you copied the whole link. If you have lost it, ask the researcher.": (
+        "Sjekk at du kopierte hele lenken. Har du mistet den, spør forskeren.",
+        "Sjekk at du kopierte heile lenka. Har du mista ho, spør forskaren.",
+    ),
+    "Your page in the study": ("Din side i studien", "Sida di i studien"),
+    "Your answers are saved.": ("Svarene dine er lagret.", "Svara dine er lagra."),
+    "Status": ("Status", "Status"),
+    "Withdrawn: {when}": ("Trukket: {when}", "Trekt: {when}"),
+    "Recordings held: {n}": ("Opptak som lagres: {n}", "Opptak som blir lagra: {n}"),
+    "When your data is deleted": (
+        "Når opplysningene dine slettes",
+        "Når opplysningane dine blir sletta",
+    ),
+    "Recordings and the link between you and your code are deleted by the end of "
+    "{processing_end}, at the latest {deadline}.": (
+        "Opptakene og koblingen mellom deg og koden din slettes innen utgangen av "
+        "{processing_end}, senest {deadline}.",
+        "Opptaka og koplinga mellom deg og koden din blir sletta innan utgangen av "
+        "{processing_end}, seinast {deadline}.",
+    ),
+    "The letter has changed": ("Skrivet er endret", "Skrivet er endra"),
+    "The information letter has changed since you consented. Please read the new version and "
+    "answer again. Your earlier answers stand until then.": (
+        "Informasjonsskrivet er endret siden du samtykket. Les den nye versjonen og svar på "
+        "nytt. Svarene du ga før, gjelder til da.",
+        "Informasjonsskrivet er endra sidan du samtykte. Les den nye versjonen og svar på nytt. "
+        "Svara du gav før, gjeld til då.",
+    ),
+    "Read the letter": ("Les skrivet", "Les skrivet"),
+    "Your data": ("Opplysningene dine", "Opplysningane dine"),
+    "Download a copy of everything stored about you (JSON)": (
+        "Last ned en kopi av alt som er lagret om deg (JSON)",
+        "Last ned ein kopi av alt som er lagra om deg (JSON)",
+    ),
+    "See your receipt": ("Se kvitteringen din", "Sjå kvitteringa di"),
+    "Change your answers": ("Endre svarene dine", "Endre svara dine"),
+    "There are no optional questions to change.": (
+        "Det er ingen frivillige spørsmål å endre.",
+        "Det er ingen friviljuge spørsmål å endre.",
+    ),
+    "Save my answers": ("Lagre svarene mine", "Lagre svara mine"),
+    "Withdraw": ("Trekk deg", "Trekk deg"),
+    "Use Telegram too": ("Bruk Telegram også", "Bruk Telegram òg"),
+    "Get a link for the Telegram bot": (
+        "Få en lenke til Telegram-boten",
+        "Få ei lenke til Telegram-boten",
+    ),
+    "Your receipt": ("Kvitteringen din", "Kvitteringa di"),
+    "You declined: you do not take part. Nothing more will happen. If you change your mind, "
+    "open your page below and read the letter again.": (
+        "Du takket nei: du deltar ikke. Ingenting mer skjer. Ombestemmer du deg, kan du åpne "
+        "siden din nedenfor og lese skrivet på nytt.",
+        "Du takka nei: du er ikkje med. Ingenting meir skjer. Ombestemmer du deg, kan du opne "
+        "sida di nedanfor og lese skrivet på nytt.",
+    ),
+    "Thank you. Your answers are recorded.": (
+        "Takk. Svarene dine er registrert.",
+        "Takk. Svara dine er registrerte.",
+    ),
+    "Save this link": ("Ta vare på denne lenken", "Ta vare på denne lenka"),
+    "This is your personal page. Anyone who has the link can open it, so keep it to yourself. "
+    "It is shown only here: we store it in a form that cannot be read back.": (
+        "Dette er din personlige side. Alle som har lenken, kan åpne den, så hold den for deg "
+        "selv. Den vises bare her: vi lagrer den i en form som ikke kan leses tilbake.",
+        "Dette er den personlege sida di. Alle som har lenka, kan opne ho, så hald ho for deg "
+        "sjølv. Ho blir berre vist her: vi lagrar ho i ei form som ikkje kan lesast tilbake.",
+    ),
+    "Your personal link": ("Din personlige lenke", "Den personlege lenka di"),
+    "Copy it into your notes, or bookmark this page.": (
+        "Kopier den inn i notatene dine, eller lagre siden som bokmerke.",
+        "Kopier ho inn i notata dine, eller lagre sida som bokmerke.",
+    ),
+    "What was recorded": ("Hva som ble registrert", "Kva som vart registrert"),
+    "Study": ("Studie", "Studie"),
+    "Your participant code": ("Deltakerkoden din", "Deltakarkoden din"),
+    "Time": ("Tidspunkt", "Tidspunkt"),
+    "Channel": ("Kanal", "Kanal"),
+    "Download the receipt (PDF)": ("Last ned kvitteringen (PDF)", "Last ned kvitteringa (PDF)"),
+    "Go to your personal page": ("Gå til din personlige side", "Gå til den personlege sida di"),
+    "Open this link on the device where you use Telegram. It works once, within a day.": (
+        "Åpne denne lenken på enheten der du bruker Telegram. Den virker én gang, innen ett døgn.",
+        "Opne denne lenka på eininga der du bruker Telegram. Ho verkar éin gong, innan eitt døgn.",
+    ),
+    "Open the Telegram bot": ("Åpne Telegram-boten", "Opne Telegram-boten"),
+    "Back to your page": ("Tilbake til siden din", "Tilbake til sida di"),
+    "Too many attempts": ("For mange forsøk", "For mange forsøk"),
+    "Wait a minute and try again.": (
+        "Vent et minutt og prøv igjen.",
+        "Vent eit minutt og prøv igjen.",
+    ),
+    "You have withdrawn from the study": (
+        "Du har trukket deg fra studien",
+        "Du har trekt deg frå studien",
+    ),
+    "Your consent is withdrawn": ("Samtykket ditt er trukket", "Samtykket ditt er trekt"),
+    "Recorded and deleted at {when}.": (
+        "Registrert og slettet {when}.",
+        "Registrert og sletta {when}.",
+    ),
+    "What was destroyed": ("Hva som ble slettet", "Kva som vart sletta"),
+    "No recordings or transcripts were held.": (
+        "Det var ingen opptak eller transkripsjoner lagret.",
+        "Det var ingen opptak eller transkripsjonar lagra.",
+    ),
+    "The link between you and your code (your name and contact details)": (
+        "Koblingen mellom deg og koden din (navnet ditt og kontaktopplysningene dine)",
+        "Koplinga mellom deg og koden din (namnet ditt og kontaktopplysningane dine)",
+    ),
+    "Kept, as the letter said: {n} approved pseudonymised transcript(s), which do not identify "
+    "you.": (
+        "Beholdt, slik skrivet sa: {n} godkjent(e) pseudonymisert(e) transkripsjon(er), som "
+        "ikke identifiserer deg.",
+        "Halde på, slik skrivet sa: {n} godkjend(e) pseudonymisert(e) transkripsjon(ar), som "
+        "ikkje identifiserer deg.",
     ),
 }
 

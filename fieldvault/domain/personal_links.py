@@ -1,0 +1,102 @@
+"""Informants' personal web pages: capability URLs, stored only as their SHA-256.
+
+A token is ``secrets.token_urlsafe(32)`` (256 random bits), so a plain hash is enough: whoever
+reads the database learns nothing that opens a page. The token is shown once, at the end of the
+web consent flow; an unknown and a revoked token are refused with the same error, so a guess
+learns nothing either. The same row keeps the flow's state before consent (the language chosen,
+when the letter was shown), so the web page needs no session cookie.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fieldvault.domain.consent import hash_invite_code
+from fieldvault.domain.errors import InviteError
+from fieldvault.errors import NotFoundError
+from fieldvault.storage.models import Invite, Participant, PersonalLink, as_utc
+
+TOKEN_BYTES = 32
+
+
+class PersonalLinkNotFound(NotFoundError):
+    """No such personal page: the token is unknown or revoked (the same answer for both)."""
+
+    code = "personal_link.not_found"
+
+
+def token_hash(token: str) -> str:
+    """The SHA-256 (hex) under which a token is stored and looked up."""
+    return hashlib.sha256(token.encode("utf-8", errors="replace")).hexdigest()
+
+
+def create(
+    session: Session, participant: Participant, *, language: str | None, now: dt.datetime
+) -> str:
+    """A new personal page for ``participant``; return its token (only its hash is stored)."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    session.add(
+        PersonalLink(
+            study_id=participant.study_id,
+            participant_id=participant.id,
+            token_hash=token_hash(token),
+            language=language,
+            created_at=now,
+        )
+    )
+    session.flush()
+    return token
+
+
+def resolve(session: Session, token: str) -> PersonalLink:
+    """The live personal link of ``token``, or ``PersonalLinkNotFound``."""
+    link = session.scalar(select(PersonalLink).where(PersonalLink.token_hash == token_hash(token)))
+    if link is None or link.revoked_at is not None:
+        raise PersonalLinkNotFound("this page does not exist")
+    return link
+
+
+def participant_of(session: Session, link: PersonalLink) -> Participant:
+    """The participant whose page ``link`` is."""
+    participant = session.get(Participant, link.participant_id)
+    if participant is None:  # a foreign key guarantees it; kept for the type checker
+        raise PersonalLinkNotFound("this page does not exist")
+    return participant
+
+
+def set_language(link: PersonalLink, language: str) -> None:
+    """Remember the language the informant reads the flow in."""
+    link.language = language
+
+
+def letter_shown(link: PersonalLink, now: dt.datetime) -> dt.datetime:
+    """Note when the letter was first shown on this page; return that time."""
+    if link.letter_delivered_at is None:
+        link.letter_delivered_at = now
+    return link.letter_delivered_at
+
+
+def revoke(session: Session, link: PersonalLink, now: dt.datetime) -> None:
+    """Close the page (its token then answers "not found")."""
+    link.revoked_at = now
+    session.flush()
+
+
+def invited_study(session: Session, code: str, now: dt.datetime) -> str:
+    """The study an invite is for, without using it (link previewers must not burn invites).
+
+    Raises the same ``InviteError`` codes as ``consent.redeem_invite`` (unknown, used, expired).
+    """
+    invite = session.scalar(select(Invite).where(Invite.code_hash == hash_invite_code(code)))
+    if invite is None:
+        raise InviteError("this invitation is not valid", code="invite.unknown")
+    if invite.used_at is not None:
+        raise InviteError("this invitation has already been used", code="invite.used")
+    if as_utc(invite.expires_at) <= now:
+        raise InviteError("this invitation has expired", code="invite.expired")
+    return invite.study_id
