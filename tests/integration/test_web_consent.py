@@ -15,6 +15,7 @@ import logging
 import re
 import subprocess
 import sys
+import zlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,10 @@ from babel.messages.pofile import read_po
 from sqlalchemy import func, select
 from yarl import URL
 
-from fieldvault.domain import consent, receipts
+from fieldvault.config.study import parse_study
+from fieldvault.domain import chat_links, consent, receipts
 from fieldvault.domain.consent import State
+from fieldvault.domain.study_updates import update_study
 from fieldvault.storage import audit
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import (
@@ -44,7 +47,7 @@ from fieldvault.web.consent.security import AccessLogger, Throttle
 from fieldvault.web.consent.texts import gettext_for
 from fieldvault.web.receipt_pdf import receipt_lines
 
-from .conftest import NOW
+from .conftest import EXAMPLE, NOW
 
 ROOT = Path(__file__).parents[2]
 Scenario = Callable[[aiohttp.ClientSession], Awaitable[None]]
@@ -283,6 +286,8 @@ def test_a_forged_personal_link_is_not_found_and_reveals_nothing(
             assert study_id not in text and "Veilederrollen" not in text
         async with http.get(f"/p/{forged}") as response:
             assert response.headers["Cache-Control"] == "no-store"
+        text = await _get(http, f"/p/{forged}/no-such-page?lang=en", status=404)
+        assert "This page does not exist" in text
 
     _serve(services, scenario)
 
@@ -453,3 +458,81 @@ def test_every_web_text_is_translated_to_nb_and_nn(tmp_path: Path) -> None:
             catalog = {m.id: m.string for m in read_po(handle) if m.id}
         missing = sorted(str(i) for i in in_code if not catalog.get(i))
         assert not missing, f"{lang}: untranslated (run the locale steps in translations.py)"
+
+
+def _change_the_letter(services: Services) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    first_line = parse_study(text).letter_text("nb").splitlines()[0]
+    changed = text.replace(first_line, first_line + " (revidert)", 1)
+    with transaction(services.research) as session:
+        update_study(session, parse_study(changed), changed, NOW)
+
+
+def test_a_changed_letter_is_read_and_consented_again_on_the_page(
+    services: Services, study_id: str
+) -> None:
+    invite = _invite(services, study_id)
+
+    async def scenario(http: aiohttp.ClientSession) -> None:
+        page, first = await _flow(http, invite, "nb", dict.fromkeys(ITEMS, True))
+        _change_the_letter(services)
+        personal = await _get(http, page)
+        assert f'href="{page}/letter"' in personal and "Les det nye skrivet" in personal
+        # Changing answers is not offered until the new letter is read: it goes there.
+        _, where = await _post(http, f"{page}/change", personal, {})
+        assert where == f"{page}/letter"
+        letter = await _get(http, f"{page}/letter")
+        assert "(revidert)" in letter
+        items = await _get(http, f"{page}/items")
+        answers = {"interview-recording": True, "identifiable-publication": False}
+        confirm, _ = await _post(http, f"{page}/confirm", items, _answers(answers), status=200)
+        _, receipt_url = await _post(
+            http, f"{page}/confirm", confirm, {**_answers(answers), "record": "1"}
+        )
+        receipt = await _get(http, receipt_url)
+        assert receipt != first and "(revidert)" not in receipt
+        with transaction(services.research) as session:
+            participant = session.scalars(select(Participant)).one()
+            assert not consent.needs_reconsent(session, participant)
+            made = receipts.receipt(session, participant)
+            letter_row = session.get(LetterVersion, (study_id, made.letter_version))
+            assert letter_row is not None and "(revidert)" in letter_row.text
+            assert made.sha256 in receipt and participant.state == State.CONSENTED.value
+
+    _serve(services, scenario)
+    assert _count(services, ConsentRecord) == 2
+
+
+def test_the_page_offers_a_one_time_telegram_link(services: Services, study_id: str) -> None:
+    invite = _invite(services, study_id)
+
+    async def scenario(http: aiohttp.ClientSession) -> None:
+        page, _ = await _flow(http, invite, "en", dict.fromkeys(ITEMS, True))
+        personal = await _get(http, page)
+        shown, _ = await _post(http, f"{page}/telegram", personal, {}, status=200)
+        found = re.search(r"https://t\.me/fieldvault_bot\?start=([A-Za-z0-9_-]{22,64})", shown)
+        assert found is not None
+        with transaction(services.research) as session:
+            assert chat_links.find(session, found.group(1)) is not None
+
+    _serve(services, scenario)
+
+
+def test_the_receipt_pdf_is_deterministic_and_writes_norwegian_letters(
+    services: Services, study_id: str
+) -> None:
+    invite = _invite(services, study_id)
+    pdfs: list[bytes] = []
+
+    async def scenario(http: aiohttp.ClientSession) -> None:
+        page, _ = await _flow(http, invite, "nn", dict.fromkeys(ITEMS, True))
+        for _n in range(2):
+            async with http.get(f"{page}/receipt.pdf") as response:
+                assert response.headers["Content-Type"] == "application/pdf"
+                pdfs.append(await response.read())
+
+    _serve(services, scenario)
+    assert pdfs[0] == pdfs[1]
+    streams = re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdfs[0], re.S)
+    text = b"".join(zlib.decompress(s) for s in streams if s[:1] == b"x").decode("latin-1")
+    assert "Eg vil vere med p\u00e5 eit intervju" in text and "Samtykkekvittering" in text

@@ -128,7 +128,8 @@ async def pages_middleware(
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return render(request, "error.html", _browser_language(request), status=exc.status)
+        page = "not_found.html" if exc.status == 404 else "error.html"
+        return render(request, page, _browser_language(request), status=exc.status)
     except Exception as exc:
         log.error("%s %s failed: %s", request.method, route_name(request), type(exc).__name__)
         return render(request, "error.html", _browser_language(request), status=500)
@@ -325,6 +326,9 @@ async def letter(request: web.Request) -> web.Response:
     def work(ctx: Ctx) -> dict[str, Any]:
         if ctx.state is State.WITHDRAWN:
             raise GoTo(_base(request, ctx)["page"])
+        reading_only = ctx.holds_consent and not consent.needs_reconsent(
+            ctx.session, ctx.participant
+        )
         version = consent.mark_informed(ctx.session, ctx.participant, ctx.lang, ctx.now)
         personal_links.set_language(ctx.link, ctx.lang)
         ctx.link.letter_delivered_at = ctx.now
@@ -333,6 +337,7 @@ async def letter(request: web.Request) -> web.Response:
             **art13(ctx.session, ctx.definition),
             "letter": ctx.definition.letter_text(ctx.lang),
             "version": version,
+            "reading_only": reading_only,
             "lang": ctx.lang,
         }
 
