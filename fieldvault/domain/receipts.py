@@ -11,11 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fieldvault.config.study import StudyDefinition
 from fieldvault.domain.errors import DomainError
 from fieldvault.domain.studies import get_study, load_definition
 from fieldvault.storage.models import ConsentRecord, LetterVersion, Participant, as_utc
@@ -100,6 +102,31 @@ def _iso(moment: dt.datetime | None) -> str:
     return "-" if moment is None else as_utc(moment).isoformat()
 
 
+def shown_items(definition: StudyDefinition, language: str) -> dict[str, Any]:
+    """The item texts as shown, for a consent record's ``how`` (``items_shown``).
+
+    A receipt prefers these to the study file's, so that a later edit of an item's text
+    cannot change what a stored consent's receipt says was agreed to.
+    """
+    return {
+        "items_shown": {
+            i.id: {"text": i.text[language], "required": i.required}
+            for i in definition.consent_items
+        }
+    }
+
+
+def _shown_items(record: ConsentRecord) -> dict[str, tuple[str, bool]]:
+    found = (record.how or {}).get("items_shown")
+    if not isinstance(found, dict):
+        return {}
+    return {
+        str(k): (str(v["text"]), bool(v.get("required", False)))
+        for k, v in found.items()
+        if isinstance(v, dict) and isinstance(v.get("text"), str)
+    }
+
+
 def latest_consent(session: Session, participant: Participant) -> ConsentRecord | None:
     """The participant's most recent consent record (not a withdrawal), if any."""
     return session.scalar(
@@ -133,10 +160,19 @@ def receipt(session: Session, participant: Participant, record_id: int | None = 
     study = get_study(session, participant.study_id)
     definition = load_definition(session, participant.study_id)
     decisions = {d.item_id: d.granted for d in record.decisions}
+    shown = _shown_items(record)
+    known = {i.id: i for i in definition.consent_items}
+    order = [i.id for i in definition.consent_items if i.id in decisions]
+    order += sorted(set(decisions) - set(order))
     items = tuple(
-        ReceiptItem(i.id, i.text[record.language], i.required, decisions[i.id])
-        for i in definition.consent_items
-        if i.id in decisions
+        ReceiptItem(
+            item_id,
+            shown[item_id][0] if item_id in shown else known[item_id].text[record.language],
+            shown[item_id][1] if item_id in shown else known[item_id].required,
+            decisions[item_id],
+        )
+        for item_id in order
+        if item_id in shown or item_id in known
     )
     recorded = as_utc(record.recorded_at)
     return Receipt(

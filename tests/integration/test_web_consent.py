@@ -536,3 +536,26 @@ def test_the_receipt_pdf_is_deterministic_and_writes_norwegian_letters(
     streams = re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdfs[0], re.S)
     text = b"".join(zlib.decompress(s) for s in streams if s[:1] == b"x").decode("latin-1")
     assert "Eg vil vere med p\u00e5 eit intervju" in text and "Samtykkekvittering" in text
+
+
+def test_a_receipt_keeps_the_item_texts_shown_when_the_study_file_changes_later(
+    services: Services, study_id: str
+) -> None:
+    invite = _invite(services, study_id)
+
+    async def scenario(http: aiohttp.ClientSession) -> None:
+        await _flow(http, invite, "en", dict.fromkeys(ITEMS, True))
+
+    _serve(services, scenario)
+    with transaction(services.research) as session:
+        participant = session.scalars(select(Participant)).one()
+        before = receipts.receipt(session, participant)
+    text = EXAMPLE.read_text(encoding="utf-8")
+    old = "I agree that the thesis may describe me in a way that makes me recognisable."
+    changed = text.replace(old, "I agree to be recognisable in the thesis.", 1)
+    with transaction(services.research) as session:
+        update_study(session, parse_study(changed), changed, NOW)
+    with transaction(services.research) as session:
+        participant = session.scalars(select(Participant)).one()
+        after = receipts.receipt(session, participant)
+    assert old in after.text() and after.sha256 == before.sha256

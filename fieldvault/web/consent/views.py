@@ -397,9 +397,18 @@ class _ToRecord:
     code: str
     lang: str
     delivered: dt.datetime
-    holds_consent: bool
+    how: dict[str, Any]
     decisions: dict[str, bool]
     page: str
+
+
+def _how(ctx: Ctx, step: str, language: str) -> dict[str, Any]:
+    """How a web consent was given: the step, the page's row, the item texts it showed."""
+    return {
+        "page": step,
+        "personal_link": ctx.link.id,
+        **receipts.shown_items(ctx.definition, language),
+    }
 
 
 async def confirm(request: web.Request) -> web.Response:
@@ -427,7 +436,7 @@ async def confirm(request: web.Request) -> web.Response:
                 channel="web",
                 letter_delivered_at=as_utc(ctx.link.letter_delivered_at),
                 now=ctx.now,
-                how={"page": "web-confirm", "personal_link": ctx.link.id},
+                how=_how(ctx, "web-confirm", ctx.lang),
             )
             raise GoTo(f"{base['page']}/receipt")
         assert ctx.link.letter_delivered_at is not None
@@ -436,7 +445,7 @@ async def confirm(request: web.Request) -> web.Response:
             ctx.participant.code,
             ctx.lang,
             as_utc(ctx.link.letter_delivered_at),
-            True,
+            _how(ctx, "web-confirm", ctx.lang),
             decisions,
             base["page"],
         )
@@ -461,7 +470,7 @@ async def _change(request: web.Request, todo: _ToRecord, *, receipt_after: bool)
             channel="web",
             letter_delivered_at=todo.delivered,
             now=now,
-            how={"page": "web-change"},
+            how=todo.how,
         )
 
     changed = await _blocking(request, run)
@@ -597,7 +606,7 @@ async def change(request: web.Request) -> web.Response:
             ctx.participant.code,
             str(current.language),
             as_utc(delivered),
-            True,
+            _how(ctx, "web-change", str(current.language)),
             decisions,
             page,
         )
