@@ -100,3 +100,44 @@ def invited_study(session: Session, code: str, now: dt.datetime) -> str:
     if as_utc(invite.expires_at) <= now:
         raise InviteError("this invitation has expired", code="invite.expired")
     return invite.study_id
+
+
+# --- recovery codes ------------------------------------------------------------------------
+
+# No 0/O, 1/I/L: a code is read from paper. 16 characters of 31 ≈ 79 bits; only the hash of the
+# normalised code is stored, and failed attempts are throttled by the front end.
+RECOVERY_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+RECOVERY_LENGTH = 16
+
+
+def _normalise(code: str) -> str:
+    return "".join(c for c in code.upper() if c.isalnum())
+
+
+def new_recovery_code(session: Session, link: PersonalLink) -> str | None:
+    """A recovery code for ``link`` the first time it is asked for (None after that)."""
+    if link.recovery_hash is not None:
+        return None
+    raw = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(RECOVERY_LENGTH))
+    link.recovery_hash = token_hash(raw)
+    session.flush()
+    return "-".join(raw[i : i + 4] for i in range(0, RECOVERY_LENGTH, 4))
+
+
+def recover(session: Session, code: str) -> str:
+    """A new token for the page of a recovery code; the old link stops working.
+
+    Raises ``PersonalLinkNotFound`` for an unknown code or a revoked page.
+    """
+    normalised = _normalise(code)
+    if len(normalised) != RECOVERY_LENGTH:
+        raise PersonalLinkNotFound("this page does not exist")
+    link = session.scalar(
+        select(PersonalLink).where(PersonalLink.recovery_hash == token_hash(normalised))
+    )
+    if link is None or link.revoked_at is not None:
+        raise PersonalLinkNotFound("this page does not exist")
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    link.token_hash = token_hash(token)
+    session.flush()
+    return token

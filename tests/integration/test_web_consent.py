@@ -559,3 +559,28 @@ def test_a_receipt_keeps_the_item_texts_shown_when_the_study_file_changes_later(
         participant = session.scalars(select(Participant)).one()
         after = receipts.receipt(session, participant)
     assert old in after.text() and after.sha256 == before.sha256
+
+
+def test_a_recovery_code_shown_once_opens_the_page_under_a_new_link(
+    services: Services, study_id: str
+) -> None:
+    invite = _invite(services, study_id)
+
+    async def scenario(http: aiohttp.ClientSession) -> None:
+        page, receipt = await _flow(http, invite, "en", dict.fromkeys(ITEMS, True))
+        found = re.search(r'id="recovery-code">([A-Z0-9-]{19})<', receipt)
+        assert found is not None
+        assert 'id="recovery-code"' not in await _get(http, f"{page}/receipt")
+        form = await _get(http, "/recover?lang=en")
+        wrong, _ = await _post(http, "/recover?lang=en", form, {"code": "AAAA-BBBB-CCCC-DDDD"}, 404)
+        assert "That code is not valid." in wrong
+        typed = found.group(1).lower().replace("-", " ")
+        _, where = await _post(http, "/recover", form, {"code": typed})
+        assert re.fullmatch(r"/p/[A-Za-z0-9_-]{43}", where) and where != page
+        assert "You take part" in await _get(http, where)
+        await _get(http, page, status=404)
+
+    _serve(services, scenario)
+    with transaction(services.research) as session:
+        link = session.scalars(select(PersonalLink)).one()
+        assert link.recovery_hash is not None and len(link.recovery_hash) == 64

@@ -716,6 +716,35 @@ T: dict[str, tuple[str, str]] = {
         "Halde på, slik skrivet sa: {n} godkjend(e) pseudonymisert(e) transkripsjon(ar), som "
         "ikkje identifiserer deg.",
     ),
+    "Did you use it yourself and lose your personal link?": (
+        "Brukte du den selv og har mistet den personlige lenken din?",
+        "Brukte du ho sjølv og har mista den personlege lenka di?",
+    ),
+    "Find your page again with your recovery code": (
+        "Finn siden din igjen med gjenopprettingskoden",
+        "Finn sida di att med gjenopprettingskoden",
+    ),
+    "If you lose the link, this recovery code gets you a new one. Write it down; it is shown "
+    "only once.": (
+        "Mister du lenken, kan du få en ny med denne gjenopprettingskoden. Skriv den ned; den "
+        "vises bare én gang.",
+        "Mistar du lenka, kan du få ei ny med denne gjenopprettingskoden. Skriv han ned; han "
+        "blir berre vist éin gong.",
+    ),
+    "Find your page again": ("Finn siden din igjen", "Finn sida di att"),
+    "That code is not valid. Check it and try again.": (
+        "Den koden er ikke gyldig. Sjekk den og prøv igjen.",
+        "Den koden er ikkje gyldig. Sjekk han og prøv igjen.",
+    ),
+    "Enter the recovery code you were given with your receipt. You get a new link to your "
+    "page, and the old link stops working.": (
+        "Skriv inn gjenopprettingskoden du fikk sammen med kvitteringen. Du får en ny lenke til "
+        "siden din, og den gamle lenken slutter å virke.",
+        "Skriv inn gjenopprettingskoden du fekk saman med kvitteringa. Du får ei ny lenke til "
+        "sida di, og den gamle lenka sluttar å verke.",
+    ),
+    "Recovery code": ("Gjenopprettingskode", "Gjenopprettingskode"),
+    "Open my page": ("Åpne siden min", "Opne sida mi"),
 }
 
 

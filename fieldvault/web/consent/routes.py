@@ -42,3 +42,5 @@ def setup_consent(app: web.Application, throttle: Throttle) -> None:
     add.add_post("/p/{token}/withdraw", views.withdraw, name="withdraw")
     add.add_post("/p/{token}/withdraw/confirm", views.withdraw_confirm, name="withdraw.confirm")
     add.add_post("/p/{token}/telegram", views.telegram, name="telegram")
+    add.add_get("/recover", views.recover_form, name="recover")
+    add.add_post("/recover", views.recover, name="recover.post")

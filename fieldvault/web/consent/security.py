@@ -26,7 +26,7 @@ HEADERS = {
     "Content-Security-Policy": "default-src 'self'; form-action 'self'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
 }
-PRIVATE_PREFIXES = ("/p/", "/join/")
+PRIVATE_PREFIXES = ("/p/", "/join/", "/recover")
 
 log = logging.getLogger("fieldvault.web.access")
 NEW_CSRF = web.RequestKey("fv_new_csrf", str)

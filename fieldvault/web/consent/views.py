@@ -34,6 +34,7 @@ from fieldvault.storage.models import Participant, PersonalLink, as_utc
 from fieldvault.storage.services import Services
 from fieldvault.web.consent.security import (
     CSRF_FIELD,
+    PRIVATE_PREFIXES,
     Throttle,
     client_address,
     csrf_ok,
@@ -119,7 +120,7 @@ async def pages_middleware(
     request: web.Request, handler: Callable[[web.Request], Any]
 ) -> web.StreamResponse:
     """Pages for refusals and failures on /join and /p; logs the route name only."""
-    if not request.path.startswith(("/join/", "/p/")):
+    if not request.path.startswith(PRIVATE_PREFIXES):
         return await handler(request)
     try:
         return await handler(request)
@@ -497,9 +498,11 @@ async def receipt(request: web.Request) -> web.Response:
     base_url = request.app[SERVICES].settings.public_base_url.rstrip("/")
 
     def work(ctx: Ctx) -> dict[str, Any]:
+        made = _receipt_context(ctx)
         return {
             **_base(request, ctx),
-            **_receipt_context(ctx),
+            **made,
+            "recovery": personal_links.new_recovery_code(ctx.session, ctx.link),
             "lang": ctx.lang,
             "link": f"{base_url}/p/{request.match_info['token']}",
             "utc": _utc,
@@ -704,6 +707,34 @@ def _withdrawn_page(
         "study_id": study_id,
     }
     return render(request, "withdrawn.html", lang, context)
+
+
+# --- recovery ------------------------------------------------------------------------------
+
+
+async def recover_form(request: web.Request) -> web.Response:
+    """GET /recover: enter the recovery code shown with the receipt."""
+    _throttle(request)
+    return render(request, "recover.html", _browser_language(request))
+
+
+async def recover(request: web.Request) -> web.Response:
+    """POST /recover: a new personal link for a recovery code (the old link stops working)."""
+    _throttle(request)
+    form = await _form(request)
+    services = request.app[SERVICES]
+
+    def run() -> str:
+        with transaction(services.research) as session:
+            return personal_links.recover(session, form.get("code", ""))
+
+    try:
+        token = await _blocking(request, run)
+    except PersonalLinkNotFound:
+        _failed(request)
+        lang = _browser_language(request)
+        raise PageAnswer("recover.html", 404, lang, {"wrong": True}) from None
+    raise web.HTTPSeeOther(f"/p/{token}")
 
 
 # --- a Telegram chat for the same participation --------------------------------------------
