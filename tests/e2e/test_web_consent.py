@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 import os
 import secrets
@@ -19,14 +20,21 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 from sqlalchemy import select, update
 
-from fieldvault.domain import consent, receipts
+from fieldvault.domain import consent, receipts, rights
 from fieldvault.domain.participants import get_participant
 from fieldvault.domain.personal_links import token_hash
 from fieldvault.storage import audit
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import ConsentRecord, LetterVersion, Participant, PersonalLink
 from fieldvault.storage.vault import Identity
-from tests.integration.test_retention import scan_for, scan_tables
+from tests.integration.test_retention import (
+    SPOKEN,
+    assert_copies_unreadable,
+    remaining_keys,
+    scan_for,
+    scan_tables,
+    snapshot,
+)
 
 from .conftest import LiveServer, make_invites
 from .pages import (
@@ -113,7 +121,14 @@ def test_the_whole_flow_in_each_language(
     checked.check("personal", lang)
     copy = context.request.get(f"{personal}/copy")
     assert copy.ok
-    assert code in json.dumps(json.loads(copy.body()), ensure_ascii=False)
+    # The same file as the bot's /copy: the rights domain's copy, byte for byte.
+    with transaction(live_server.services.research) as session:
+        person = get_participant(session, sid, code)
+        expected = rights.data_copy(
+            session, live_server.services.vault, person, live_server.clock()
+        )
+    assert copy.body() == expected.as_json()
+    assert json.loads(copy.body())["participant_code"] == code
     checked.assert_clean()
     assert checked.seen == ["join", "letter", "items", "confirm", "receipt", "personal"]
 
@@ -269,9 +284,25 @@ def test_withdrawal_from_the_personal_page_destroys_the_identity_and_keeps_the_a
         page, live_server.url, invite, "en", Answers(recording=True, publication=True)
     )
     sid, code = participant_of_token(live_server, token_of(personal))
-    # The researcher links a name and contact details to the code, as `participants` does.
+    # The researcher links a name and contact details to the code, as `participants` does,
+    # and the interview's recording and raw transcript are stored (encrypted).
     services.vault.put(sid, code, WHO, live_server.clock())
-    needles = [WHO.name or "", WHO.email or "", WHO.phone or ""]
+    with transaction(services.research) as session:
+        person = get_participant(session, sid, code)
+        for kind in ("recording", "raw_transcript"):
+            services.content.put(
+                session,
+                study_id=sid,
+                participant_id=person.id,
+                participant_code=code,
+                kind=kind,
+                source=io.BytesIO(f"{kind}: {SPOKEN} ({WHO.name})".encode()),
+                now=live_server.clock(),
+            )
+        consent.transition(person, consent.State.INTERVIEWED, live_server.clock())
+    copies = snapshot(services, sid)
+    assert len(copies) == 2
+    needles = [WHO.name or "", WHO.email or "", WHO.phone or "", SPOKEN]
     assert scan_tables(services, needles) == []  # sealed in the vault, never in the clear
     assert services.vault.get(sid, code) == WHO
     checked = Checked(page)
@@ -295,12 +326,16 @@ def test_withdrawal_from_the_personal_page_destroys_the_identity_and_keeps_the_a
     press_submit(page, "form[action$='/withdraw/confirm']")
     assert_h1(page, "en", "You have withdrawn from the study")
     checked.check("withdrawn", "en")
-    assert "1970" not in page.locator("main").inner_text()
+    destroyed = page.locator("main ul").inner_text()
+    assert destroyed.count(": 1") == 2, destroyed  # the recording and the raw transcript
 
     # Destroyed at once: the identity is gone from the vault, the data folder and every row.
     assert services.vault.get(sid, code) is None
     assert scan_for(services.settings.data_dir, needles) == []
     assert scan_tables(services, needles) == []
+    # Crypto-shredded: no key left opens any copy of the ciphertext taken before.
+    assert remaining_keys(services) == []
+    assert_copies_unreadable(services, copies)
     kinds = [r.kind for r in web_records(live_server, code, sid)]
     assert kinds[0] == "consent" and kinds[-1] == "withdrawal"
     with transaction(services.research) as session:
