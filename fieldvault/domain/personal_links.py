@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from fieldvault.domain.consent import hash_invite_code
@@ -141,3 +141,23 @@ def recover(session: Session, code: str) -> str:
     link.token_hash = token_hash(token)
     session.flush()
     return token
+
+
+def claim_reading(session: Session, link: PersonalLink) -> dt.datetime | None:
+    """Use the letter's reading for one answer: when it was shown, or None if already used.
+
+    A conditional UPDATE, so that of two simultaneous submissions of the same answers only one
+    records them (the other waits for the row and then finds the reading used).
+    """
+    shown = link.letter_delivered_at
+    if shown is None:
+        return None
+    claimed = session.execute(
+        update(PersonalLink)
+        .where(PersonalLink.id == link.id, PersonalLink.letter_delivered_at.is_not(None))
+        .values(letter_delivered_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return as_utc(shown)

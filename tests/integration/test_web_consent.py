@@ -584,3 +584,24 @@ def test_a_recovery_code_shown_once_opens_the_page_under_a_new_link(
     with transaction(services.research) as session:
         link = session.scalars(select(PersonalLink)).one()
         assert link.recovery_hash is not None and len(link.recovery_hash) == 64
+
+
+def test_a_double_submitted_answer_is_recorded_once(services: Services, study_id: str) -> None:
+    invite = _invite(services, study_id)
+
+    async def scenario(http: aiohttp.ClientSession) -> None:
+        join = await _get(http, f"/join/{invite}")
+        _, letter_url = await _post(http, f"/join/{invite}", join, {"lang": "en"})
+        page = letter_url.removesuffix("/letter")
+        await _get(http, letter_url)
+        items = await _get(http, f"{page}/items")
+        answers = _answers({"interview-recording": False, "identifiable-publication": False})
+        confirm, _ = await _post(http, f"{page}/confirm", items, answers, status=200)
+        sends = [
+            _post(http, f"{page}/confirm", confirm, {**answers, "record": "1"}) for _n in range(3)
+        ]
+        places = {where for _, where in await asyncio.gather(*sends)}
+        assert places == {f"{page}/receipt"}
+
+    _serve(services, scenario)
+    assert _count(services, ConsentRecord) == 1

@@ -417,6 +417,10 @@ async def confirm(request: web.Request) -> web.Response:
     form = await _form(request)
 
     def work(ctx: Ctx) -> dict[str, Any] | _ToRecord:
+        recording = form.get("record") == "1"
+        answered = receipts.latest_consent(ctx.session, ctx.participant) is not None
+        if recording and ctx.link.letter_delivered_at is None and answered:
+            raise GoTo(f"{_base(request, ctx)['page']}/receipt")  # sent twice
         _before_items(request, ctx)
         answers = _answers(form, ctx.definition)
         base = {**_base(request, ctx), "lang": ctx.lang, "items": _items(ctx, answers)}
@@ -424,28 +428,30 @@ async def confirm(request: web.Request) -> web.Response:
         if missing:
             raise PageAnswer("items.html", 400, ctx.lang, {**base, "missing": missing})
         decisions = {i: bool(a) for i, a in answers.items()}
-        if form.get("record") != "1":
+        if not recording:
             required_refused = any(not decisions[i] for i in ctx.definition.required_item_ids)
             return {**base, "declining": required_refused}
+        # One answer per reading of the letter: of simultaneous submissions one records.
+        delivered = personal_links.claim_reading(ctx.session, ctx.link)
+        if delivered is None:
+            raise GoTo(f"{base['page']}/receipt")
         if not ctx.holds_consent:
-            assert ctx.link.letter_delivered_at is not None
             consent.record_consent(
                 ctx.session,
                 ctx.participant,
                 decisions,
                 language=ctx.lang,
                 channel="web",
-                letter_delivered_at=as_utc(ctx.link.letter_delivered_at),
+                letter_delivered_at=delivered,
                 now=ctx.now,
                 how=_how(ctx, "web-confirm", ctx.lang),
             )
             raise GoTo(f"{base['page']}/receipt")
-        assert ctx.link.letter_delivered_at is not None
         return _ToRecord(
             ctx.participant.study_id,
             ctx.participant.code,
             ctx.lang,
-            as_utc(ctx.link.letter_delivered_at),
+            delivered,
             _how(ctx, "web-confirm", ctx.lang),
             decisions,
             base["page"],
