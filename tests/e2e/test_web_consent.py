@@ -348,3 +348,68 @@ def test_withdrawal_from_the_personal_page_destroys_the_identity_and_keeps_the_a
     assert page.locator("form[action$='/withdraw']").count() == 0
     checked.check("personal, withdrawn", "en")
     checked.assert_clean()
+
+
+def test_privacy_one_cookie_no_third_party_requests_csrf_and_a_recovery_code(
+    browser: Browser, page: Page, context: BrowserContext, live_server: LiveServer, study_id: str
+) -> None:
+    [invite] = make_invites(live_server.services, study_id)
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    personal = consent_in_browser(page, live_server.url, invite, "en", Answers())
+    recovery = page.locator("#recovery-code").inner_text().strip()
+    sid, code = participant_of_token(live_server, token_of(personal))
+    checked = Checked(page)
+
+    # Nothing but the app itself was asked for (no fonts, scripts or images from elsewhere).
+    assert requested and all(u.startswith(f"{live_server.url}/") for u in requested), requested
+    # One cookie: the CSRF one, HttpOnly and SameSite=Strict.
+    [cookie] = context.cookies()
+    assert (cookie["name"], cookie["httpOnly"], cookie["sameSite"]) == ("fv_csrf", True, "Strict")
+    response = go(page, personal)
+    headers = response.headers
+    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["content-security-policy"] == (
+        "default-src 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["cache-control"] == "no-store"
+    # A form without the CSRF field, or with another value, is refused and changes nothing.
+    for form in ({"scope": "all"}, {"scope": "all", "csrf": secrets.token_urlsafe(32)}):
+        refused = context.request.post(f"{personal}/withdraw/confirm", form=form, max_redirects=0)
+        assert refused.status == 403
+    assert [r.kind for r in web_records(live_server, code, sid)] == ["consent"]
+
+    # The Telegram link for the same participation (the bot's own test redeems it).
+    press_submit(page, "form[action$='/telegram']")
+    assert page.locator("main a[href^='https://t.me/']").count() == 1
+    checked.check("telegram", "en")
+
+    # The link is lost: the recovery code, typed in another browser, opens a new one.
+    other = browser.new_context(viewport={"width": 375, "height": 800})
+    try:
+        lost = other.new_page()
+        go(lost, f"{live_server.url}/recover?lang=en")
+        assert_h1(lost, "en", "Find your page again")
+        wrong = Checked(lost)
+        wrong.check("recover", "en")
+        lost.locator("#code").focus()
+        lost.keyboard.type("WRONGCODE")
+        with lost.expect_navigation():
+            lost.keyboard.press("Enter")
+        assert lost.locator("[role=alert]").count() == 1
+        wrong.check("recover, wrong code", "en")
+        lost.locator("#code").fill("")
+        lost.locator("#code").focus()
+        lost.keyboard.type(recovery)
+        with lost.expect_navigation():
+            lost.keyboard.press("Enter")
+        assert_h1(lost, "en", "Your page in the study")
+        assert token_of(lost.url) != token_of(personal)
+        assert code in lost.locator("main").inner_text()
+        wrong.assert_clean()
+    finally:
+        other.close()
+    # The old link stops working.
+    assert go(page, personal).status == 404
+    checked.assert_clean()
