@@ -20,9 +20,11 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 from sqlalchemy import select, update
 
+from fieldvault.config.study import parse_study
 from fieldvault.domain import consent, receipts, rights
 from fieldvault.domain.participants import get_participant
 from fieldvault.domain.personal_links import token_hash
+from fieldvault.domain.study_updates import update_study
 from fieldvault.storage import audit
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import ConsentRecord, LetterVersion, Participant, PersonalLink
@@ -36,7 +38,7 @@ from tests.integration.test_retention import (
     snapshot,
 )
 
-from .conftest import LiveServer, make_invites
+from .conftest import LiveServer, example_still_running, make_invites
 from .pages import (
     SCREENSHOT_WIDTH,
     Answers,
@@ -412,4 +414,51 @@ def test_privacy_one_cookie_no_third_party_requests_csrf_and_a_recovery_code(
         other.close()
     # The old link stops working.
     assert go(page, personal).status == 404
+    checked.assert_clean()
+
+
+def test_a_changed_letter_is_read_and_consented_to_again_in_the_browser(
+    page: Page, live_server: LiveServer, study_id: str, tmp_path: Path
+) -> None:
+    services = live_server.services
+    [invite] = make_invites(services, study_id)
+    personal = consent_in_browser(page, live_server.url, invite, "nb", Answers())
+    sid, code = participant_of_token(live_server, token_of(personal))
+    [first] = web_records(live_server, code, sid)
+    # The researcher changes the letter (`fieldvault study update` with a new text).
+    text = example_still_running(tmp_path).read_text(encoding="utf-8")
+    first_line = parse_study(text).letter_text("nb").splitlines()[0]
+    changed = text.replace(first_line, first_line + " (revidert)", 1)
+    with transaction(services.research) as session:
+        update_study(session, parse_study(changed), changed, live_server.clock())
+
+    checked = Checked(page)
+    go(page, personal)
+    assert page.locator("form[action$='/change']").count() == 0  # the new letter comes first
+    checked.check("personal, letter changed", "nb")
+    page.locator("main section.alert a[href$='/letter']").focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "(revidert)" in page.locator("main .letter").inner_text()
+    page.locator("main a[href$='/items']").focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    choose_by_keyboard(page, "interview-recording-yes")
+    choose_by_keyboard(page, "identifiable-publication-no")
+    press_submit(page)
+    press_submit(page)
+    assert page.url.endswith("/receipt")
+    checked.check("receipt, new letter", "nb")
+
+    first_again, second = web_records(live_server, code, sid)
+    assert first_again.letter_version == first.letter_version != second.letter_version
+    with transaction(services.research) as session:
+        letter = session.get(LetterVersion, (sid, second.letter_version))
+        assert letter is not None and "(revidert)" in letter.text
+        assert hashlib.sha256(letter.text.encode("utf-8")).hexdigest() == second.letter_version
+        person = get_participant(session, sid, code)
+        assert not consent.needs_reconsent(session, person)
+        assert receipts.receipt(session, person).sha256 == (
+            page.locator("#receipt-sha256").inner_text().strip()
+        )
     checked.assert_clean()
