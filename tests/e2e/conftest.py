@@ -43,16 +43,19 @@ CHROMIUM_ARGS = [
 ]
 # Every browser action and navigation gives up after this long: a hung page fails, fast.
 ACTION_TIMEOUT_MS = 10_000
+# A whole test (browser start included) gives up after this long; all of them take about 1 min.
+TEST_TIMEOUT_S = 120
 WEEK = dt.timedelta(days=7)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test here is an end-to-end test: marked ``e2e`` and ``slow`` (both run in CI)."""
+    """Every test here is end-to-end: marked ``e2e`` and ``slow`` (both run in CI), bounded."""
     here = Path(__file__).parent
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.e2e)
             item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.timeout(TEST_TIMEOUT_S))
 
 
 @pytest.fixture
