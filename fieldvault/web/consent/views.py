@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -236,7 +236,6 @@ class Ctx:
     lang: str
     now: dt.datetime
     switched: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def state(self) -> State:
@@ -569,7 +568,6 @@ async def personal(request: web.Request) -> web.Response:
             "has_receipt": receipts.latest_consent(ctx.session, ctx.participant) is not None,
             "withdrawn_at": None if withdrawn is None else _utc(withdrawn),
             "saved": request.query.get("saved") == "1",
-            "telegram": chat_links is not None,
         }
 
     context = await _on_page(request, work)
@@ -626,9 +624,9 @@ async def change(request: web.Request) -> web.Response:
 # --- withdrawal, in two steps --------------------------------------------------------------
 
 
-def _scope(ctx: Ctx, form: Mapping[str, str]) -> str:
+def _scope(ctx: Ctx, form: Mapping[str, str], page: str) -> str:
+    """What to withdraw: "all" or a granted optional item's id (else back to the page)."""
     scope = form.get("scope", "")
-    page = _base_page(ctx)
     if not ctx.holds_consent:
         raise GoTo(page)
     if scope == "all":
@@ -642,18 +640,13 @@ def _scope(ctx: Ctx, form: Mapping[str, str]) -> str:
     return scope
 
 
-def _base_page(ctx: Ctx) -> str:
-    return str(ctx.extra["page"])
-
-
 async def withdraw(request: web.Request) -> web.Response:
     """Step 1: what will be withdrawn and destroyed; asks once more."""
     form = await _form(request)
 
     def work(ctx: Ctx) -> dict[str, Any]:
         base = _base(request, ctx)
-        ctx.extra["page"] = base["page"]
-        scope = _scope(ctx, form)
+        scope = _scope(ctx, form, base["page"])
         item = next((i for i in ctx.definition.consent_items if i.id == scope), None)
         return {
             **base,
@@ -673,8 +666,7 @@ async def withdraw_confirm(request: web.Request) -> web.Response:
 
     def work(ctx: Ctx) -> tuple[str, str, str, str, frozenset[str] | None]:
         base = _base(request, ctx)
-        ctx.extra["page"] = base["page"]
-        scope = _scope(ctx, form)
+        scope = _scope(ctx, form, base["page"])
         items = None if scope == "all" else frozenset({scope})
         return ctx.participant.study_id, ctx.participant.code, ctx.lang, base["page"], items
 
