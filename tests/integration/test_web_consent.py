@@ -605,3 +605,16 @@ def test_a_double_submitted_answer_is_recorded_once(services: Services, study_id
 
     _serve(services, scenario)
     assert _count(services, ConsentRecord) == 1
+
+
+def test_the_throttle_forgets_after_its_window_and_keeps_a_bounded_number_of_addresses() -> None:
+    now = [0.0]
+    throttle = Throttle(limit=2, window=60.0, addresses=2, clock=lambda: now[0])
+    throttle.failed("a")
+    throttle.failed("a")
+    assert throttle.blocked("a") and not throttle.blocked("b")
+    now[0] = 61.0
+    assert not throttle.blocked("a")
+    for address in ("a", "b", "c"):
+        throttle.failed(address)
+    assert len(throttle._seen) == 2 and "a" not in throttle._seen

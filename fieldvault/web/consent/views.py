@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -783,5 +782,4 @@ def template_globals() -> dict[str, Any]:
         "invite_reasons": INVITE_REASONS,
         "state_names": {k.value: v for k, v in STATE_NAMES.items()},
         "kind_names": KIND_NAMES,
-        "json": json,
     }
