@@ -151,6 +151,29 @@ def _link(
         return Outcome([Reply(_chat_link_refused(_, error))]), None
     definition = load_definition(session, participant.study_id)
     lang = _link_language(session, definition, participant, row, sender)
+    row = _attach_chat(fv, session, row, sender, participant, lang, now)
+    _ = gettext_for(lang)
+    chat = Enrolled(session, row, participant.study_id, participant, lang, _, now, fv.services)
+    resumed = _resume(chat)
+    linked = _(
+        "This chat is now linked to your participation in “{title}” (participant code "
+        "{code}). /status shows what we hold about you, and /web gives you a link to your "
+        "personal page on the web."
+    ).format(title=definition.title, code=participant.code)
+    undo = _link_identity(fv, participant, sender, now)
+    return Outcome([Reply(linked), *resumed.replies], seq=resumed.seq), undo
+
+
+def _attach_chat(
+    fv: FieldvaultApplication,
+    session: Session,
+    row: BotConversation | None,
+    sender: Sender,
+    participant: Participant,
+    lang: str,
+    now: dt.datetime,
+) -> BotConversation:
+    """Give this chat's saved row the participant, at the step their state is at."""
     key = fv.keys.chat_key(sender.chat_id)
     # One participation, one chat: a chat linked before (another Telegram account) lets go.
     session.execute(
@@ -165,20 +188,10 @@ def _link(
     row.participant_id = participant.id
     row.language = lang
     row.data = {}
-    state = State(participant.state)
-    before_consent = state in {State.INVITED, State.INFORMED}
+    before_consent = State(participant.state) in {State.INVITED, State.INFORMED}
     advance(row, LANGUAGE if before_consent else IDLE, now)
     session.flush()
-    _ = gettext_for(lang)
-    chat = Enrolled(session, row, participant.study_id, participant, lang, _, now, fv.services)
-    resumed = _resume(chat)
-    linked = _(
-        "This chat is now linked to your participation in “{title}” (participant code "
-        "{code}). /status shows what we hold about you, and /web gives you a link to your "
-        "personal page on the web."
-    ).format(title=definition.title, code=participant.code)
-    undo = _link_identity(fv, participant, sender, now)
-    return Outcome([Reply(linked), *resumed.replies], seq=resumed.seq), undo
+    return row
 
 
 def _link_language(
