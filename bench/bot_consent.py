@@ -38,6 +38,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
+from support import (  # noqa: E402  (bench/ is this script's own folder on sys.path)
+    create_postgres_databases,
+    database_env,
+    drop_postgres_databases,
+    pct,
+)
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update  # noqa: E402
 from telegram.ext import Application, ContextTypes, MessageHandler, filters  # noqa: E402
 
@@ -241,45 +247,6 @@ async def drive(
         await asyncio.get_running_loop().run_in_executor(None, child.wait)
         await tg.stop()
     return latencies, elapsed
-
-
-def database_env() -> dict[str, str]:
-    """The database URLs this run uses (PostgreSQL ones when --postgres set them)."""
-    keys = ("FIELDVAULT_DATABASE_URL", "FIELDVAULT_VAULT_URL")
-    return {k: os.environ[k] for k in keys if k in os.environ}
-
-
-def create_postgres_databases() -> dict[str, str]:
-    """Two fresh PostgreSQL databases (research, vault); ``drop_postgres_databases`` ends them."""
-    import secrets
-
-    import psycopg
-
-    suffix = secrets.token_hex(4)
-    urls = {}
-    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as db:
-        for key, name in (
-            ("FIELDVAULT_DATABASE_URL", f"fvbench_research_{suffix}"),
-            ("FIELDVAULT_VAULT_URL", f"fvbench_vault_{suffix}"),
-        ):
-            db.execute(f'CREATE DATABASE "{name}"')
-            urls[key] = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    return urls
-
-
-def drop_postgres_databases() -> None:
-    """Drop the databases ``create_postgres_databases`` made."""
-    import psycopg
-
-    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as db:
-        for key in ("FIELDVAULT_DATABASE_URL", "FIELDVAULT_VAULT_URL"):
-            name = os.environ.pop(key).rsplit("/", 1)[1]
-            db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
 def main() -> int:

@@ -50,6 +50,12 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
+from support import (  # noqa: E402  (bench/ is this script's own folder on sys.path)
+    create_postgres_databases,
+    database_env,
+    drop_postgres_databases,
+    pct,
+)
 
 from fieldvault.config.settings import load_settings  # noqa: E402
 from fieldvault.config.study import load_study  # noqa: E402
@@ -341,42 +347,6 @@ async def drive_fieldvault(
     await asyncio.gather(*(one(c, ramp * i / n) for i, c in enumerate(codes)))
     elapsed = time.perf_counter() - start
     return timings, elapsed, errors, int(statistics.fmean(sizes)) if sizes else 4096
-
-
-def database_env() -> dict[str, str]:
-    keys = ("FIELDVAULT_DATABASE_URL", "FIELDVAULT_VAULT_URL")
-    return {k: os.environ[k] for k in keys if k in os.environ}
-
-
-def create_postgres_databases() -> dict[str, str]:
-    import secrets
-
-    import psycopg
-
-    suffix = secrets.token_hex(4)
-    urls = {}
-    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as db:
-        for key, name in (
-            ("FIELDVAULT_DATABASE_URL", f"fvbench_research_{suffix}"),
-            ("FIELDVAULT_VAULT_URL", f"fvbench_vault_{suffix}"),
-        ):
-            db.execute(f'CREATE DATABASE "{name}"')
-            urls[key] = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    return urls
-
-
-def drop_postgres_databases() -> None:
-    import psycopg
-
-    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as db:
-        for key in ("FIELDVAULT_DATABASE_URL", "FIELDVAULT_VAULT_URL"):
-            name = os.environ.pop(key).rsplit("/", 1)[1]
-            db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
 def figures(values: list[float]) -> str:

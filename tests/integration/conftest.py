@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from fieldvault.config.settings import Settings, load_settings
-from fieldvault.config.study import load_study
+from fieldvault.config.study import load_study, parse_study
 from fieldvault.domain import studies
+from fieldvault.domain.study_updates import update_study
 from fieldvault.storage.db import transaction
 from fieldvault.storage.services import Services, initialise, open_services
 
@@ -70,3 +71,12 @@ def running_study_id(services: Services, tmp_path: Path) -> str:
     with transaction(services.research) as session:
         studies.register_study(session, definition, path.read_text(encoding="utf-8"), NOW)
     return definition.id
+
+
+def change_the_letter(services: Services, now: dt.datetime) -> None:
+    """Register the example study again with its bokmål letter's first line revised."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    first_line = parse_study(text).letter_text("nb").splitlines()[0]
+    changed = text.replace(first_line, first_line + " (revidert)", 1)
+    with transaction(services.research) as session:
+        update_study(session, parse_study(changed), changed, now)

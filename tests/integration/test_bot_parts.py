@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from babel.messages.pofile import read_po
 
 from fieldvault.bot.replies import split_text
 from fieldvault.bot.security import MAX_CALLBACK_BYTES, BotKeys
-from fieldvault.bot.texts import LOCALE_DIR, gettext_for, pick_language
+from fieldvault.bot.texts import gettext_for, pick_language
 from fieldvault.config.settings import load_settings
 from fieldvault.errors import ConfigError
+from tests.catalogs import marked_texts, untranslated
 
 ROOT = Path(__file__).parents[2]
 
@@ -67,30 +65,9 @@ def test_language_is_taken_from_telegram(telegram: str | None, expected: str) ->
 
 
 def test_every_message_is_translated_to_nb_and_nn(tmp_path: Path) -> None:
-    pot = tmp_path / "messages.pot"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "babel.messages.frontend",
-            "extract",
-            "--no-location",
-            "--omit-header",
-            "-k",
-            "_",
-            "-o",
-            str(pot),
-            str(ROOT / "fieldvault" / "bot"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    with pot.open("rb") as handle:
-        in_code = {m.id for m in read_po(handle) if m.id}
+    in_code = marked_texts(ROOT / "fieldvault" / "bot", tmp_path / "messages.pot")
     for lang in ("nb", "nn"):
-        with (LOCALE_DIR / lang / "LC_MESSAGES" / "fieldvault.po").open("rb") as handle:
-            catalog = {m.id: m.string for m in read_po(handle) if m.id}
-        missing = sorted(str(i) for i in in_code if not catalog.get(i))
+        missing = untranslated(in_code, lang)
         assert not missing, f"{lang}: untranslated (run the locale steps in translations.py)"
     assert gettext_for("nn")("Yes") == "Ja" and gettext_for("en")("Yes") == "Yes"
 

@@ -19,7 +19,7 @@ from fieldvault.storage.db import transaction
 from fieldvault.storage.models import BlobObject, ConsentRecord, LetterVersion, Participant
 from fieldvault.storage.services import Services
 
-from .conftest import NOW
+from .conftest import NOW, change_the_letter
 
 WEEK = dt.timedelta(days=7)
 
@@ -352,19 +352,6 @@ def test_a_file_that_is_not_a_scan_is_refused_as_evidence(
         )
 
 
-def _change_the_letter(services: Services) -> None:
-    from fieldvault.config.study import parse_study
-    from fieldvault.domain.study_updates import update_study
-
-    from .conftest import EXAMPLE
-
-    text = EXAMPLE.read_text(encoding="utf-8")
-    first_line = parse_study(text).letter_text("nb").splitlines()[0]
-    changed = text.replace(first_line, first_line + " (revidert)", 1)
-    with transaction(services.research) as session:
-        update_study(session, parse_study(changed), changed, NOW)
-
-
 def _interviewed(services: Services, study_id: str) -> str:
     code = _invite_and_redeem(services, study_id)
     _consent(services, study_id, code, interview_recording=True, identifiable_publication=False)
@@ -377,7 +364,7 @@ def test_an_interviewed_participant_who_consents_to_a_new_letter_stays_interview
     services: Services, study_id: str
 ) -> None:
     code = _interviewed(services, study_id)
-    _change_the_letter(services)
+    change_the_letter(services, NOW)
     _consent(services, study_id, code, interview_recording=True, identifiable_publication=True)
     with transaction(services.research) as session:
         person = get_participant(session, study_id, code)
@@ -408,7 +395,7 @@ def test_refusing_a_required_item_on_reconsent_withdraws_the_participation(
     services: Services, study_id: str
 ) -> None:
     code = _interviewed(services, study_id)
-    _change_the_letter(services)
+    change_the_letter(services, NOW)
     _consent(services, study_id, code, interview_recording=False, identifiable_publication=True)
     with transaction(services.research) as session:
         person = get_participant(session, study_id, code)

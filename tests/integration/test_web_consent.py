@@ -13,8 +13,6 @@ import hashlib
 import json
 import logging
 import re
-import subprocess
-import sys
 import zlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -23,7 +21,6 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from babel.messages.pofile import read_po
 from sqlalchemy import func, select
 from yarl import URL
 
@@ -46,8 +43,9 @@ from fieldvault.web.app import create_app
 from fieldvault.web.consent.security import AccessLogger, Throttle
 from fieldvault.web.consent.texts import gettext_for
 from fieldvault.web.receipt_pdf import receipt_lines
+from tests.catalogs import marked_texts, untranslated
 
-from .conftest import EXAMPLE, NOW
+from .conftest import EXAMPLE, NOW, change_the_letter
 
 ROOT = Path(__file__).parents[2]
 Scenario = Callable[[aiohttp.ClientSession], Awaitable[None]]
@@ -429,43 +427,12 @@ def test_a_language_switch_before_consent_shows_that_letter_first(
 
 
 def test_every_web_text_is_translated_to_nb_and_nn(tmp_path: Path) -> None:
-    pot = tmp_path / "web.pot"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "babel.messages.frontend",
-            "extract",
-            "--no-location",
-            "--omit-header",
-            "-F",
-            str(ROOT / "fieldvault" / "web" / "consent" / "babel.cfg"),
-            "-k",
-            "_",
-            "-o",
-            str(pot),
-            str(ROOT / "fieldvault" / "web"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    with pot.open("rb") as handle:
-        in_code = {m.id for m in read_po(handle) if m.id}
+    web = ROOT / "fieldvault" / "web"
+    in_code = marked_texts(web, tmp_path / "web.pot", web / "consent" / "babel.cfg")
     assert "Save this link" in in_code and "Yes" in in_code
-    locale = ROOT / "fieldvault" / "config" / "locale"
     for lang in ("nb", "nn"):
-        with (locale / lang / "LC_MESSAGES" / "fieldvault.po").open("rb") as handle:
-            catalog = {m.id: m.string for m in read_po(handle) if m.id}
-        missing = sorted(str(i) for i in in_code if not catalog.get(i))
+        missing = untranslated(in_code, lang)
         assert not missing, f"{lang}: untranslated (run the locale steps in translations.py)"
-
-
-def _change_the_letter(services: Services) -> None:
-    text = EXAMPLE.read_text(encoding="utf-8")
-    first_line = parse_study(text).letter_text("nb").splitlines()[0]
-    changed = text.replace(first_line, first_line + " (revidert)", 1)
-    with transaction(services.research) as session:
-        update_study(session, parse_study(changed), changed, NOW)
 
 
 def test_a_changed_letter_is_read_and_consented_again_on_the_page(
@@ -475,7 +442,7 @@ def test_a_changed_letter_is_read_and_consented_again_on_the_page(
 
     async def scenario(http: aiohttp.ClientSession) -> None:
         page, first = await _flow(http, invite, "nb", dict.fromkeys(ITEMS, True))
-        _change_the_letter(services)
+        change_the_letter(services, NOW)
         personal = await _get(http, page)
         assert f'href="{page}/letter"' in personal and "Les det nye skrivet" in personal
         # Changing answers is not offered until the new letter is read: it goes there.
