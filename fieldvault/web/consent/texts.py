@@ -1,6 +1,6 @@
 """The informant pages' texts: the shared gettext catalogs (nb, nn, en), English message ids.
 
-The texts themselves are in the templates (``_("…")``) and in ``views.py``; they are extracted
+The texts themselves are in the templates (``_("…")``) and in ``pages.py``; they are extracted
 with ``babel.cfg`` next to this file (Python and Jinja2) into ``config/locale/fieldvault.pot``
 together with the bot's, and translated in ``config/locale/translations.py``.
 """
