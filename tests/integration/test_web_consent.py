@@ -152,6 +152,18 @@ def _count(services: Services, model: type) -> int:
 
 
 @pytest.mark.parametrize("lang", ["nb", "nn", "en"])
+def _consent_on_the_web(
+    services: Services, study_id: str, lang: str, answers: dict[str, bool]
+) -> None:
+    """One informant through the whole web flow with ``answers``, on a server of its own."""
+    invite = _invite(services, study_id)
+
+    async def scenario(http: aiohttp.ClientSession) -> None:
+        await _flow(http, invite, lang, answers)
+
+    _serve(services, scenario)
+
+
 def test_the_whole_flow_records_a_web_consent_and_a_receipt_that_proves_the_letter(
     services: Services, study_id: str, lang: str
 ) -> None:
@@ -198,12 +210,7 @@ def test_the_whole_flow_records_a_web_consent_and_a_receipt_that_proves_the_lett
 def test_receipt_text_lists_exact_item_texts_and_pdf_lines(
     services: Services, study_id: str
 ) -> None:
-    invite = _invite(services, study_id)
-
-    async def scenario(http: aiohttp.ClientSession) -> None:
-        await _flow(http, invite, "nn", dict.fromkeys(ITEMS, True))
-
-    _serve(services, scenario)
+    _consent_on_the_web(services, study_id, "nn", dict.fromkeys(ITEMS, True))
     with transaction(services.research) as session:
         participant = session.scalars(select(Participant)).one()
         made = receipts.receipt(session, participant)
@@ -508,12 +515,7 @@ def test_the_receipt_pdf_is_deterministic_and_writes_norwegian_letters(
 def test_a_receipt_keeps_the_item_texts_shown_when_the_study_file_changes_later(
     services: Services, study_id: str
 ) -> None:
-    invite = _invite(services, study_id)
-
-    async def scenario(http: aiohttp.ClientSession) -> None:
-        await _flow(http, invite, "en", dict.fromkeys(ITEMS, True))
-
-    _serve(services, scenario)
+    _consent_on_the_web(services, study_id, "en", dict.fromkeys(ITEMS, True))
     with transaction(services.research) as session:
         participant = session.scalars(select(Participant)).one()
         before = receipts.receipt(session, participant)
