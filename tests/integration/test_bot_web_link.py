@@ -11,13 +11,17 @@ import datetime as dt
 import json
 import re
 
+import aiohttp
 import pytest
+from aiohttp import web
 from sqlalchemy import select
 
+from fieldvault.compose import build_web_app
 from fieldvault.domain import chat_links, consent, personal_links, rights
 from fieldvault.domain.chat_links import ChatLinkError
 from fieldvault.domain.consent import State
 from fieldvault.domain.errors import InviteError
+from fieldvault.storage import audit
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import BotConversation, InformantChatLink, Participant
 from fieldvault.storage.services import Services
@@ -31,6 +35,7 @@ RECORDING_NB = "Jeg vil delta i et intervju, og jeg godtar at samtalen blir tatt
 PUBLICATION_NB = "Jeg godtar at oppgaven kan skrive om meg slik at jeg kan bli kjent igjen."
 LINKED_NB = "Denne chatten er nå koblet til deltakelsen din"
 LINK_REFUSED_NB = "denne lenken til deltakelsen din virker ikke"
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 @pytest.fixture
@@ -197,6 +202,54 @@ def test_a_web_withdrawal_shows_in_the_linked_chat(bot: BotHarness) -> None:
         with pytest.raises(ChatLinkError) as refused:
             chat_links.create(session, participant, bot.clock())
         assert refused.value.code == "chat_link.withdrawn"
+
+
+async def _withdraw_on_the_web_page(h: BotHarness, token: str) -> str:
+    """Withdraw everything through the real web page's two forms; the result page's HTML."""
+    runner = web.AppRunner(build_web_app(h.services, dispatch=lambda: None, clock=h.clock))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    page = f"http://127.0.0.1:{port}/p/{token}"
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            personal = await (await http.get(page)).text()
+            csrf = CSRF.search(personal).group(1)  # type: ignore[union-attr]
+            step = await http.post(f"{page}/withdraw", data={"scope": "all", "csrf": csrf})
+            confirm = await step.text()
+            csrf = CSRF.search(confirm).group(1)  # type: ignore[union-attr]
+            done = await http.post(f"{page}/withdraw/confirm", data={"scope": "all", "csrf": csrf})
+            assert done.status == 200, await done.text()
+            return await done.text()
+    finally:
+        await runner.cleanup()
+
+
+def test_a_withdrawal_on_the_personal_page_shows_in_the_linked_chat(bot: BotHarness) -> None:
+    code = _web_participant(bot, answers={RECORDING: True, PUBLICATION: True})
+    link = _chat_link(bot, code)
+    with transaction(bot.services.research) as session:
+        token = personal_links.create(
+            session, _participant(bot, code), language="nb", now=bot.clock()
+        )
+
+    async def scenario(h: BotHarness) -> None:
+        eva = h.tg.user(707, "Eva")
+        await eva.send(f"/start {link}")
+        [before] = await eva.send("/status")
+        assert "Status: trukket seg" not in before.text
+        destroyed = await _withdraw_on_the_web_page(h, token)
+        assert "Du har trukket deg fra studien" in destroyed  # the page of what was destroyed
+        [status] = await eva.send("/status")
+        assert "Status: trukket seg" in status.text and code in status.text
+
+    bot.run(scenario)
+    assert bot.services.vault.get(bot.study_id, code) is None
+    assert bot.services.vault.find_by_telegram(707) == []
+    with transaction(bot.services.research) as session:
+        assert _participant(bot, code).state == State.WITHDRAWN
+        assert audit.verify(session).ok
 
 
 def test_a_chat_link_of_a_withdrawn_participant_is_refused(bot: BotHarness) -> None:
