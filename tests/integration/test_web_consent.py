@@ -151,7 +151,6 @@ def _count(services: Services, model: type) -> int:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-@pytest.mark.parametrize("lang", ["nb", "nn", "en"])
 def _consent_on_the_web(
     services: Services, study_id: str, lang: str, answers: dict[str, bool]
 ) -> None:
@@ -164,6 +163,7 @@ def _consent_on_the_web(
     _serve(services, scenario)
 
 
+@pytest.mark.parametrize("lang", ["nb", "nn", "en"])
 def test_the_whole_flow_records_a_web_consent_and_a_receipt_that_proves_the_letter(
     services: Services, study_id: str, lang: str
 ) -> None:
