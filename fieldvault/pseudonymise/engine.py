@@ -38,7 +38,12 @@ from fieldvault.pseudonymise.candidates import (
     sentence_starts,
     tokens,
 )
-from fieldvault.pseudonymise.known import known_candidates, known_firsts, term_candidates
+from fieldvault.pseudonymise.known import (
+    fold_name,
+    known_candidates,
+    known_firsts,
+    term_candidates,
+)
 from fieldvault.pseudonymise.labels import Category, label, normalise_language
 from fieldvault.pseudonymise.lexicon import NOT_NAMES, Lexicon, lexicon
 from fieldvault.pseudonymise.model import (
@@ -102,7 +107,7 @@ def _word_index(tokens: Sequence[Token], firsts: set[str]) -> _WordIndex:
     """Index the tokens for every layer: two C-level passes instead of one loop per layer."""
     capitalised = [k for k, tok in enumerate(tokens) if tok.text[0].isupper() and tok.text[1:]]
     # A vault name may be written in any case ("kari", "KARI"): fold each distinct word once.
-    known = {w for w in {tok.text for tok in tokens} if w.casefold() in firsts} if firsts else set()
+    known = {w for w in {tok.text for tok in tokens} if fold_name(w) in firsts} if firsts else set()
     table = patterns.TOKEN_WORDS | WORKPLACE_HEADS.keys() | NAMING_CUES_CASED | known
     hits = [k for k, tok in enumerate(tokens) if tok.text in table]
 

@@ -15,6 +15,13 @@ from fieldvault.pseudonymise.labels import Category
 from fieldvault.pseudonymise.model import KnownPerson, Term
 
 
+def fold_name(text: str) -> str:
+    """``text`` case-folded, spaces collapsed, as a name form is compared."""
+    # casefold() turns "İ" into "i" + a combining dot, while the regex's case-insensitive match
+    # takes "İ" for "i": fold it the regex's way, or a matched form would have no owner.
+    return " ".join(text.split()).casefold().replace("i\u0307", "i")
+
+
 def _word_pattern(forms: Iterable[str], common: frozenset[str]) -> list[re.Pattern[str]]:
     """Regexes for name forms, longest first, with an optional possessive ending."""
     out = []
@@ -51,7 +58,7 @@ def _find_all_folded(lowered: str, needle: str) -> Iterable[int]:
 
 def known_firsts(people: Sequence[KnownPerson]) -> set[str]:
     """The first words of every name form (case-folded), bare and possessive ("karis")."""
-    firsts = {form.split()[0].casefold() for person in people for form in person.names}
+    firsts = {fold_name(form.split()[0]) for person in people for form in person.names}
     return firsts | {first + suffix for first in firsts for suffix in POSSESSIVE}
 
 
@@ -83,7 +90,7 @@ def _own_name_candidates(
     loose: list[str] = []
     for person in people:
         for form in person.names:
-            key = " ".join(form.split()).casefold()
+            key = fold_name(form)
             if key in owner:
                 continue
             owner[key] = person.pseudonym
@@ -101,14 +108,13 @@ def _own_name_candidates(
         for m in map(rx.match, repeat(text), anchors):
             if m is None:
                 continue
-            key = " ".join(m.group(1).split()).casefold()
             found.append(
                 Candidate(
                     m.start(),
                     m.end(),
                     Category.OWN_NAME,
                     P_KNOWN,
-                    pseudonym=owner[key],
+                    pseudonym=owner[fold_name(m.group(1))],
                     suffix=m.group(2) or "",
                 )
             )

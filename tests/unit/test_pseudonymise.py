@@ -96,6 +96,13 @@ def test_own_names_in_every_form_become_the_pseudonym() -> None:
     assert {s.category for s in result.spans} == {Category.OWN_NAME}
 
 
+def test_a_dotted_capital_i_in_the_transcript_still_finds_the_vaults_name() -> None:
+    # "İ" matches "i" case-insensitively, but its case-folded form is two characters long.
+    siri = KnownPerson.from_identity("Siri Lie", "Mona")
+    result = pseudonymise("SİRİ LİE kom. Siri kom også.", language="nb", known_people=[siri])
+    assert result.text == "Mona kom. Mona kom også."
+
+
 def test_the_informants_contacts_are_replaced_however_they_are_written() -> None:
     text = "Ring 91234567 eller +47 912 34 567, eller skriv til KARI.NORDMANN@example.no."
     result = pseudonymise(text, language="nb", known_people=[KARI])
