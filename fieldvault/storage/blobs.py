@@ -140,20 +140,27 @@ class LocalBlobStore:
 
 
 def put_encrypted(
-    store: BlobStore, object_id: str, source: Iterable[bytes] | BinaryIO, data_key: bytes
+    store: BlobStore,
+    object_id: str,
+    source: Iterable[bytes] | BinaryIO,
+    data_key: bytes,
+    *,
+    associated_data: bytes | None = None,
 ) -> StreamInfo:
     """Encrypt ``source`` as it streams into a new object; nothing is stored if it fails."""
     with store.write(object_id) as out:
-        return encrypt_stream(source, out, data_key, object_id)
+        return encrypt_stream(source, out, data_key, object_id, associated_data=associated_data)
 
 
-def read_decrypted(store: BlobStore, object_id: str, data_key: bytes) -> Iterator[bytes]:
+def read_decrypted(
+    store: BlobStore, object_id: str, data_key: bytes, *, associated_data: bytes | None = None
+) -> Iterator[bytes]:
     """Decrypted, authenticated segments of an object (see ``decrypt_stream`` on truncation).
 
     The object is opened now, so a missing one raises NotFoundError here, not on iteration.
     """
     src = store.open(object_id)
-    return _closing(src, decrypt_stream(src, data_key, object_id))
+    return _closing(src, decrypt_stream(src, data_key, object_id, associated_data))
 
 
 def _closing(src: BinaryIO, segments: Iterator[bytes]) -> Iterator[bytes]:

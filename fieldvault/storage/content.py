@@ -4,6 +4,12 @@ Each participant gets one data key per purpose (recording, raw transcript, evide
 map), wrapped by the content key and stored in the vault database. Shredding deletes the
 wrapped keys first — from then on every copy of the ciphertext, backups included, is noise —
 and only then removes the ciphertext.
+
+Every blob written now is bound (AES-GCM associated data, stream version 2) to its owner and
+kind: :func:`blob_binding` of the study, the participant's row id and the kind. The read path
+takes these from the ``blob_objects`` row, so a row changed to point at another participant's
+object, or at an object of another kind, fails with the opaque ``DecryptionError`` even when
+its data key id was changed along. Blobs written before (stream version 1) still read.
 """
 
 from __future__ import annotations
@@ -35,6 +41,13 @@ class BlobKind(StrEnum):
 
 
 PURPOSES = frozenset(BlobKind)
+
+
+def blob_binding(study_id: str, participant_id: int, kind: str) -> bytes:
+    """The associated data that binds a blob's ciphertext to its owner and kind."""
+    # Length-prefixed parts, so no two different triples give the same bytes.
+    parts = [b"fieldvault/blob/v2", study_id.encode(), str(participant_id).encode(), kind.encode()]
+    return b"".join(len(part).to_bytes(4, "big") + part for part in parts)
 
 
 def _context(study_id: str, code: str, purpose: str, key_id: str) -> bytes:
@@ -180,7 +193,8 @@ class ContentStore:
         """Encrypt ``source`` while it streams in and record its metadata in ``session``."""
         key_id, key = self.keys.current(study_id, participant_code, kind)
         object_id = new_object_id()
-        info = put_encrypted(self.blobs, object_id, source, key)
+        binding = blob_binding(study_id, participant_id, kind)
+        info = put_encrypted(self.blobs, object_id, source, key, associated_data=binding)
         obj = BlobObject(
             object_id=object_id,
             study_id=study_id,
@@ -195,8 +209,13 @@ class ContentStore:
         return obj
 
     def read(self, obj: BlobObject) -> Iterator[bytes]:
-        """Decrypt an object segment by segment (authenticated before it is yielded)."""
-        return read_decrypted(self.blobs, obj.object_id, self.keys.get(obj.data_key_id))
+        """Decrypt an object segment by segment (authenticated before it is yielded).
+
+        The owner and kind are those of the row: one pointing at another's object fails.
+        """
+        binding = blob_binding(obj.study_id, obj.participant_id, obj.kind)
+        key = self.keys.get(obj.data_key_id)
+        return read_decrypted(self.blobs, obj.object_id, key, associated_data=binding)
 
     def shred(
         self,

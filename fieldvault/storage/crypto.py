@@ -5,7 +5,8 @@ raises the same :class:`DecryptionError` with the same message, as Fernet's ``In
 does: an attacker learns nothing from which check failed, and no message ever carries key
 bytes or plaintext.
 
-Stream format (version 1), modelled on the STREAM construction and Tink's streaming AEAD::
+Stream format (versions 1 and 2), modelled on the STREAM construction and Tink's streaming
+AEAD::
 
     header  = magic "FVST" | version (1 byte) | segment size (u32) | salt (32) | nonce prefix (7)
     segment = AES-256-GCM(subkey, nonce, plaintext segment, ad) = ciphertext | tag (16)
@@ -13,7 +14,14 @@ Stream format (version 1), modelled on the STREAM construction and Tink's stream
     subkey  = HKDF-SHA256(key, salt, info = "fieldvault/stream/v1/subkey" | object id)
     nonce   = nonce prefix (7) | segment index (u32) | final flag (1)
     ad      = "fieldvault/stream/v1/segment" | header | len(object id) | object id
+              [version 2: | len(binding) (u32) | binding]
               | segment index (u64) | final flag
+
+Version 2 adds the caller's ``associated_data`` (the binding: whose object it is and of what
+kind, see ``storage.content``), so a stream presented as another owner's or another kind's fails
+like any other tampering. Version 1 streams (written before bindings existed) still decrypt;
+the version byte is part of the authenticated header, so a version 2 stream cannot be passed
+off as version 1.
 
 Every segment holds ``segment size`` plaintext bytes except the last, which holds 0 to
 ``segment size`` bytes and is the only one sealed with the final flag. Hence a stream cut
@@ -76,7 +84,8 @@ _SEAL_OVERHEAD = len(_SEAL_VERSION) + NONCE_SIZE + TAG_SIZE
 _WRAP_AD_PREFIX = b"fieldvault/wrap-key/v1\x00"
 
 _STREAM_MAGIC = b"FVST"
-_STREAM_VERSION = 1
+_STREAM_VERSION = 1  # no binding (streams written before version 2 existed)
+_STREAM_VERSION_BOUND = 2  # bound to the caller's associated data
 _SALT_SIZE = 32
 _NONCE_PREFIX_SIZE = 7
 _HEADER = struct.Struct(f">4sBI{_SALT_SIZE}s{_NONCE_PREFIX_SIZE}s")
@@ -175,14 +184,19 @@ def unwrap_key(kek: bytes, wrapped: bytes, context: bytes) -> bytes:
 class _Segmenter:
     """The per-object state shared by encryption and decryption of one stream."""
 
-    def __init__(self, key: bytes, object_id: str, header: bytes) -> None:
-        _, _, _, salt, self._prefix = _HEADER.unpack(header)
+    def __init__(
+        self, key: bytes, object_id: str, header: bytes, binding: bytes | None = None
+    ) -> None:
+        _, version, _, salt, self._prefix = _HEADER.unpack(header)
         oid = object_id.encode("utf-8")
         subkey = HKDF(
             algorithm=hashes.SHA256(), length=KEY_SIZE, salt=salt, info=_SUBKEY_INFO + oid
         ).derive(key)
         self._aead = AESGCM(subkey)
         self._ad_prefix = _SEGMENT_AD_PREFIX + header + struct.pack(">I", len(oid)) + oid
+        if version == _STREAM_VERSION_BOUND:
+            assert binding is not None
+            self._ad_prefix += struct.pack(">I", len(binding)) + binding
 
     def _nonce_ad(self, index: int, final: bool) -> tuple[bytes, bytes]:
         flag = b"\x01" if final else b"\x00"
@@ -280,23 +294,25 @@ def encrypt_stream(
     object_id: str,
     *,
     segment_size: int = DEFAULT_SEGMENT_SIZE,
+    associated_data: bytes | None = None,
 ) -> StreamInfo:
     """Encrypt chunks or a binary file into ``out`` segment by segment, bound to ``object_id``.
 
-    Memory holds at most two plaintext segments and one ciphertext segment; nothing but
-    ciphertext is written.
+    With ``associated_data`` the stream (version 2) is bound to it too, and only a reader
+    that passes the same bytes can decrypt it. Memory holds at most two plaintext segments and
+    one ciphertext segment; nothing but ciphertext is written.
     """
     _check_key(key)
     if not 1 <= segment_size <= MAX_SEGMENT_SIZE:
         raise CryptoError(f"the segment size must be between 1 and {MAX_SEGMENT_SIZE} bytes")
     header = _HEADER.pack(
         _STREAM_MAGIC,
-        _STREAM_VERSION,
+        _STREAM_VERSION if associated_data is None else _STREAM_VERSION_BOUND,
         segment_size,
         os.urandom(_SALT_SIZE),
         os.urandom(_NONCE_PREFIX_SIZE),
     )
-    segmenter = _Segmenter(key, object_id, header)
+    segmenter = _Segmenter(key, object_id, header, associated_data)
     out.write(header)
     written = len(header)
     plaintext_size = 0
@@ -322,8 +338,13 @@ def encrypt_stream(
     return StreamInfo(plaintext_size=plaintext_size, ciphertext_size=written)
 
 
-def decrypt_stream(src: BinaryIO, key: bytes, object_id: str) -> Iterator[bytes]:
+def decrypt_stream(
+    src: BinaryIO, key: bytes, object_id: str, associated_data: bytes | None = None
+) -> Iterator[bytes]:
     """Yield the plaintext of ``src`` segment by segment, each one authenticated first.
+
+    A version 2 stream decrypts only with the ``associated_data`` it was written with (none
+    given fails too); a version 1 stream has no binding and ignores it.
 
     A consumer receives only verified segments, in order. A stream cut short is detected when
     the end is reached (the last segment present is not marked final), so the error comes
@@ -335,11 +356,13 @@ def decrypt_stream(src: BinaryIO, key: bytes, object_id: str) -> Iterator[bytes]
     if len(header) != HEADER_SIZE:
         raise DecryptionError()
     magic, version, segment_size, _, _ = _HEADER.unpack(header)
-    if magic != _STREAM_MAGIC or version != _STREAM_VERSION:
+    if magic != _STREAM_MAGIC or version not in (_STREAM_VERSION, _STREAM_VERSION_BOUND):
         raise DecryptionError()
     if not 1 <= segment_size <= MAX_SEGMENT_SIZE:
         raise DecryptionError()
-    segmenter = _Segmenter(key, object_id, header)
+    if version == _STREAM_VERSION_BOUND and associated_data is None:
+        raise DecryptionError()
+    segmenter = _Segmenter(key, object_id, header, associated_data)
     block_size = segment_size + TAG_SIZE
     index = 0
     block = _read_exact(src, block_size)

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import inspect, select, text, update
 
 from fieldvault.domain.participants import get_participant, register_participant
+from fieldvault.storage.content import blob_binding
 from fieldvault.storage.crypto import DecryptionError
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import BlobObject, VaultIdentity
@@ -151,5 +152,7 @@ def test_shredding_makes_every_copy_of_the_content_unreadable(
         assert session.get_one(BlobObject, obj.object_id).deleted_at is not None
     fresh_key_id, fresh_key = services.content.keys.current(study_id, code, "recording")
     assert fresh_key_id != obj.data_key_id
+    # The right binding, so that the destroyed key is the only reason it fails.
+    binding = blob_binding(study_id, person.id, "recording")
     with (backup / blob_files[0].name).open("rb") as copy, pytest.raises(DecryptionError):
-        b"".join(decrypt_stream(copy, fresh_key, obj.object_id))
+        b"".join(decrypt_stream(copy, fresh_key, obj.object_id, binding))

@@ -23,6 +23,7 @@ from fieldvault.domain.notices import NoticeMessage
 from fieldvault.domain.participants import get_participant, register_participant
 from fieldvault.storage import audit
 from fieldvault.storage.blobs import read_decrypted
+from fieldvault.storage.content import blob_binding
 from fieldvault.storage.crypto import DecryptionError
 from fieldvault.storage.db import ResearchBase, VaultBase, transaction
 from fieldvault.storage.models import (
@@ -152,14 +153,18 @@ def register_variant(
     return definition.id
 
 
-def snapshot(services: Services, study_id: str) -> dict[str, tuple[str, bytes]]:
-    """Every blob of a study as stored now: object id -> (data key id, ciphertext)."""
+Copies = dict[str, tuple[str, bytes, bytes]]
+
+
+def snapshot(services: Services, study_id: str) -> Copies:
+    """Every blob of a study as stored now: object id -> (data key id, ciphertext, binding)."""
     with transaction(services.research) as session:
         objects = session.scalars(select(BlobObject).where(BlobObject.study_id == study_id))
         copies = {}
         for obj in objects:
             with services.content.blobs.open(obj.object_id) as fh:
-                copies[obj.object_id] = (obj.data_key_id, fh.read())
+                binding = blob_binding(obj.study_id, obj.participant_id, obj.kind)
+                copies[obj.object_id] = (obj.data_key_id, fh.read(), binding)
     return copies
 
 
@@ -168,7 +173,7 @@ def remaining_keys(services: Services) -> list[str]:
         return list(vs.scalars(select(WrappedDataKey.id)))
 
 
-def assert_copies_unreadable(services: Services, copies: dict[str, tuple[str, bytes]]) -> None:
+def assert_copies_unreadable(services: Services, copies: Copies) -> None:
     """No data key left in the vault opens any copy taken before the sweep."""
 
     class Copy:
@@ -178,14 +183,17 @@ def assert_copies_unreadable(services: Services, copies: dict[str, tuple[str, by
         def open(self, object_id: str) -> io.BytesIO:
             return io.BytesIO(self.blobs[object_id])
 
-    store = Copy({oid: data for oid, (_, data) in copies.items()})
+    store = Copy({oid: data for oid, (_, data, _) in copies.items()})
     keys = [services.content.keys.get(key_id) for key_id in remaining_keys(services)]
-    for object_id, (key_id, _) in copies.items():
+    for object_id, (key_id, _, binding) in copies.items():
         with pytest.raises(DecryptionError):
             services.content.keys.get(key_id)
         for key in keys:
             with pytest.raises(DecryptionError):
-                b"".join(read_decrypted(store, object_id, key))  # type: ignore[arg-type]
+                # With the right binding, so that a missing key is the only reason it fails.
+                b"".join(
+                    read_decrypted(store, object_id, key, associated_data=binding)  # type: ignore[arg-type]
+                )
 
 
 def scan_for(root: Path, needles: list[str]) -> list[tuple[Path, str]]:

@@ -355,6 +355,42 @@ def test_an_object_read_under_another_object_id_is_rejected() -> None:
     assert_rejected(token, object_id="object-bbbbbbbb")
 
 
+def _bound(data: bytes, binding: bytes) -> bytes:
+    out = io.BytesIO()
+    encrypt_stream([data], out, KEY, OID, segment_size=SEG, associated_data=binding)
+    return out.getvalue()
+
+
+def _read_bound(token: bytes, binding: bytes | None) -> bytes:
+    return b"".join(decrypt_stream(io.BytesIO(token), KEY, OID, binding))
+
+
+@pytest.mark.parametrize("size", [0, SEG, 3 * SEG + 5])
+def test_a_bound_stream_reads_only_with_its_associated_data(size: int) -> None:
+    token = _bound(pattern(size), b"owner-1/recording")
+    assert token[4] == 2  # stream version 2: bound
+    assert _read_bound(token, b"owner-1/recording") == pattern(size)
+    for other in (b"owner-2/recording", b"owner-1/raw_transcript", b"", None):
+        with pytest.raises(DecryptionError) as caught:
+            _read_bound(token, other)
+        assert str(caught.value) == MESSAGE
+
+
+def test_a_bound_stream_relabelled_as_version_1_is_rejected() -> None:
+    token = bytearray(_bound(pattern(2 * SEG), b"owner-1/recording"))
+    token[4] = 1
+    for binding in (None, b"owner-1/recording"):
+        with pytest.raises(DecryptionError):
+            _read_bound(bytes(token), binding)
+
+
+def test_an_unbound_version_1_stream_still_reads_whatever_binding_the_reader_passes() -> None:
+    token = encrypt(pattern(2 * SEG))
+    assert token[4] == 1
+    assert _read_bound(token, b"owner-1/recording") == pattern(2 * SEG)
+    assert _read_bound(token, None) == pattern(2 * SEG)
+
+
 @pytest.mark.parametrize("size", [0, 2 * SEG])
 def test_a_stream_under_the_wrong_key_is_rejected(size: int) -> None:
     assert_rejected(encrypt(pattern(size)), key=generate_key())
