@@ -34,6 +34,8 @@ def rotate(ctx: click.Context, which: str) -> None:
         else:
             count = services.content.keys.rewrap()
             old = [k for k in services.keys.content.ids if k != new_id]
+        # The rows as sealed under the old key must not outlive it in the WAL.
+        services.after_destruction()
     finally:
         services.close()
     # Only after everything is under the new key may the old ones go.

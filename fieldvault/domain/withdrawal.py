@@ -175,6 +175,8 @@ def purge_after_withdrawal(
             },
             at=now,
         )
+    # No copy of the destroyed rows may linger in the databases' files (WAL, dead tuples).
+    services.after_destruction()
     return PurgeReport(
         whole=whole,
         shredded=dict(shredded),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -11,6 +12,8 @@ from sqlalchemy import MetaData, create_engine, event, exc
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool, QueuePool
+
+log = logging.getLogger(__name__)
 
 # One naming convention so that constraint names are identical on SQLite and PostgreSQL,
 # which keeps Alembic batch migrations and `alembic check` stable on both.
@@ -82,6 +85,48 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "checkout", _refuse_inherited)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def scrub(engine: Engine, tables: Iterable[str] = ()) -> bool:
+    """After rows were destroyed, leave no copy of them in the database's files; True when done.
+
+    SQLite: ``secure_delete`` (set on every connection) zeroes deleted cells and every page that
+    goes to the freelist, so the main file holds no remnant and needs no VACUUM (which would
+    rewrite the whole file, and in WAL mode send all of it through the WAL, for nothing). The
+    WAL, though, keeps the pages as they were before the delete until it is checkpointed, and
+    a plain checkpoint only rewinds it: ``wal_checkpoint(TRUNCATE)`` copies the zeroed pages
+    into the file and cuts the WAL to zero bytes. It waits (busy_timeout) for readers of other
+    connections; one that holds a snapshot longer makes it return False, and the next
+    destructive step (or sweep) checkpoints again.
+
+    PostgreSQL: ``VACUUM (FULL)`` of ``tables`` rewrites them into new files, so dead tuples
+    are not left in page free space as a plain VACUUM may leave them (the vault's tables are
+    small, so the exclusive lock lasts milliseconds; ``lock_timeout`` keeps it from queueing
+    behind a long transaction). PostgreSQL's WAL segments and archives are the operator's to
+    rotate (README "Backups").
+    """
+    backend = engine.url.get_backend_name()
+    if backend == "sqlite":
+        if (engine.url.database or ":memory:") == ":memory:":
+            return True
+        with engine.connect() as connection:
+            busy, _log, _done = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+        if busy:
+            log.warning("the WAL of %s could not be truncated yet (readers)", engine.url.database)
+        return not busy
+    if backend != "postgresql":
+        return True
+    quote = engine.dialect.identifier_preparer.quote
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        try:
+            connection.exec_driver_sql("SET lock_timeout = '10s'")
+            for table in tables:
+                connection.exec_driver_sql(f"VACUUM (FULL) {quote(table)}")
+        except exc.DBAPIError as error:
+            # Busy or not the owner: the rows are deleted (invisible) all the same; say so.
+            log.warning("VACUUM FULL of the vault tables failed: %s", type(error.orig).__name__)
+            return False
+    return True
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -14,7 +14,7 @@ from fieldvault.errors import ConfigError
 from fieldvault.storage import migrate
 from fieldvault.storage.blobs import LocalBlobStore
 from fieldvault.storage.content import ContentStore, DataKeys
-from fieldvault.storage.db import make_engine, session_factory
+from fieldvault.storage.db import VaultBase, make_engine, scrub, session_factory
 from fieldvault.storage.keys import KeyRing, create_key_file
 from fieldvault.storage.vault import LinkageVault
 
@@ -37,6 +37,19 @@ class Services:
         bind = self.research.kw["bind"]
         assert isinstance(bind, Engine)
         return bind
+
+    def after_destruction(self) -> None:
+        """After a withdrawal purge, a sweep's deletion or a key retirement: leave no remnant.
+
+        Checkpoints and truncates the SQLite WALs (or VACUUMs FULL the vault's tables on
+        PostgreSQL), see ``db.scrub``. Blobs need nothing: they are ciphertext under data keys
+        destroyed in the vault, so once the wrapped keys are gone from every file of the vault
+        a deleted blob's remnants on disk are noise.
+        """
+        scrub(self.research_engine)
+        vault = self.vault_sessions.kw["bind"]
+        assert isinstance(vault, Engine)
+        scrub(vault, [table.name for table in VaultBase.metadata.sorted_tables])
 
     def close(self) -> None:
         """Dispose of the database engines."""

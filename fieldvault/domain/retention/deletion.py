@@ -91,6 +91,8 @@ def sweep_study(
         done += _delete_batch(services, report, study_id, batch, now, notifier, hook)
     report.deleted[study_id] = done
     _end_study(services, report, study_id, deadline, now)
+    # No copy of what was destroyed may linger in the databases' files (WAL, dead tuples).
+    services.after_destruction()
     hook("study-ended")
 
 
