@@ -15,8 +15,9 @@ from fieldvault.storage.models import utcnow
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
-    # A time given without an offset is taken as UTC, the clock of everything stored.
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    # A time given without an offset is taken as UTC, the clock of everything stored; one with
+    # an offset is the same instant in UTC (10:00+01:00 is 09:00 UTC, not 10:00 UTC).
+    return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def _parse_at(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.datetime:
@@ -73,11 +74,13 @@ def run(ctx: click.Context, now: dt.datetime, dry_run: bool, as_json: bool) -> N
                     "notices": dict(report.notices),
                     "withdrawals": report.withdrawals,
                     "unapproved": report.unapproved,
+                    "failed": report.failed,
                 },
                 indent=2,
                 ensure_ascii=False,
             )
         )
+        _exit_on_failures(ctx, report)
         return
     verb = "would delete" if dry_run else "deleted"
     if report.nothing_to_do:
@@ -106,6 +109,20 @@ def run(ctx: click.Context, now: dt.datetime, dry_run: bool, as_json: bool) -> N
         click.echo(f"withdrawal purge {'due' if dry_run else 'completed'}: {item}")
     for study_id in report.studies_ended:
         click.echo(f"{study_id}: ended")
+    _exit_on_failures(ctx, report)
+
+
+def _exit_on_failures(ctx: click.Context, report: retention.SweepReport) -> None:
+    """Name each study the sweep could not finish, on stderr, and exit 1 when there is one."""
+    for study_id, what in sorted(report.failed.items()):
+        click.echo(
+            f"error: {study_id}: the sweep failed ({what}); the other studies were swept. "
+            "The log has the details; `fieldvault study list` shows its dates. The next sweep "
+            "tries it again",
+            err=True,
+        )
+    if report.failed:
+        ctx.exit(1)
 
 
 @retention_group.command("report")

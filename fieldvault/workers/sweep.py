@@ -32,4 +32,9 @@ def run_retention_sweep(
     return (
         f"{len(report.reminders)} reminder(s), {deleted} participant(s) deleted, "
         f"{len(report.withdrawals)} withdrawal purge(s) completed, notices {dict(report.notices)}"
+        + (
+            f", {len(report.failed)} study(ies) failed: {sorted(report.failed)}"
+            if report.failed
+            else ""
+        )
     )

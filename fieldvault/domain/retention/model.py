@@ -54,6 +54,9 @@ class SweepReport:
     notices: Counter[str] = field(default_factory=Counter)
     withdrawals: list[str] = field(default_factory=list)  # "study/code" purged again
     unapproved: dict[str, list[str]] = field(default_factory=dict)
+    # study -> what failed (the step and the error's kind, never its text): the sweep went on
+    # with the other studies, and the next sweep tries this one again.
+    failed: dict[str, str] = field(default_factory=dict)
 
     @property
     def nothing_to_do(self) -> bool:
@@ -64,6 +67,7 @@ class SweepReport:
             or self.withdrawals
             or any(self.deleted.values())
             or self.notices
+            or self.failed
         )
 
 

@@ -5,14 +5,21 @@ two sweeps at once would both deliver the deletion notices and clash on the inte
 :func:`run_sweep` therefore holds a process lock (``storage.locks``) that dies with its
 holder, so a SIGKILLed sweep never blocks the next one; a sweep that finds it taken raises
 :class:`SweepBusy` and leaves the work to the one running. A dry run takes no lock.
+
+Each study is swept on its own: a study that fails (a date or timezone no deadline can be
+computed from, a deletion that raises) is logged by id and error kind, counted in the report's
+``failed``, and left for the next sweep, while the other studies' deadlines still run. Every
+step is committed and idempotent, so a study that failed halfway is completed by a later run.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+import logging
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import select
 
@@ -31,6 +38,7 @@ from fieldvault.domain.retention.model import (
 )
 from fieldvault.domain.retention.recovery import finish_withdrawals
 from fieldvault.domain.retention.reminders import remind
+from fieldvault.errors import FieldvaultError
 from fieldvault.storage.db import transaction
 from fieldvault.storage.locks import LockBusy, LockKey, process_lock
 from fieldvault.storage.models import BlobObject, Deletion, Study
@@ -38,6 +46,9 @@ from fieldvault.storage.study_documents import StudyDocuments
 
 if TYPE_CHECKING:
     from fieldvault.storage.services import Services
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 class SweepBusy(DomainError):
@@ -79,6 +90,8 @@ def run_sweep(
     """
     if now.tzinfo is None:
         raise ValueError("the sweep needs a timezone-aware time")
+    # Everything the sweep records is UTC; SQLite keeps a datetime's wall time, not its offset.
+    now = now.astimezone(dt.UTC)
     if dry_run:
         return _run_sweep(services, now, notifier, True, batch_size, on_step)
     with sweep_lock(services):
@@ -98,28 +111,89 @@ def _run_sweep(
     hook: StepHook = on_step or (lambda _step: None)
 
     with transaction(services.research) as session:
-        open_studies = [
-            (s.id, study_deadline(s), s.processing_end, s.timezone)
-            for s in session.scalars(select(Study).where(Study.ended_at.is_(None)))
-        ]
+        # Ids only: a row whose other columns cannot be read must not hide the other studies.
+        open_ids = list(
+            session.scalars(select(Study.id).where(Study.ended_at.is_(None)).order_by(Study.id))
+        )
         ended = list(session.scalars(select(Study.id).where(Study.ended_at.is_not(None))))
+    open_studies = []
+    for sid in open_ids:
+        dates = _isolated(report, sid, "deadline", partial(_deadline_row, services, sid))
+        if dates is not None:
+            open_studies.append((sid, *dates))
     due = [sid for sid, deadline, _, _ in open_studies if deadline <= now]
-    due += _ended_with_leftovers(services, ended)
+    due += _ended_leftovers(services, report, ended)
     report.studies_due = due
 
     for sid, deadline, end, zone in open_studies:
         if deadline > now:
-            remind(services, report, sid, end, zone, deadline, now, dry_run)
+            _isolated(
+                report,
+                sid,
+                "reminder",
+                partial(remind, services, report, sid, end, zone, deadline, now, dry_run),
+            )
     hook("reminders")
 
     for sid in due:
-        sweep_study(services, report, sid, now, notifier, dry_run, batch_size, hook)
+        _isolated(
+            report,
+            sid,
+            "deletion",
+            partial(sweep_study, services, report, sid, now, notifier, dry_run, batch_size, hook),
+        )
 
-    finish_withdrawals(services, report, [sid for sid, *_ in open_studies], now, dry_run)
+    for sid in open_ids:
+        _isolated(
+            report,
+            sid,
+            "withdrawal purge",
+            partial(finish_withdrawals, services, report, [sid], now, dry_run),
+        )
     if not dry_run:
         deliver_pending(services, report, notifier, now)
         hook("notices")
     return report
+
+
+def _isolated(report: SweepReport, study_id: str, step: str, work: Callable[[], _T]) -> _T | None:
+    """Run one study's ``step``; on failure, log and report it (no identities) and go on."""
+    try:
+        return work()
+    except Exception as exc:  # any failure of one study: the others still run
+        # The kind of error only: a message from the database or a library may quote values.
+        kind = exc.code if isinstance(exc, FieldvaultError) else type(exc).__name__
+        report.failed.setdefault(study_id, f"{step}: {kind}")
+        log.error(
+            "study %s: the retention sweep failed at %s (%s); the other studies were swept "
+            "and the next sweep tries this one again",
+            study_id,
+            step,
+            kind,
+        )
+        return None
+
+
+def _deadline_row(services: Services, study_id: str) -> tuple[dt.datetime, dt.date, str]:
+    """The deadline, processing end and timezone of the open study ``study_id``."""
+    with transaction(services.research) as session:
+        study = session.get(Study, study_id)
+        assert study is not None  # listed in the same sweep, and studies are never removed
+        return study_deadline(study), study.processing_end, study.timezone
+
+
+def _ended_leftovers(services: Services, report: SweepReport, ended: list[str]) -> list[str]:
+    """Ended studies with leftovers; asked one by one when asking them together fails."""
+    try:
+        return _ended_with_leftovers(services, ended)
+    except Exception:  # one study's rows, perhaps: each is asked on its own
+        found: list[str] = []
+        for sid in ended:
+            found += (
+                _isolated(report, sid, "leftovers", partial(_ended_with_leftovers, services, [sid]))
+                or []
+            )
+        return found
 
 
 def _ended_with_leftovers(services: Services, ended: Sequence[str]) -> list[str]:
