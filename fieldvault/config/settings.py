@@ -106,6 +106,26 @@ class Settings(BaseSettings):
     web_port: int = Field(
         default=8080, ge=0, le=65535, description="Port the web app listens on (0 = any free)."
     )
+    web_idle_timeout: float = Field(
+        default=20.0,
+        gt=0,
+        description="Seconds a web connection may stay idle, or take to send a request's "
+        "headers, before it is closed.",
+    )
+    web_body_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds an upload may send no data before it is stopped (nothing kept).",
+    )
+    web_uploads_per_token: int = Field(
+        default=2, ge=1, description="Uploads one API token may run at once (more: 429)."
+    )
+    web_uploads_total: int = Field(
+        default=6, ge=1, description="Uploads the web app receives at once in all (more: 429)."
+    )
+    api_token_days: int = Field(
+        default=90, ge=1, le=3650, description="Days a new API token is valid."
+    )
     log_level: str = Field(default="INFO", description="Logging level.")
     queue_url: str | None = Field(
         default=None,

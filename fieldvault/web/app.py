@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
@@ -13,14 +12,24 @@ from fieldvault.storage.services import Services
 from fieldvault.web.consent.routes import setup_consent
 from fieldvault.web.consent.security import Throttle
 from fieldvault.web.errors import error_middleware
-from fieldvault.web.keys import CLOCK, DISPATCH, EXECUTOR, SERVICES, UPLOAD_LIMIT, Clock, Dispatch
+from fieldvault.web.keys import (
+    CLOCK,
+    DISPATCH,
+    EXECUTOR,
+    LIMITS,
+    SERVICES,
+    UPLOAD_LIMIT,
+    UPLOAD_POOL,
+    UPLOAD_SLOTS,
+    Clock,
+    Dispatch,
+)
+from fieldvault.web.limits import Pool, UploadSlots, WebLimits
 from fieldvault.web.routes import setup_routes
 
 log = logging.getLogger("fieldvault.web")
 
 MAX_UPLOAD_BYTES = 4 * 1024**3  # issue 4: up to 4 GB per upload
-# Threads for blocking work: database calls and the domain's read of each upload in flight.
-BLOCKING_THREADS = 8
 
 
 def create_app(
@@ -30,12 +39,13 @@ def create_app(
     dispatch: Dispatch | None = None,
     clock: Clock = utcnow,
     consent_throttle: Throttle | None = None,
+    limits: WebLimits | None = None,
 ) -> web.Application:
     """The web app over ``services``; ``dispatch`` queues new transcription jobs.
 
     ``clock`` is the time the domain is given (tests pass a fixed one, as the bot's do).
     ``consent_throttle`` limits failed attempts per address on the informant pages (default:
-    20 a minute).
+    20 a minute). ``limits`` are the timeouts and upload bounds (default: from the settings).
 
     Whoever builds the app hands it ``dispatch`` (``fieldvault.compose``: the in-process
     worker's under ``serve``, the configured queue's under ``web``). Without one, a new job
@@ -47,6 +57,8 @@ def create_app(
     app[SERVICES] = services
     app[UPLOAD_LIMIT] = max_upload_bytes
     app[CLOCK] = clock
+    app[LIMITS] = limits or WebLimits.from_settings(services.settings)
+    app[UPLOAD_SLOTS] = UploadSlots(app[LIMITS].uploads_per_token, app[LIMITS].uploads_total)
     app.cleanup_ctx.append(_executor)
     app[DISPATCH] = _no_dispatch if dispatch is None else dispatch
     setup_routes(app)
@@ -55,10 +67,14 @@ def create_app(
 
 
 async def _executor(app: web.Application) -> AsyncIterator[None]:
-    executor = ThreadPoolExecutor(BLOCKING_THREADS, thread_name_prefix="fieldvault-web")
-    app[EXECUTOR] = executor
+    # Two pools: an upload holds its thread while its body arrives, so quick work (a token
+    # check, an informant page) never waits behind uploads. One upload thread per slot.
+    quick = Pool(app[LIMITS].quick_threads, "fieldvault-web")
+    uploads = Pool(app[LIMITS].uploads_total, "fieldvault-upload")
+    app[EXECUTOR], app[UPLOAD_POOL] = quick, uploads
     yield
-    executor.shutdown(wait=True)
+    uploads.shutdown()
+    quick.shutdown()
 
 
 def _no_dispatch() -> None:

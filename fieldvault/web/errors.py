@@ -11,6 +11,7 @@ from fieldvault.domain.api_tokens import InvalidApiToken
 from fieldvault.domain.errors import DomainError
 from fieldvault.domain.recordings import RecordingRefused
 from fieldvault.errors import NotFoundError, with_advice
+from fieldvault.web.limits import UploadStalled
 from fieldvault.web.uploads import BadForm, UploadInterrupted, UploadTooLarge
 
 log = logging.getLogger("fieldvault.web")
@@ -24,9 +25,9 @@ ADVICE: dict[str, str] = {
         "create one with `fieldvault researcher api-token STUDY --label LABEL` and send it as "
         "'Authorization: Bearer <token>'"
     ),
-    "recording.study-ended": (
-        "if Sikt has approved a later end date, the study must be extended first "
-        "(`fieldvault study extend`)"
+    "recording.study-ended": (  # only before the sweep ended the study (it needs the date)
+        "if Sikt has approved an end date later than {processing_end}, the study must be "
+        "extended first (`fieldvault study extend`)"
     ),
 }
 
@@ -43,6 +44,8 @@ def _status(exc: Exception) -> tuple[int, str]:
         return 404, "not-found"
     if isinstance(exc, UploadTooLarge):
         return 413, "too-large"
+    if isinstance(exc, UploadStalled):
+        return 408, "stalled"
     if isinstance(exc, UploadInterrupted):
         return 400, "interrupted"
     if isinstance(exc, BadForm):
@@ -59,7 +62,10 @@ def _status(exc: Exception) -> tuple[int, str]:
 def answer(request: web.Request, exc: Exception) -> web.Response:
     """The JSON answer to ``exc``; logs only what names nobody."""
     if isinstance(exc, web.HTTPException):
-        return error_response(exc.status, exc.reason.lower().replace(" ", "-"), exc.text or "")
+        response = error_response(exc.status, exc.reason.lower().replace(" ", "-"), exc.text or "")
+        if "Retry-After" in exc.headers:
+            response.headers["Retry-After"] = exc.headers["Retry-After"]
+        return response
     if isinstance(exc, DomainError | NotFoundError):
         status, error = _status(exc)
         # The message may hold a client's file name: the log gets the kind of error only.

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
 from fieldvault.storage.services import Services
+from fieldvault.web.limits import Pool, UploadSlots, WebLimits
 
 Dispatch = Callable[[], object]
 Clock = Callable[[], dt.datetime]
 
 SERVICES = web.AppKey("services", Services)
 UPLOAD_LIMIT = web.AppKey("upload_limit", int)
-EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
+# Quick blocking work (token lookups, audit lines, the informant pages); uploads have their own.
+EXECUTOR = web.AppKey("executor", Pool)
+UPLOAD_POOL = web.AppKey("upload_pool", Pool)
+UPLOAD_SLOTS = web.AppKey("upload_slots", UploadSlots)
+LIMITS = web.AppKey("limits", WebLimits)
 DISPATCH: web.AppKey[Dispatch] = web.AppKey("dispatch")
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")

@@ -10,6 +10,7 @@ from fieldvault.web import views
 def setup_routes(app: web.Application) -> None:
     """Attach every route to ``app``."""
     app.router.add_get("/api/health", views.health)
+    app.router.add_get("/api/ready", views.ready)
     app.router.add_get("/api/openapi.json", views.openapi)
     app.router.add_post(
         "/api/studies/{study}/participants/{code}/recordings",

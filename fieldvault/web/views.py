@@ -4,22 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import email.message
 import functools
 import json
 import logging
 from collections.abc import Callable
 from importlib import resources
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from aiohttp import HttpVersion11, web
+from aiohttp import HttpVersion11, MultipartReader, StreamReader, web
 
 from fieldvault import __version__
-from fieldvault.domain.api_tokens import authorise
+from fieldvault.domain.api_tokens import InvalidApiToken, authorise
 from fieldvault.domain.recordings import accept_recording, speaker_label
 from fieldvault.storage.db import transaction
 from fieldvault.storage.services import Services
 from fieldvault.web.errors import answer
-from fieldvault.web.keys import CLOCK, DISPATCH, EXECUTOR, SERVICES, UPLOAD_LIMIT
+from fieldvault.web.keys import (
+    CLOCK,
+    DISPATCH,
+    EXECUTOR,
+    LIMITS,
+    SERVICES,
+    UPLOAD_LIMIT,
+    UPLOAD_POOL,
+    UPLOAD_SLOTS,
+)
+from fieldvault.web.limits import StallGuard
 from fieldvault.web.uploads import Files, UploadTooLarge, stream_upload
 
 log = logging.getLogger("fieldvault.web")
@@ -30,10 +41,13 @@ FORM_OVERHEAD = 1024 * 1024
 
 
 def _blocking(request: web.Request) -> Callable[[Callable[[], T]], asyncio.Future[T]]:
-    """Run a blocking callable (database, domain) on the app's thread pool."""
-    loop = asyncio.get_running_loop()
-    executor = request.app[EXECUTOR]
-    return lambda fn: loop.run_in_executor(executor, fn)
+    """Run a quick blocking callable (a lookup, an audit line) on the app's quick pool."""
+    return request.app[EXECUTOR].run
+
+
+def _uploading(request: web.Request) -> Callable[[Callable[[], T]], asyncio.Future[T]]:
+    """Run the domain's read of an upload on the upload pool (one thread per upload slot)."""
+    return request.app[UPLOAD_POOL].run
 
 
 def _bearer(request: web.Request) -> str | None:
@@ -41,9 +55,9 @@ def _bearer(request: web.Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def _authorise(services: Services, token: str | None, study_id: str) -> None:
+def _authorise(services: Services, token: str, study_id: str) -> int:
     with transaction(services.research) as session:
-        authorise(session, token, study_id)
+        return authorise(session, token, study_id).id
 
 
 def _accept(
@@ -87,6 +101,20 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "version": __version__})
 
 
+async def ready(request: web.Request) -> web.Response:
+    """Readiness: 503 while every upload slot is taken or quick work queues for a thread."""
+    slots, quick = request.app[UPLOAD_SLOTS], request.app[EXECUTOR]
+    saturated = slots.in_flight >= slots.total or quick.queued >= quick.threads
+    return web.json_response(
+        {
+            "status": "saturated" if saturated else "ready",
+            "uploads": {"in_flight": slots.in_flight, "limit": slots.total},
+            "executor": {"queued": quick.queued, "threads": quick.threads},
+        },
+        status=503 if saturated else 200,
+    )
+
+
 @functools.cache
 def _openapi_document() -> dict[str, Any]:
     text = resources.files("fieldvault.web").joinpath("openapi.json").read_text("utf-8")
@@ -100,12 +128,19 @@ async def openapi(request: web.Request) -> web.Response:
     return web.json_response(_openapi_document())
 
 
-async def _preflight(request: web.Request) -> None:
-    """What can be refused before a byte of the body is read: token, declared size, type."""
+async def _preflight(request: web.Request) -> int:
+    """Refuse what can be refused before the body: token, declared size, type; the token's id.
+
+    A request without a token is answered without a thread; a token lookup runs on the quick
+    pool, which uploads never occupy, so refusals are answered at once even when it is busy.
+    """
     services = request.app[SERVICES]
     limit = request.app[UPLOAD_LIMIT]
     study_id = request.match_info["study"]
-    await _blocking(request)(lambda: _authorise(services, _bearer(request), study_id))
+    token = _bearer(request)
+    if token is None:
+        raise InvalidApiToken("the API token is missing, unknown or revoked")
+    token_id = await _blocking(request)(lambda: _authorise(services, token, study_id))
     if request.content_length is not None and request.content_length > limit + FORM_OVERHEAD:
         raise UploadTooLarge(limit)
     if request.content_type != "multipart/form-data":
@@ -113,6 +148,31 @@ async def _preflight(request: web.Request) -> None:
             text="send the recording as multipart/form-data, e.g. "
             "curl -F file=@interview.m4a -F language=nb …"
         )
+    if not _boundary(request):
+        raise web.HTTPBadRequest(
+            text="the Content-Type multipart/form-data has no boundary parameter; let the "
+            "client build the form (curl -F file=@interview.m4a) rather than setting the "
+            "header by hand"
+        )
+    return token_id
+
+
+def _boundary(request: web.Request) -> str:
+    message = email.message.Message()
+    message["Content-Type"] = request.headers.get("Content-Type", "")
+    boundary = message.get_param("boundary")
+    return boundary if isinstance(boundary, str) else ""
+
+
+def _body(request: web.Request) -> MultipartReader:
+    """The multipart reader over the body, each read under the body-progress deadline."""
+    guarded = StallGuard(request.content, request.app[LIMITS].body_timeout)
+    return MultipartReader(
+        request.headers,
+        cast(StreamReader, guarded),
+        max_field_size=request.protocol.max_field_size,
+        max_headers=request.protocol.max_headers,
+    )
 
 
 async def expect_upload(request: web.Request) -> web.StreamResponse | None:
@@ -122,7 +182,7 @@ async def expect_upload(request: web.Request) -> web.StreamResponse | None:
     if request.headers.get("Expect", "").lower() != "100-continue":
         return answer(request, web.HTTPExpectationFailed(text="only Expect: 100-continue"))
     try:
-        await _preflight(request)
+        request.app[UPLOAD_SLOTS].check(await _preflight(request))
     except Exception as exc:
         return answer(request, exc)
     await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -134,20 +194,20 @@ async def upload_recording(request: web.Request) -> web.Response:
     """Stream one interview's audio file(s) into the encrypted store and queue transcription."""
     services = request.app[SERVICES]
     study_id, code = request.match_info["study"], request.match_info["code"]
-    run = _blocking(request)
     # Again after an Expect handshake too: it costs one indexed lookup and keeps this
     # handler safe on its own.
-    await _preflight(request)
-    body = await stream_upload(
-        await request.multipart(),
-        limit=request.app[UPLOAD_LIMIT],
-        run_blocking=run,
-        accept=lambda files, language: _accept(
-            services, study_id, code, files, language, request.app[CLOCK]()
-        ),
-    )
+    token_id = await _preflight(request)
+    with request.app[UPLOAD_SLOTS].hold(token_id):
+        body = await stream_upload(
+            _body(request),
+            limit=request.app[UPLOAD_LIMIT],
+            run_blocking=_uploading(request),
+            accept=lambda files, language: _accept(
+                services, study_id, code, files, language, request.app[CLOCK]()
+            ),
+        )
     try:
-        await run(request.app[DISPATCH])
+        await _blocking(request)(request.app[DISPATCH])
     except Exception as exc:  # stored safely; the next worker sweep queues it
         log.warning(
             "recording %s stored; queueing failed (%s)",

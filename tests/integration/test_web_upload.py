@@ -519,7 +519,8 @@ def test_concurrent_uploads_for_different_participants_are_kept_apart(
     services: Services, study_id: str
 ) -> None:
     codes = [participant(services, study_id) for _ in range(3)]
-    token = _token(services, study_id)
+    # One token each: a token may run two uploads at once (web_uploads_per_token).
+    tokens = {code: _token(services, study_id, f"laptop {code}") for code in codes}
     tracks = {
         codes[0]: SPEECH,
         codes[1]: (DATA / "track_interviewer.ogg").read_bytes(),
@@ -528,7 +529,9 @@ def test_concurrent_uploads_for_different_participants_are_kept_apart(
 
     async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
         async def send(code: str) -> int:
-            response = await _post(http, study_id, code, token, (f"{code}.ogg", tracks[code]))
+            response = await _post(
+                http, study_id, code, tokens[code], (f"{code}.ogg", tracks[code])
+            )
             assert response.status == 201, await response.text()
             return int((await response.json())["recording_id"])
 

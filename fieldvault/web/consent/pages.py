@@ -8,7 +8,6 @@ Each handler reads the form, runs the domain in a worker thread (one unit of wor
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
@@ -134,8 +133,7 @@ async def pages_middleware(
 
 async def blocking(request: web.Request, fn: Callable[[], T]) -> T:
     """Run ``fn`` in the app's executor (the domain blocks) and return its result."""
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(request.app[EXECUTOR], fn)
+    return await request.app[EXECUTOR].run(fn)
 
 
 def throttle(request: web.Request) -> None:

@@ -1,0 +1,207 @@
+"""Slow and hostile clients against a real server on 127.0.0.1: timeouts, slots, readiness."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import func, select
+from yarl import URL
+
+from fieldvault.domain import api_tokens
+from fieldvault.storage import audit
+from fieldvault.storage.db import transaction
+from fieldvault.storage.models import AuditEvent, BlobObject, Recording, TranscriptionJob
+from fieldvault.storage.services import Services
+from fieldvault.web.app import create_app
+from fieldvault.web.limits import WebLimits
+from fieldvault.web.server import make_runner
+
+from .conftest import NOW
+from .recording_helpers import DATA, participant
+
+SPEECH = (DATA / "interview_en.ogg").read_bytes()
+PATH = "/api/studies/{study}/participants/{code}/recordings"
+
+Scenario = Callable[[aiohttp.ClientSession, URL], Awaitable[None]]
+Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+def _serve(services: Services, scenario: Scenario, **app_options: Any) -> None:
+    """Run ``scenario`` against the app served as ``fieldvault web`` serves it, on loopback."""
+
+    async def main() -> None:
+        runner = make_runner(create_app(services, clock=lambda: NOW, **app_options))
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        try:
+            base = URL.build(scheme="http", host=host, port=port)
+            async with aiohttp.ClientSession(base) as http:
+                await scenario(http, base)
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main())
+
+
+def _token(services: Services, study_id: str, label: str) -> str:
+    with transaction(services.research) as session:
+        return api_tokens.create_token(session, study_id, label, NOW)
+
+
+async def _stalled_upload(base: URL, path: str, token: str) -> Connection:
+    """Send an upload's head, its file part's head and 64 KiB of audio, then send nothing more."""
+    reader, writer = await asyncio.open_connection(base.host, base.port)
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+        "Content-Type: multipart/form-data; boundary=XyZ\r\n"
+        f"Content-Length: {10 * 1024 * 1024}\r\n\r\n"
+        "--XyZ\r\nContent-Disposition: form-data; name=file; filename=a.ogg\r\n\r\n"
+    )
+    writer.write(head.encode() + SPEECH[: 64 * 1024])
+    await writer.drain()
+    return reader, writer
+
+
+async def _status(reader: asyncio.StreamReader, timeout: float = 10.0) -> tuple[int, str]:
+    """The status and the head of the response on a raw connection."""
+    async with asyncio.timeout(timeout):
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+    return int(head.split(" ", 2)[1]), head
+
+
+async def _closed_by_server(reader: asyncio.StreamReader, timeout: float = 10.0) -> float:
+    """Seconds until the server closes the connection (EOF), reading and dropping what comes."""
+    start = time.monotonic()
+    async with asyncio.timeout(timeout):
+        while await reader.read(65536):
+            pass
+    return time.monotonic() - start
+
+
+async def _until(condition: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not await condition():
+            await asyncio.sleep(0.02)
+
+
+def _blob_files(services: Services) -> list[Path]:
+    return [p for p in Path(services.settings.blob_path).rglob("*") if p.is_file()]
+
+
+def _assert_nothing_kept(services: Services) -> None:
+    assert _blob_files(services) == []
+    with transaction(services.research) as session:
+        for model in (BlobObject, Recording, TranscriptionJob):
+            assert session.scalar(select(func.count()).select_from(model)) == 0, model
+
+
+def _rejection_reasons(services: Services) -> list[str]:
+    with transaction(services.research) as session:
+        return [
+            e.details.get("reason", "")
+            for e in session.scalars(
+                select(AuditEvent).where(AuditEvent.event == audit.Event.UPLOAD_REJECTED)
+            )
+        ]
+
+
+def test_eight_stalled_uploads_leave_refusals_and_readiness_answered_at_once(
+    services: Services, study_id: str
+) -> None:
+    code = participant(services, study_id)
+    path = PATH.format(study=study_id, code=code)
+    tokens = {name: _token(services, study_id, name) for name in "abcd"}
+
+    async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
+        async def in_flight(n: int) -> bool:
+            body = await (await http.get("/api/ready")).json()
+            return bool(body["uploads"]["in_flight"] == n)
+
+        held: list[Connection] = []
+        refused: list[tuple[int, str]] = []
+        for name, count in (("a", 2), ("b", 2), ("c", 2)):
+            for _ in range(count):
+                held.append(await _stalled_upload(base, path, tokens[name]))
+                await _until(functools.partial(in_flight, len(held)))
+        # A third upload on one token, and a fourth token when all six slots are taken.
+        for name in "ad":
+            reader, writer = await _stalled_upload(base, path, tokens[name])
+            refused.append(await _status(reader))
+            writer.close()
+        assert [status for status, _ in refused] == [429, 429]
+        assert all("Retry-After: 30" in head for _, head in refused)
+
+        async with asyncio.timeout(1):
+            anonymous = await http.post(path, data=b"x")
+            assert anonymous.status == 401
+            unknown = await http.post(path, data=b"x", headers={"Authorization": "Bearer fvt_x"})
+            assert unknown.status == 401
+            health = await http.get("/api/health")
+            assert health.status == 200
+            ready = await http.get("/api/ready")
+            assert ready.status == 503
+            body = await ready.json()
+            assert body["status"] == "saturated"
+            assert body["uploads"] == {"in_flight": 6, "limit": 6}
+        for _, writer in held:
+            writer.close()
+        await _until(lambda: in_flight(0))
+        assert (await http.get("/api/ready")).status == 200
+
+    _serve(services, scenario)
+    _assert_nothing_kept(services)
+
+
+def test_a_stalled_body_is_stopped_after_the_body_timeout_and_nothing_is_kept(
+    services: Services, study_id: str
+) -> None:
+    code = participant(services, study_id)
+    token = _token(services, study_id, "IH laptop")
+
+    async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
+        reader, writer = await _stalled_upload(base, PATH.format(study=study_id, code=code), token)
+        started = time.monotonic()
+        status, _ = await _status(reader)
+        assert status == 408
+        assert 0.4 <= time.monotonic() - started < 5
+        writer.close()
+
+    _serve(services, scenario, limits=WebLimits(body_timeout=0.5))
+    _assert_nothing_kept(services)
+    assert _rejection_reasons(services) == ["stalled"]
+
+
+def test_an_idle_keep_alive_connection_is_closed_after_the_idle_timeout(
+    services: Services,
+) -> None:
+    async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
+        reader, writer = await asyncio.open_connection(base.host, base.port)
+        writer.write(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        await writer.drain()
+        assert (await _status(reader))[0] == 200
+        assert 0.4 <= await _closed_by_server(reader) < 5
+        writer.close()
+
+    _serve(services, scenario, limits=WebLimits(idle_timeout=0.5))
+
+
+def test_a_connection_stalled_half_way_through_a_header_line_is_closed(
+    services: Services,
+) -> None:
+    async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
+        reader, writer = await asyncio.open_connection(base.host, base.port)
+        writer.write(b"GET /api/health HTTP/1.1\r\nHost: 127.0")
+        await writer.drain()
+        assert await _closed_by_server(reader) < 5
+        writer.close()
+
+    _serve(services, scenario, limits=WebLimits(idle_timeout=0.5))
