@@ -61,6 +61,12 @@ ADVICE: dict[str, str] = {
         "create a new one with `fieldvault researcher link-code STUDY --label INITIALS`"
     ),
     "researcher_link.bad_label": "give --label, e.g. the researcher's initials",
+    # Backups (domain/backups.py, storage/backups.py).
+    "backup.damaged": "do not restore it; take `fieldvault backup verify` of another backup",
+    "backup.key_destroyed": "restore a newer backup (`fieldvault backup verify` says its key)",
+    "backup.not_sqlite": "README 'Backups' shows the pg_dump commands",
+    "backup.inside_data_dir": "give a folder outside the data dir, on other storage",
+    "backup.target_not_empty": "give a new folder, or empty {target} first",
 }
 
 

@@ -6,6 +6,7 @@ import click
 
 from fieldvault.cli import (
     audit_cmds,
+    backup_cmds,
     bot_cmds,
     consent_cmds,
     export_cmds,
@@ -36,6 +37,7 @@ def register(root: click.Group) -> None:
     root.add_command(consent_cmds.consent)
     root.add_command(audit_cmds.audit_group)
     root.add_command(key_cmds.keys)
+    root.add_command(backup_cmds.backup)
     root.add_command(worker_cmds.upload)
     root.add_command(worker_cmds.worker)
     root.add_command(worker_cmds.jobs)

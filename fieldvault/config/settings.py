@@ -51,6 +51,25 @@ class Settings(BaseSettings):
     blob_dir: Path | None = Field(
         default=None, description="Encrypted blob store folder. Default: `blobs` in the data dir."
     )
+    backup_key_file: Path | None = Field(
+        default=None,
+        description="Key file of the backup keys (`fieldvault backup`), created on the first "
+        "backup. Default: `keys/backup.key` in the data dir.",
+    )
+    backup_key_rotation_days: int = Field(
+        default=7,
+        ge=1,
+        le=365,
+        description="Days one backup key encrypts new backups before a new one takes over.",
+    )
+    backup_retention_days: int = Field(
+        default=28,
+        ge=1,
+        le=3650,
+        description="Days a backup stays restorable after its key stopped encrypting new "
+        "ones; then the key is destroyed, so a deleted identity is out of every backup at "
+        "most rotation + retention days (35 by default) after its deletion.",
+    )
     timezone: str = Field(
         default="Europe/Oslo", description="Default timezone for deadlines (IANA name)."
     )
@@ -258,6 +277,11 @@ class Settings(BaseSettings):
     def blob_path(self) -> Path:
         """Where encrypted blobs are kept."""
         return self.blob_dir or self.data_dir / "blobs"
+
+    @property
+    def backup_key_path(self) -> Path:
+        """Where the backup key file lives."""
+        return self.backup_key_file or self.data_dir / "keys" / "backup.key"
 
     def __repr_args__(self) -> Any:
         # Database URLs may carry passwords: show them masked, like SecretStr does for the token.

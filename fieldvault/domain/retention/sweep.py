@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, TypeVar
 from sqlalchemy import select
 
 from fieldvault.domain import notices
+from fieldvault.domain.backups import expire_keys as expire_backup_keys
 from fieldvault.domain.errors import DomainError
 from fieldvault.domain.notices import Notifier
 from fieldvault.domain.retention.deadlines import study_deadline
@@ -153,6 +154,8 @@ def _run_sweep(
     if not dry_run:
         deliver_pending(services, report, notifier, now)
         hook("notices")
+        # Backup keys past their retention go too, whether or not backups are being taken.
+        expire_backup_keys(services.settings, now)
     return report
 
 
