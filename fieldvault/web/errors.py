@@ -11,6 +11,7 @@ from fieldvault.domain.api_tokens import InvalidApiToken
 from fieldvault.domain.errors import DomainError
 from fieldvault.domain.recordings import RecordingRefused
 from fieldvault.errors import NotFoundError, with_advice
+from fieldvault.web.consent.security import loggable
 from fieldvault.web.limits import UploadStalled
 from fieldvault.web.uploads import BadForm, UploadInterrupted, UploadTooLarge
 
@@ -69,12 +70,12 @@ def answer(request: web.Request, exc: Exception) -> web.Response:
     if isinstance(exc, DomainError | NotFoundError):
         status, error = _status(exc)
         # The message may hold a client's file name: the log gets the kind of error only.
-        log.info("%s %s -> %s %s", request.method, request.path, status, error)
+        log.info("%s %s -> %s %s", request.method, loggable(request.path), status, error)
         response = error_response(status, error, with_advice(exc, ADVICE))
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="fieldvault"'
         return response
-    log.error("%s %s failed: %s", request.method, request.path, type(exc).__name__)
+    log.error("%s %s failed: %s", request.method, loggable(request.path), type(exc).__name__)
     return error_response(
         500,
         "internal",

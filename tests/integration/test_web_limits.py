@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 from sqlalchemy import func, select
 from yarl import URL
@@ -205,3 +207,61 @@ def test_a_connection_stalled_half_way_through_a_header_line_is_closed(
         writer.close()
 
     _serve(services, scenario, limits=WebLimits(idle_timeout=0.5))
+
+
+def test_request_paths_in_the_logs_are_escaped_and_cut_so_no_line_can_be_forged(
+    services: Services, study_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    paths = [
+        "/api/%0Aforged%20line",
+        "/api/%0D%0A2026-01-01%20INFO%20fieldvault.web:%20forged",
+        "/api/nul%00here",
+        "/api/%E2%80%AEtxt.exe",
+        "/api/" + "A" * 4096,
+        f"/api/studies/{study_id}/participants/%0Aforged/recordings",
+    ]
+
+    async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
+        for path in paths:
+            response = await http.post(URL(path, encoded=True), data=b"x")
+            assert response.status in (401, 404)
+        # A request line aiohttp cannot parse is answered 400 and logged like any other.
+        reader, writer = await asyncio.open_connection(base.host, base.port)
+        writer.write(b"POST /api/a\nforged b HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert (await _status(reader))[0] == 400
+        writer.close()
+
+    _serve(services, scenario)
+    records = [r for r in caplog.records if r.name.startswith(("aiohttp", "fieldvault"))]
+    assert not [r for r in records if r.levelno >= logging.ERROR]
+    lines = [r.getMessage() for r in records]
+    # One access line per forged path (two), the upload route's access and refusal lines.
+    assert sum("forged" in line for line in lines) == 4
+    assert sum(" 400 " in line for line in lines) == 1
+    for line in lines:
+        assert not any(ch in line for ch in "\n\r\x00\u202e"), repr(line)
+        assert len(line) < 400
+    assert any("\\nforged line" in line for line in lines)
+    assert any("\\x00here" in line for line in lines)
+    assert any("\\u202etxt.exe" in line for line in lines)
+    assert any("…[4101 chars]" in line for line in lines)
+
+
+def test_a_multipart_upload_without_a_boundary_is_answered_400_with_what_to_do(
+    services: Services, study_id: str
+) -> None:
+    code = participant(services, study_id)
+    token = _token(services, study_id, "IH laptop")
+
+    async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
+        response = await http.post(
+            PATH.format(study=study_id, code=code),
+            data=b"--XyZ\r\n",
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "multipart/form-data"},
+        )
+        assert response.status == 400
+        assert "no boundary" in (await response.json())["message"]
+
+    _serve(services, scenario)
+    _assert_nothing_kept(services)

@@ -14,6 +14,7 @@ import logging
 import secrets
 import threading
 import time
+import unicodedata
 from collections.abc import Callable
 
 from aiohttp import web
@@ -29,6 +30,9 @@ HEADERS = {
 PRIVATE_PREFIXES = ("/p/", "/join/", "/recover")
 
 log = logging.getLogger("fieldvault.web.access")
+LOGGED_CHARS = 200  # the most characters of one request value a log line carries
+# Control characters, format characters (bidi overrides, zero-width) and line separators.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 NEW_CSRF = web.RequestKey("fv_new_csrf", str)
 
 
@@ -118,9 +122,32 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
         response.headers["Cache-Control"] = "no-store"
 
 
+def loggable(value: str, limit: int = LOGGED_CHARS) -> str:
+    """``value`` safe for one log line: control and bidi characters escaped, at most ``limit``.
+
+    A path such as ``/api/%0Aforged`` cannot start a forged line, NUL or a right-to-left
+    override cannot hide or reorder what follows, and a 4 KB path is cut (its length shown).
+    """
+    escaped = "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if ch == "\\" or unicodedata.category(ch) in _UNSAFE_CATEGORIES
+        else ch
+        for ch in value[: limit + 1]
+    )
+    if len(value) > limit or len(escaped) > limit:
+        return f"{escaped[:limit]}…[{len(value)} chars]"
+    return escaped
+
+
 def route_name(request: web.BaseRequest) -> str:
-    """The name of the matched route (never the path, which may hold a code or a token)."""
-    match = getattr(request, "match_info", None)
+    """The name of the matched route (never the path, which may hold a code or a token).
+
+    An unmatched path is logged, escaped and cut by :func:`loggable`.
+    """
+    try:
+        match = getattr(request, "match_info", None)
+    except AssertionError:  # a request aiohttp could not parse (400) was never routed
+        match = None
     route = getattr(match, "route", None)
     name = getattr(route, "name", None)
     if name:
@@ -128,7 +155,7 @@ def route_name(request: web.BaseRequest) -> str:
     path = request.path
     if path.startswith(PRIVATE_PREFIXES):
         return path.split("/")[1]
-    return path
+    return loggable(path)
 
 
 class AccessLogger(AbstractAccessLogger):
