@@ -24,7 +24,13 @@ from pathlib import Path
 
 from fieldvault.config.settings import Settings
 from fieldvault.storage import backup_keys, backups
-from fieldvault.storage.backups import BackupError, BackupHeader, BackupKeyGone, BackupSummary
+from fieldvault.storage.backups import (
+    BackupError,
+    BackupHeader,
+    BackupKeyGone,
+    BackupSummary,
+    BackupUnsupported,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +89,14 @@ def create_backup(settings: Settings, folder: Path, now: dt.datetime) -> BackupM
     """
     research = backups.sqlite_path(settings.research_url, "research")
     vault = backups.sqlite_path(settings.linkage_url, "vault")
+    # An S3 blob store (a newer setting, hence getattr) is not in the folder: refuse rather than
+    # write a backup without the recordings.
+    if getattr(settings, "blob_url", None):
+        raise BackupUnsupported(
+            "the blobs are in an S3 bucket, which `backup` does not copy; back the bucket up "
+            "with its own versioning and expire it within the same retention (README Backups)",
+            code="backup.s3_blobs",
+        )
     _outside_data_dir(settings, folder)
     destroyed = expire_keys(settings, now)
     key = _current_key(settings, now)

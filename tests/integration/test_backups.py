@@ -78,13 +78,19 @@ def vault(tmp_path: Path) -> Iterator[Vault]:
 
 
 def copy_keys(source: Settings, target: Path) -> None:
-    """What the operator does after a restore: bring the key files from where they are kept."""
+    """What the operator does after a restore: bring the key files from where they are kept.
+
+    The audit checkpoint file, where there is one, is kept apart from the databases' writers
+    too (storage/audit_checkpoints.py) and is brought back the same way.
+    """
     keys = target / "keys"
     keys.mkdir(mode=0o700)
     for key_file in source.linkage_key_path.parent.glob("*.key"):
         if key_file.name != "backup.key":
             shutil.copy2(key_file, keys / key_file.name)
             os.chmod(keys / key_file.name, 0o600)
+    for kept in source.data_dir.glob("audit-checkpoints*"):
+        shutil.copy2(kept, target / kept.name)
 
 
 def test_a_restored_backup_opens_with_every_identity_and_recording_and_its_chain_verifies(
@@ -225,7 +231,7 @@ def test_after_the_backup_retention_the_old_key_is_destroyed_and_its_backup_is_n
     assert vault("backup", "verify", str(newer)).exit_code == 1
 
 
-def test_backup_create_refuses_postgresql_and_a_folder_beside_the_keys(
+def test_backup_create_refuses_postgresql_an_s3_bucket_and_a_folder_beside_the_keys(
     vault: Vault, tmp_path: Path
 ) -> None:
     on_postgres = load_settings(
@@ -236,6 +242,11 @@ def test_backup_create_refuses_postgresql_and_a_folder_beside_the_keys(
     )
     with pytest.raises(BackupUnsupported, match="pg_dump"):
         create_backup(on_postgres, tmp_path / "out", NOW)
+    if "blob_url" in Settings.model_fields:
+        on_s3 = load_settings(environ={}, data_dir=tmp_path / "s3", blob_url="s3://bucket/fv")
+        with pytest.raises(BackupUnsupported) as s3:
+            create_backup(on_s3, tmp_path / "out", NOW)
+        assert s3.value.code == "backup.s3_blobs"
     for inside in (vault.settings.data_dir / "backups", vault.settings.linkage_key_path.parent):
         with pytest.raises(BackupError) as refused:
             create_backup(vault.settings, inside, NOW)
