@@ -26,7 +26,7 @@ class FieldvaultApplication(Application[Any, Any, Any, Any, Any, Any]):
         super().__init__(**kwargs)
         self.services = services
         self.clock = clock
-        self.keys = BotKeys(services.keys.linkage.current)
+        self.keys = BotKeys(services.lookups)
         # SQLite takes one writer at a time and makes the others sleep and retry; one database
         # thread queues them instead. A server database gets a few threads.
         sqlite = services.settings.research_url.startswith("sqlite")

@@ -46,7 +46,7 @@ class TelegramNotifier:
             raise DomainError("FIELDVAULT_TELEGRAM_TOKEN is not set; notices cannot go by Telegram")
         quiet_telegram_logs()
         self._services = services
-        self._keys = BotKeys(services.keys.linkage.current)
+        self._keys = BotKeys(services.lookups)
         self._bot = Bot(
             settings.telegram_token.get_secret_value(),
             base_url=settings.telegram_base_url,

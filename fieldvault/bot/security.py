@@ -1,9 +1,10 @@
-"""Chat keys and button signatures: HMACs under subkeys of the linkage key.
+"""Chat keys and button signatures: HMACs under the lookup keys (``storage/lookups.py``).
 
 The research database never holds a Telegram id: a chat is known there by ``chat_key``, an
-HMAC of its id, which only a holder of the linkage key can compute. Buttons carry a short HMAC
+HMAC of its id, which only a holder of the lookup keys can compute. Buttons carry a short HMAC
 bound to the chat, the conversation step (``seq``) and the action, so a forged, replayed or
-stale button is recognised and changes nothing.
+stale button is recognised and changes nothing. The lookup keys are not rotated with the
+linkage key, so a rotation changes neither a chat's name nor the buttons already sent.
 """
 
 from __future__ import annotations
@@ -14,13 +15,11 @@ import hmac
 import re
 from dataclasses import dataclass
 
+from fieldvault.storage.lookups import LookupKeys
+
 CALLBACK_VERSION = "1"
 MAC_BYTES = 12  # 96-bit tag: 16 base64 characters
 MAX_CALLBACK_BYTES = 64  # Telegram's limit on callback_data
-
-
-def _subkey(secret: bytes, purpose: bytes) -> bytes:
-    return hashlib.sha256(b"fieldvault/bot/" + purpose + b"/v1\x00" + secret).digest()
 
 
 @dataclass(frozen=True)
@@ -34,11 +33,11 @@ class Button:
 class BotKeys:
     """Derives chat keys and signs/verifies callback data."""
 
-    def __init__(self, secret: bytes) -> None:
-        """Derive both subkeys from ``secret`` (the current linkage key)."""
-        self._chat = _subkey(secret, b"chat")
-        self._button = _subkey(secret, b"button")
-        self._user = _subkey(secret, b"user")
+    def __init__(self, lookups: LookupKeys) -> None:
+        """Use the chat, account and button keys of ``lookups``."""
+        self._chat = lookups.chat
+        self._button = lookups.button
+        self._user = lookups.account
 
     def chat_key(self, chat_id: int) -> str:
         """The research database's name for a chat: HMAC-SHA256 of its id, hex."""

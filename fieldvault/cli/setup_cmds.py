@@ -34,10 +34,11 @@ def init(ctx: click.Context) -> None:
     for label, path, created in (
         ("linkage key", settings.linkage_key_path, report.linkage_key_created),
         ("content key", settings.content_key_path, report.content_key_created),
+        ("lookup key", settings.lookup_key_path, report.lookup_key_created),
     ):
         click.echo(f"{label}:  {path} ({'created' if created else 'already there'}, mode 0600)")
     click.echo("databases:    research and linkage vault are up to date")
-    click.echo("Keep the two key files apart and backed up separately: without them nothing opens.")
+    click.echo("Keep the key files apart and backed up separately: without them nothing opens.")
 
 
 @click.command()

@@ -48,6 +48,11 @@ class Settings(BaseSettings):
         description="Key file wrapping the per-participant data keys of recordings and "
         "raw transcripts. Default: `keys/content.key` in the data dir.",
     )
+    lookup_key_file: Path | None = Field(
+        default=None,
+        description="Key file of the HMAC keys that find Telegram chats and accounts; never "
+        "rotated. Default: `keys/lookup.key` in the data dir.",
+    )
     blob_dir: Path | None = Field(
         default=None, description="Encrypted blob store folder. Default: `blobs` in the data dir."
     )
@@ -262,6 +267,11 @@ class Settings(BaseSettings):
     def content_key_path(self) -> Path:
         """Where the content key file lives."""
         return self.content_key_file or self.data_dir / "keys" / "content.key"
+
+    @property
+    def lookup_key_path(self) -> Path:
+        """Where the lookup key file lives."""
+        return self.lookup_key_file or self.data_dir / "keys" / "lookup.key"
 
     @property
     def models_path(self) -> Path:

@@ -19,6 +19,7 @@ import json
 import os
 import secrets
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,11 +33,13 @@ __all__ = [
     "KeySet",
     "add_key",
     "create_key_file",
+    "create_named_key_file",
     "load_key_file",
     "retire_key",
 ]
 
-PURPOSES = frozenset({"linkage", "content"})
+# "lookup": the HMAC keys of the Telegram lookups (storage/lookups.py), never rotated.
+PURPOSES = frozenset({"linkage", "content", "lookup"})
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,24 @@ def create_key_file(path: Path, purpose: str) -> None:
             f"the {purpose} key file {path} already exists; fieldvault never overwrites a key "
             "(that would make the data under it unreadable). Move it away yourself if you "
             "really mean to start over."
+        ) from None
+    _fsync_dir(path.parent)
+
+
+def create_named_key_file(path: Path, purpose: str, keys: Mapping[str, bytes]) -> None:
+    """Create a key file holding ``keys`` by name (mode 0600); refuse to overwrite a file."""
+    _check_purpose(purpose)
+    created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    entries = [
+        {"id": key_id, "created": created, "key": base64.b64encode(key).decode("ascii")}
+        for key_id, key in keys.items()
+    ]
+    _keyset(path, purpose, entries)  # the same checks as on loading: sizes, distinct ids
+    try:
+        _write_new(path, _encode(purpose, entries))
+    except FileExistsError:
+        raise ConfigError(
+            f"the {purpose} key file {path} already exists; fieldvault never overwrites a key"
         ) from None
     _fsync_dir(path.parent)
 

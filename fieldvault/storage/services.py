@@ -16,6 +16,7 @@ from fieldvault.storage.blobs import LocalBlobStore
 from fieldvault.storage.content import ContentStore, DataKeys
 from fieldvault.storage.db import VaultBase, make_engine, scrub, session_factory
 from fieldvault.storage.keys import KeyRing, create_key_file
+from fieldvault.storage.lookups import LookupKeys, create_lookup_key_file
 from fieldvault.storage.vault import LinkageVault
 
 
@@ -29,6 +30,7 @@ class Services:
     keys: KeyRing
     vault: LinkageVault
     content: ContentStore
+    lookups: LookupKeys  # the HMAC keys of the Telegram lookups (storage/lookups.py)
     engines: list[Engine] = field(default_factory=list)
 
     @property
@@ -64,6 +66,7 @@ class InitReport:
     data_dir: Path
     linkage_key_created: bool
     content_key_created: bool
+    lookup_key_created: bool = False
 
 
 def initialise(settings: Settings) -> InitReport:
@@ -82,16 +85,44 @@ def initialise(settings: Settings) -> InitReport:
         create_key_file(path, purpose)
         created.append(True)
     # Loading checks both files (modes, purposes, distinct secrets) before any database exists.
-    KeyRing.load(settings.linkage_key_path, settings.content_key_path)
+    ring = KeyRing.load(settings.linkage_key_path, settings.content_key_path)
+    lookups = _create_lookup_keys(settings, ring, older=not created[0])
     settings.blob_path.mkdir(parents=True, exist_ok=True, mode=0o700)
     migrate.upgrade(settings.research_url, "research")
     migrate.upgrade(settings.linkage_url, "vault")
-    return InitReport(settings.data_dir, created[0], created[1])
+    if lookups is not None and not created[0]:
+        _rekey_vault_lookups(settings, ring, lookups)
+    return InitReport(settings.data_dir, created[0], created[1], lookups is not None)
+
+
+def _create_lookup_keys(settings: Settings, ring: KeyRing, *, older: bool) -> LookupKeys | None:
+    """Create the lookup key file when it is missing; the keys written, or None when it was there.
+
+    An ``older`` data folder (its linkage key was there already) made its lookups with keys
+    derived from its linkage key: the same keys are written, so every stored lookup stays valid.
+    """
+    path = settings.lookup_key_path
+    if path.exists():
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    lookups = LookupKeys.derived_from(ring.linkage.current) if older else LookupKeys.generate()
+    create_lookup_key_file(path, lookups)
+    return lookups
+
+
+def _rekey_vault_lookups(settings: Settings, ring: KeyRing, lookups: LookupKeys) -> None:
+    """Every identity's Telegram lookup under the lookup key (those made under older keys too)."""
+    engine = make_engine(settings.linkage_url)
+    try:
+        LinkageVault(session_factory(engine), ring.linkage, lookups.telegram).rekey_lookups()
+    finally:
+        engine.dispose()
 
 
 def open_services(settings: Settings) -> Services:
     """Build the services of one process; refuse when fieldvault was not initialised."""
     keys = KeyRing.load(settings.linkage_key_path, settings.content_key_path)
+    lookups = LookupKeys.load(settings.lookup_key_path)
     research_engine = make_engine(settings.research_url)
     vault_engine = make_engine(settings.linkage_url)
     for url, which, engine in (
@@ -109,7 +140,8 @@ def open_services(settings: Settings) -> Services:
         research=research,
         vault_sessions=vault_sessions,
         keys=keys,
-        vault=LinkageVault(vault_sessions, keys.linkage),
+        vault=LinkageVault(vault_sessions, keys.linkage, lookups.telegram),
         content=ContentStore(blobs=blobs, keys=DataKeys(vault_sessions, keys.content)),
+        lookups=lookups,
         engines=[research_engine, vault_engine],
     )

@@ -68,6 +68,24 @@ class StudyDocuments:
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
 
+    def reseal(self) -> int:
+        """Re-seal every document under the current linkage key (rotation); return the count.
+
+        One transaction: a crash leaves each document under a key the ring still holds, since
+        the old key is retired only after this returns.
+        """
+        with transaction(self._sessions) as session:
+            changed = 0
+            for row in session.scalars(select(VaultStudyDocument)).all():
+                if row.key_id == self._keys.current_id:
+                    continue
+                ad = _associated_data(row.study_id, row.kind)
+                plain = open_sealed(self._keys.get(row.key_id), row.sealed, ad)
+                row.sealed = seal(self._keys.current, plain, ad)
+                row.key_id = self._keys.current_id
+                changed += 1
+            return changed
+
     def kinds(self, study_id: str) -> list[str]:
         """Which documents the study has."""
         with self._sessions() as session:

@@ -2,8 +2,9 @@
 
 The vault is its own database (own SQLite file or own PostgreSQL database and role). Every
 identity field is sealed with AES-256-GCM bound to its study and participant code, so a row
-copied onto another code does not open. Telegram ids are found through an HMAC, never stored
-in the clear.
+copied onto another code does not open. Telegram ids are found through an HMAC under the
+lookup key (``storage/lookups.py``), never stored in the clear; rotating the linkage key
+re-seals identities and leaves the lookups as they are.
 """
 
 from __future__ import annotations
@@ -59,14 +60,16 @@ def _associated_data(study_id: str, code: str) -> bytes:
 class LinkageVault:
     """Read and write identities in the vault database."""
 
-    def __init__(self, sessions: sessionmaker[Session], keys: KeySet) -> None:
-        """Use ``sessions`` for the vault database and ``keys`` (the linkage key set)."""
+    def __init__(self, sessions: sessionmaker[Session], keys: KeySet, lookup_key: bytes) -> None:
+        """Seal under ``keys`` (linkage), find by ``lookup_key`` (``LookupKeys.telegram``)."""
         self._sessions = sessions
         self._keys = keys
+        self._lookup_key = lookup_key
 
-    def _lookup(self, key: bytes, telegram_user_id: int) -> str:
-        subkey = hashlib.sha256(b"fieldvault/telegram-lookup/v1" + key).digest()
-        return hmac.new(subkey, str(telegram_user_id).encode(), hashlib.sha256).hexdigest()
+    def _lookup(self, telegram_user_id: int) -> str:
+        return hmac.new(
+            self._lookup_key, str(telegram_user_id).encode(), hashlib.sha256
+        ).hexdigest()
 
     def put(
         self, study_id: str, code: str, identity: Identity, now: dt.datetime | None = None
@@ -74,7 +77,7 @@ class LinkageVault:
         """Store (or replace) the identity of ``code`` in ``study_id``."""
         sealed = seal(self._keys.current, identity.to_json(), _associated_data(study_id, code))
         lookup = (
-            self._lookup(self._keys.current, identity.telegram_user_id)
+            self._lookup(identity.telegram_user_id)
             if identity.telegram_user_id is not None
             else None
         )
@@ -110,11 +113,10 @@ class LinkageVault:
 
     def find_by_telegram(self, telegram_user_id: int) -> list[tuple[str, str]]:
         """The (study id, participant code) pairs this Telegram user is registered under."""
-        lookups = [self._lookup(self._keys.get(k), telegram_user_id) for k in self._keys.ids]
         with self._sessions() as session:
             rows = session.execute(
                 select(VaultIdentity.study_id, VaultIdentity.participant_code).where(
-                    VaultIdentity.telegram_lookup.in_(lookups)
+                    VaultIdentity.telegram_lookup == self._lookup(telegram_user_id)
                 )
             ).all()
         return [(r[0], r[1]) for r in rows]
@@ -218,7 +220,10 @@ class LinkageVault:
         return names
 
     def reseal(self) -> int:
-        """Re-seal every identity under the current linkage key (rotation); return the count."""
+        """Re-seal every identity under the current linkage key (rotation); return the count.
+
+        The Telegram lookups stay as they are: they are under the lookup key, not the linkage key.
+        """
         with transaction(self._sessions) as session:
             rows = session.scalars(select(VaultIdentity)).all()
             changed = 0
@@ -231,9 +236,29 @@ class LinkageVault:
                 )
                 row.sealed = seal(self._keys.current, identity.to_json(), ad)
                 row.key_id = self._keys.current_id
-                if identity.telegram_user_id is not None:
-                    row.telegram_lookup = self._lookup(
-                        self._keys.current, identity.telegram_user_id
-                    )
                 changed += 1
+            return changed
+
+    def rekey_lookups(self) -> int:
+        """Recompute every identity's Telegram lookup under the lookup key; return the count.
+
+        For a data folder older than the lookup key file (``initialise`` calls it once): its
+        lookups were made under whichever linkage key was current. One transaction.
+        """
+        with transaction(self._sessions) as session:
+            rows = session.scalars(select(VaultIdentity)).all()
+            changed = 0
+            for row in rows:
+                ad = _associated_data(row.study_id, row.participant_code)
+                identity = Identity.from_json(
+                    open_sealed(self._keys.get(row.key_id), row.sealed, ad)
+                )
+                lookup = (
+                    self._lookup(identity.telegram_user_id)
+                    if identity.telegram_user_id is not None
+                    else None
+                )
+                if row.telegram_lookup != lookup:
+                    row.telegram_lookup = lookup
+                    changed += 1
             return changed

@@ -81,7 +81,7 @@ def test_commands_before_init_say_how_to_fix_it(fv: Fieldvault) -> None:
 
 def test_init_creates_private_key_files_and_is_safe_to_repeat(fv: Fieldvault) -> None:
     fv("init")
-    keys = [fv.data_dir / "keys" / "linkage.key", fv.data_dir / "keys" / "content.key"]
+    keys = [fv.data_dir / "keys" / f"{name}.key" for name in ("linkage", "content", "lookup")]
     for key in keys:
         assert stat.S_IMODE(key.stat().st_mode) == 0o600
     before = [k.read_bytes() for k in keys]
