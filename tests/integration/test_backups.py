@@ -281,3 +281,12 @@ def test_a_backup_taken_after_a_withdrawal_holds_nothing_of_the_withdrawn_person
         assert restored.vault.get(vault.study_id, kept) == identity(2)
     finally:
         restored.close()
+
+
+def test_a_backup_key_file_others_can_read_is_refused(vault: Vault) -> None:
+    backup = vault.create(NOW)
+    os.chmod(vault.settings.backup_key_path, 0o644)
+    refused = vault("backup", "verify", str(backup))
+    assert refused.exit_code == 1
+    assert "can be read or changed by other users" in refused.output
+    assert "chmod 600" in refused.output
