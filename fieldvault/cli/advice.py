@@ -16,15 +16,12 @@ ADVICE: dict[str, str] = {
     "study.already_registered": "use `fieldvault study update` to change it",
     "study.processing_end_changed": "use `fieldvault study extend`, which records the reason",
     "participant.not_found": "`fieldvault participants {study_id}` lists the codes",
-    "database.busy": "try again in a moment; another fieldvault process is writing",
     # Tokens, recordings and transcripts (domain/api_tokens.py, domain/recordings.py).
     "api_token.label_taken": (
         "`fieldvault researcher api-token {study_id} --revoke '{label}'` revokes it"
     ),
-    # Only while the study has not been ended by the sweep (the refusal then names the date).
     "recording.study-ended": (
-        "if Sikt has approved an end date later than {processing_end}, "
-        "run `fieldvault study extend` first"
+        "if Sikt has approved a later end date, run `fieldvault study extend` first"
     ),
     "transcript.not_found": "`fieldvault jobs {study_id}` shows the transcription jobs",
     # The study's pseudonymisation (domain/redaction/).
@@ -64,6 +61,18 @@ ADVICE: dict[str, str] = {
         "create a new one with `fieldvault researcher link-code STUDY --label INITIALS`"
     ),
     "researcher_link.bad_label": "give --label, e.g. the researcher's initials",
+    # The audit chain's checkpoints (storage/audit_checkpoints.py).
+    "audit.checkpoints_missing": (
+        "without a copy, `fieldvault audit checkpoint --new-file` starts a new file (a cut "
+        "made before then stays unseen)"
+    ),
+    "audit.checkpoint_invalid": (
+        "restore the file from your copy; a line a crash cut short may be removed by hand"
+    ),
+    "audit.chain_contradicts_checkpoint": (
+        "`fieldvault audit verify` names the event; restore the research database from a backup"
+    ),
+    "audit.key_missing": "set FIELDVAULT_AUDIT_KEY_FILE to the audit key file",
     # Backups (domain/backups.py, storage/backups.py).
     "backup.damaged": "do not restore it; take `fieldvault backup verify` of another backup",
     "backup.key_destroyed": "restore a newer backup (`fieldvault backup verify` says its key)",

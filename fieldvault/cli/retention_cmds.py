@@ -165,3 +165,11 @@ def report_cmd(ctx: click.Context, study_id: str, as_json: bool) -> None:
     left = result.remaining["objects"]
     if left:
         click.echo(f"  still held: {', '.join(f'{k} {v}' for k, v in left.items())}")
+    mark = result.audit_checkpoint or {}
+    if "seq" in mark:
+        click.echo(
+            f"  audit checkpoint: event {mark['seq']} head {mark['head']} at {mark['at']} "
+            f"({mark['reason']}; line {mark['line']} of {mark['file']})"
+        )
+    else:
+        click.echo(f"  audit checkpoint: none ({mark.get('problem')})")

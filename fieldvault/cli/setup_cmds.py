@@ -29,14 +29,17 @@ log = logging.getLogger("fieldvault.serve")
 def init(ctx: click.Context) -> None:
     """Create the data dir, both key files (mode 0600) and both databases."""
     settings = settings_from(ctx)
+    audit_key_existed = settings.audit_key_path.exists()
     report = initialise(settings)
     click.echo(f"data dir:     {report.data_dir}")
     for label, path, created in (
         ("linkage key", settings.linkage_key_path, report.linkage_key_created),
         ("content key", settings.content_key_path, report.content_key_created),
+        ("audit key", settings.audit_key_path, not audit_key_existed),
         ("lookup key", settings.lookup_key_path, report.lookup_key_created),
     ):
         click.echo(f"{label}:  {path} ({'created' if created else 'already there'}, mode 0600)")
+    click.echo(f"audit checkpoints: {settings.audit_checkpoint_path} (keep a copy elsewhere)")
     click.echo("databases:    research and linkage vault are up to date")
     click.echo("Keep the key files apart and backed up separately: without them nothing opens.")
 

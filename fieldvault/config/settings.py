@@ -48,6 +48,17 @@ class Settings(BaseSettings):
         description="Key file wrapping the per-participant data keys of recordings and "
         "raw transcripts. Default: `keys/content.key` in the data dir.",
     )
+    audit_key_file: Path | None = Field(
+        default=None,
+        description="Key file of the audit chain's HMAC key (apart from the linkage and "
+        "content keys). Default: `keys/audit.key` in the data dir.",
+    )
+    audit_checkpoint_file: Path | None = Field(
+        default=None,
+        description="File the signed audit checkpoints are appended to; keep it, or a copy, "
+        "where the database's writers cannot change it. Default: `audit-checkpoints.jsonl` "
+        "in the data dir.",
+    )
     lookup_key_file: Path | None = Field(
         default=None,
         description="Key file of the HMAC keys that find Telegram chats and accounts; never "
@@ -267,6 +278,16 @@ class Settings(BaseSettings):
     def content_key_path(self) -> Path:
         """Where the content key file lives."""
         return self.content_key_file or self.data_dir / "keys" / "content.key"
+
+    @property
+    def audit_key_path(self) -> Path:
+        """Where the audit key file lives."""
+        return self.audit_key_file or self.data_dir / "keys" / "audit.key"
+
+    @property
+    def audit_checkpoint_path(self) -> Path:
+        """Where the audit checkpoints are appended."""
+        return self.audit_checkpoint_file or self.data_dir / "audit-checkpoints.jsonl"
 
     @property
     def lookup_key_path(self) -> Path:

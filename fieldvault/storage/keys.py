@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 # "lookup": the HMAC keys of the Telegram lookups (storage/lookups.py), never rotated.
-PURPOSES = frozenset({"linkage", "content", "lookup"})
+PURPOSES = frozenset({"linkage", "content", "audit", "lookup"})
 
 
 @dataclass(frozen=True)

@@ -170,6 +170,8 @@ class AuditEvent(ResearchBase):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # 1: unkeyed SHA-256 (events before the audit key existed); 2: HMAC-SHA256 under it.
+    hash_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 # --- linkage vault -----------------------------------------------------------------------
@@ -448,7 +450,6 @@ class ApiToken(ResearchBase):
     label: Mapped[str] = mapped_column(String(64))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 

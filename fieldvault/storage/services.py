@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from fieldvault.config.settings import Settings
 from fieldvault.errors import ConfigError
 from fieldvault.storage import migrate
+from fieldvault.storage.audit_checkpoints import AuditCheckpoints, open_audit, prepare_audit
 from fieldvault.storage.blobs import LocalBlobStore
 from fieldvault.storage.content import ContentStore, DataKeys
 from fieldvault.storage.db import VaultBase, make_engine, scrub, session_factory
@@ -30,6 +31,7 @@ class Services:
     keys: KeyRing
     vault: LinkageVault
     content: ContentStore
+    audit: AuditCheckpoints  # the audit key and its signed checkpoints
     lookups: LookupKeys  # the HMAC keys of the Telegram lookups (storage/lookups.py)
     engines: list[Engine] = field(default_factory=list)
 
@@ -90,6 +92,8 @@ def initialise(settings: Settings) -> InitReport:
     settings.blob_path.mkdir(parents=True, exist_ok=True, mode=0o700)
     migrate.upgrade(settings.research_url, "research")
     migrate.upgrade(settings.linkage_url, "vault")
+    # The audit key and the first checkpoint need the migrated research database.
+    prepare_audit(settings)
     if lookups is not None and not created[0]:
         _rekey_vault_lookups(settings, ring, lookups)
     return InitReport(settings.data_dir, created[0], created[1], lookups is not None)
@@ -132,7 +136,10 @@ def open_services(settings: Settings) -> Services:
         if migrate.current_revision(url, which) is None:  # type: ignore[arg-type]
             engine.dispose()
             raise ConfigError(f"the {which} database is not set up; run `fieldvault init` first")
+    # An install from before the audit key gets it now, with the checkpoint marking the switch.
+    audit = open_audit(settings, research_engine, keys)
     research = session_factory(research_engine)
+    audit.bind(research)
     vault_sessions = session_factory(vault_engine)
     blobs = LocalBlobStore(settings.blob_path)
     return Services(
@@ -142,6 +149,7 @@ def open_services(settings: Settings) -> Services:
         keys=keys,
         vault=LinkageVault(vault_sessions, keys.linkage, lookups.telegram),
         content=ContentStore(blobs=blobs, keys=DataKeys(vault_sessions, keys.content)),
+        audit=audit,
         lookups=lookups,
         engines=[research_engine, vault_engine],
     )

@@ -55,9 +55,9 @@ def _bearer(request: web.Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def _authorise(services: Services, token: str, study_id: str, now: dt.datetime) -> int:
+def _authorise(services: Services, token: str, study_id: str) -> int:
     with transaction(services.research) as session:
-        return authorise(session, token, study_id, now).id
+        return authorise(session, token, study_id).id
 
 
 def _accept(
@@ -140,8 +140,7 @@ async def _preflight(request: web.Request) -> int:
     token = _bearer(request)
     if token is None:
         raise InvalidApiToken("the API token is missing, unknown or revoked")
-    now = request.app[CLOCK]()
-    token_id = await _blocking(request)(lambda: _authorise(services, token, study_id, now))
+    token_id = await _blocking(request)(lambda: _authorise(services, token, study_id))
     if request.content_length is not None and request.content_length > limit + FORM_OVERHEAD:
         raise UploadTooLarge(limit)
     if request.content_type != "multipart/form-data":

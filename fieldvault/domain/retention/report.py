@@ -1,6 +1,7 @@
 """The report for the data protection officer: what was deleted in a study, and when.
 
-It reads the research database only (deletion rows, extensions, the outbox, the audit chain):
+It reads the research database only (deletion rows, extensions, the outbox, the audit chain),
+and the latest signed checkpoint of the audit chain, whose head the DPO keeps with the report:
 codes and counts, never identities, so it can be shown to anyone who may see the study.
 """
 
@@ -18,6 +19,7 @@ from fieldvault.domain import notices
 from fieldvault.domain.retention.deadlines import study_deadline
 from fieldvault.domain.retention.model import DONE, held_objects, iso
 from fieldvault.domain.studies import get_study
+from fieldvault.errors import FieldvaultError
 from fieldvault.storage import audit
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import Deletion, Notice, StudyExtension, as_utc
@@ -45,6 +47,7 @@ class StudyRetention:
     notices: dict[str, int]
     withdrawals: list[dict[str, Any]]
     remaining: dict[str, Any]
+    audit_checkpoint: dict[str, Any] | None = None  # the latest, or {"problem": why none}
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""
@@ -64,6 +67,7 @@ class StudyRetention:
             "notices": self.notices,
             "withdrawals": self.withdrawals,
             "remaining": self.remaining,
+            "audit_checkpoint": self.audit_checkpoint,
         }
 
 
@@ -105,7 +109,26 @@ def study_report(services: Services, study_id: str) -> StudyRetention:
         notices=dict(sorted(notice_counts.items())),
         withdrawals=withdrawals,
         remaining={"objects": dict(sorted(remaining.items()))},
+        audit_checkpoint=_audit_checkpoint(services),
     )
+
+
+def _audit_checkpoint(services: Services) -> dict[str, Any]:
+    """The latest signed checkpoint of the audit chain, or why there is none to show."""
+    try:
+        latest = services.audit.latest()
+    except FieldvaultError as exc:
+        return {"problem": str(exc)}
+    if latest is None:
+        return {"problem": f"the checkpoint file {services.audit.path} holds no checkpoint"}
+    return {
+        "seq": latest.seq,
+        "head": latest.head,
+        "at": iso(latest.at),
+        "reason": latest.reason,
+        "line": latest.line,
+        "file": str(services.audit.path),
+    }
 
 
 def _extensions(session: Session, study_id: str) -> list[dict[str, Any]]:

@@ -96,7 +96,10 @@ def run_sweep(
     if dry_run:
         return _run_sweep(services, now, notifier, True, batch_size, on_step)
     with sweep_lock(services):
-        return _run_sweep(services, now, notifier, False, batch_size, on_step)
+        report = _run_sweep(services, now, notifier, False, batch_size, on_step)
+        # A signed checkpoint of the audit chain after every sweep (storage/audit_checkpoints.py).
+        services.audit.record(services.research, now, "sweep")
+        return report
 
 
 def _run_sweep(
