@@ -6,10 +6,12 @@ import os
 import sys
 
 import click
+from sqlalchemy.exc import DBAPIError
 
 from fieldvault import __version__
 from fieldvault.cli.advice import describe
 from fieldvault.errors import FieldvaultError
+from fieldvault.storage.busy import database_busy
 
 
 class FieldvaultGroup(click.Group):
@@ -21,6 +23,13 @@ class FieldvaultGroup(click.Group):
             return super().invoke(ctx)
         except FieldvaultError as exc:
             click.echo(f"error: {describe(exc)}", err=True)
+            sys.exit(1)
+        except DBAPIError as exc:
+            # A lock timeout is one line too: the driver's own text carries SQL and parameters.
+            busy = database_busy(exc)
+            if busy is None:
+                raise
+            click.echo(f"error: {describe(busy)}", err=True)
             sys.exit(1)
 
 

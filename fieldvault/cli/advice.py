@@ -16,12 +16,15 @@ ADVICE: dict[str, str] = {
     "study.already_registered": "use `fieldvault study update` to change it",
     "study.processing_end_changed": "use `fieldvault study extend`, which records the reason",
     "participant.not_found": "`fieldvault participants {study_id}` lists the codes",
+    "database.busy": "try again in a moment; another fieldvault process is writing",
     # Tokens, recordings and transcripts (domain/api_tokens.py, domain/recordings.py).
     "api_token.label_taken": (
         "`fieldvault researcher api-token {study_id} --revoke '{label}'` revokes it"
     ),
+    # Only while the study has not been ended by the sweep (the refusal then names the date).
     "recording.study-ended": (
-        "if Sikt has approved a later end date, run `fieldvault study extend` first"
+        "if Sikt has approved an end date later than {processing_end}, "
+        "run `fieldvault study extend` first"
     ),
     "transcript.not_found": "`fieldvault jobs {study_id}` shows the transcription jobs",
     # The study's pseudonymisation (domain/redaction/).

@@ -6,7 +6,7 @@ import datetime as dt
 
 import click
 
-from fieldvault.cli.context import services_from
+from fieldvault.cli.context import services_from, settings_from
 from fieldvault.domain.api_tokens import create_token, revoke_token
 from fieldvault.domain.researcher_links import create_link_code
 from fieldvault.storage.db import transaction
@@ -45,9 +45,20 @@ def link_code(ctx: click.Context, study_id: str, label: str, expires_hours: int)
 @click.argument("study_id", metavar="STUDY")
 @click.option("--label", metavar="LABEL", help="Create a token with this label (e.g. 'IH laptop').")
 @click.option("--revoke", "revoke_label", metavar="LABEL", help="Revoke the token with this label.")
+@click.option(
+    "--expires",
+    "expires_days",
+    type=click.IntRange(1, 3650),
+    metavar="DAYS",
+    help="Days until the new token expires (default FIELDVAULT_API_TOKEN_DAYS, 90).",
+)
 @click.pass_context
 def api_token(
-    ctx: click.Context, study_id: str, label: str | None, revoke_label: str | None
+    ctx: click.Context,
+    study_id: str,
+    label: str | None,
+    revoke_label: str | None,
+    expires_days: int | None,
 ) -> None:
     """Create (shown once) or revoke a researcher's API token for one study."""
     if (label is None) == (revoke_label is None):
@@ -59,10 +70,11 @@ def api_token(
             click.echo(f"API token {revoke_label.strip()!r} of {study_id} is revoked.")
             return
         assert label is not None
-        token = create_token(session, study_id, label, utcnow())
+        days = expires_days or settings_from(ctx).api_token_days
+        token = create_token(session, study_id, label, utcnow(), valid_for=dt.timedelta(days=days))
     click.echo(token)
     click.echo(
         f"This is the API token {label.strip()!r} for {study_id}; it is shown only now and only "
-        "its hash is kept. Send it as 'Authorization: Bearer <token>'.",
+        f"its hash is kept. It expires in {days} days. Send it as 'Authorization: Bearer <token>'.",
         err=True,
     )

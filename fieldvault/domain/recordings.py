@@ -2,18 +2,20 @@
 
 Every front end (CLI, bot, web) hands uploads to ``accept_recording``. It encrypts each file
 while reading it, probes the audio from the decrypted stream in memory, and either keeps all
-files of the interview with a queued transcription job, or keeps nothing at all.
+files of the interview with a queued transcription job, or keeps nothing at all. It holds no
+research-database write lock while a file streams in or is probed (see ``accept_recording``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from fieldvault.config.languages import UnknownLanguage, interview_language
@@ -28,6 +30,7 @@ from fieldvault.errors import NotFoundError
 from fieldvault.media.probe import AudioInfo, AudioProblem, StreamReader, probe
 from fieldvault.storage import audit
 from fieldvault.storage.content import BlobKind, ContentStore
+from fieldvault.storage.crypto import DecryptionError
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import (
     BlobObject,
@@ -36,12 +39,14 @@ from fieldvault.storage.models import (
     RecordingTrack,
     Transcript,
     TranscriptionJob,
+    as_utc,
 )
 
 if TYPE_CHECKING:  # storage.services brings alembic; the domain needs only the type
     from fieldvault.storage.services import Services
 
 SOURCES = frozenset({"cli", "telegram", "web"})
+log = logging.getLogger(__name__)
 
 
 class RecordingRefused(DomainError):
@@ -74,47 +79,28 @@ def accept_recording(
     source: str,
     now: dt.datetime,
 ) -> Recording:
-    """Encrypt and keep one interview's audio files and queue its transcription, or refuse."""
-    research, content = services.research, services.content
+    """Encrypt and keep one interview's audio files and queue its transcription, or refuse.
+
+    No research-database transaction is open while a file arrives, is encrypted or is probed
+    (a slow link or a long decode must not lock out consents, withdrawals or the sweep): each
+    track's blob row is committed first in a short transaction of its own, its bytes are then
+    written and checked, and one short last transaction checks consent and the study's end
+    again and records the recording. A refusal or failure deletes the ciphertext, then the
+    rows; a crash in between leaves a row (size 0, no track) that withdrawal, the end-date
+    deletion and the sweep's clean-up of abandoned uploads all find.
+    """
+    research = services.research
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}")
     if not files:
         raise RecordingRefused("no audio file given")
     language = _check_intake(research, study_id, code, language, source, len(files), now)
-    written: list[str] = []
+    reserved: list[BlobObject] = []
     try:
-        with transaction(research) as session:
-            participant = get_participant(session, study_id, code)
-            # Checked again inside the writing transaction: consent may have been withdrawn.
-            if not consent.may_hold_recording(session, participant):
-                raise RecordingRefused(
-                    f"participant {code} has withdrawn consent to recording", "no-consent"
-                )
-            tracks = _store_tracks(session, content, participant, files, written, now)
-            recording = _add_rows(session, participant, tracks, language, source, now)
-            if State(participant.state) is State.CONSENTED:
-                consent.transition(participant, State.INTERVIEWED, now)
-            audit.append(
-                session,
-                audit.Event.UPLOAD_ACCEPTED,
-                actor=source,
-                study_id=study_id,
-                participant_code=code,
-                details={
-                    "recording_id": recording.id,
-                    "tracks": len(tracks),
-                    "duration_s": round(recording.duration_s, 1),
-                    "language": language or "detect",
-                },
-                at=now,
-            )
-            session.flush()
-            session.refresh(recording, ["tracks"])
-            return recording
+        tracks = _receive_tracks(services, study_id, code, files, reserved, now)
+        return _record(research, study_id, code, tracks, language, source, now)
     except BaseException as exc:
-        # The transaction rolled back the rows; the ciphertext files must go too.
-        for object_id in written:
-            content.blobs.delete(object_id)
+        _discard(services, reserved)
         if isinstance(exc, RecordingRefused):
             _audit_refusal(research, study_id, code, source, exc.reason, len(files), now)
         raise
@@ -136,7 +122,7 @@ def _check_intake(
         ended = _ended(session, study_id, now)
         if ended is not None:
             _audit_refusal(research, study_id, code, source, "study-ended", file_count, now)
-            raise RecordingRefused(ended, "study-ended", study_id=study_id)
+            raise ended
         if not consent.may_hold_recording(session, participant):
             item = load_definition(session, study_id).recording_item_id
             _audit_refusal(research, study_id, code, source, "no-consent", file_count, now)
@@ -148,33 +134,114 @@ def _check_intake(
     return language
 
 
-def _store_tracks(
-    session: Session,
-    content: ContentStore,
-    participant: Participant,
+def _receive_tracks(
+    services: Services,
+    study_id: str,
+    code: str,
     files: Sequence[tuple[str, BinaryIO]],
-    written: list[str],
+    reserved: list[BlobObject],
     now: dt.datetime,
 ) -> list[tuple[BlobObject, AudioInfo]]:
-    """Encrypt each file as it is read and probe what was kept; ``written`` lists the blobs."""
+    """Encrypt each file as it is read and probe what was kept; ``reserved`` lists the blobs.
+
+    Iterating ``files`` may wait for the next part of a web upload, and reading one waits for
+    the network: only the row of each blob is written, in its own short transaction, first.
+    """
+    content = services.content
     tracks = []
     for name, fh in files:
-        obj = content.put(
-            session,
-            study_id=participant.study_id,
-            participant_id=participant.id,
-            participant_code=participant.code,
-            kind=BlobKind.RECORDING,
-            source=fh,
-            now=now,
-        )
-        written.append(obj.object_id)
+        with transaction(services.research) as session:
+            participant = get_participant(session, study_id, code)
+            obj = content.reserve(
+                session,
+                study_id=study_id,
+                participant_id=participant.id,
+                participant_code=code,
+                kind=BlobKind.RECORDING,
+                now=now,
+            )
+        reserved.append(obj)
         try:
+            obj.plaintext_size = content.fill(obj, fh)
             info = _probe_stored(content, obj)
         except AudioProblem as exc:
             raise RecordingRefused(f"file {name!r} {exc}") from exc
+        except DecryptionError:
+            # The data key went while the file arrived: a withdrawal shredded it.
+            raise _withdrawn_meanwhile(code) from None
         tracks.append((obj, info))
     return tracks
+
+
+def _record(
+    research: sessionmaker[Session],
+    study_id: str,
+    code: str,
+    tracks: list[tuple[BlobObject, AudioInfo]],
+    language: str | None,
+    source: str,
+    now: dt.datetime,
+) -> Recording:
+    """The one short writing transaction: check again, then keep the recording and its job."""
+    with transaction(research) as session:
+        participant = get_participant(session, study_id, code)
+        # Checked again: the study may have ended or consent been withdrawn meanwhile.
+        ended = _ended(session, study_id, now)
+        if ended is not None:
+            raise ended
+        if not consent.may_hold_recording(session, participant):
+            raise _withdrawn_meanwhile(code)
+        kept = []
+        for obj, info in tracks:
+            row = session.get(BlobObject, obj.object_id)
+            if row is None or row.deleted_at is not None:  # purged by a withdrawal meanwhile
+                raise _withdrawn_meanwhile(code)
+            row.plaintext_size = obj.plaintext_size
+            kept.append((row, info))
+        recording = _add_rows(session, participant, kept, language, source, now)
+        if State(participant.state) is State.CONSENTED:
+            consent.transition(participant, State.INTERVIEWED, now)
+        audit.append(
+            session,
+            audit.Event.UPLOAD_ACCEPTED,
+            actor=source,
+            study_id=study_id,
+            participant_code=code,
+            details={
+                "recording_id": recording.id,
+                "tracks": len(kept),
+                "duration_s": round(recording.duration_s, 1),
+                "language": language or "detect",
+            },
+            at=now,
+        )
+        session.flush()
+        session.refresh(recording, ["tracks"])
+        return recording
+
+
+def _withdrawn_meanwhile(code: str) -> RecordingRefused:
+    return RecordingRefused(
+        f"participant {code} withdrew consent to recording while the upload arrived; "
+        "nothing of it was kept",
+        "no-consent",
+    )
+
+
+def _discard(services: Services, reserved: Sequence[BlobObject]) -> None:
+    """Delete a refused upload's ciphertext, then its rows (so no file outlives its row)."""
+    if not reserved:
+        return
+    for obj in reserved:
+        services.content.blobs.delete(obj.object_id)
+    ids = [obj.object_id for obj in reserved]
+    try:
+        with transaction(services.research) as session:
+            session.execute(delete(BlobObject).where(BlobObject.object_id.in_(ids)))
+    except Exception:
+        # The error that brought us here is the one to report. The rows left (size 0, no
+        # track, no file) are removed by the sweep's clean-up of abandoned uploads.
+        log.warning("could not delete the rows of %d refused upload object(s)", len(ids))
 
 
 def _add_rows(
@@ -223,14 +290,26 @@ def _whisper_language(given: str | None, definition: StudyDefinition) -> str | N
         raise RecordingRefused(f"language {exc}") from None
 
 
-def _ended(session: Session, study_id: str, now: dt.datetime) -> str | None:
+def _ended(session: Session, study_id: str, now: dt.datetime) -> RecordingRefused | None:
     """Why the study may no longer take recordings (its processing has ended), or None."""
     study = get_study(session, study_id)
+    if study.ended_at is not None:
+        # The sweep ended it (and deleted what it held), whatever the clock says now.
+        return RecordingRefused(
+            f"study {study_id} has ended: the retention sweep deleted its recordings and "
+            f"identities on {as_utc(study.ended_at).date().isoformat()}, so no recording can "
+            "be accepted any more",
+            "study-ended",
+            study_id=study_id,
+        )
     if now < study_deadline(study):
         return None
-    return (
+    return RecordingRefused(
         f"study {study_id} ended its processing on {study.processing_end.isoformat()}: "
-        "no recording can be accepted after the end date, and what it held is being deleted"
+        "no recording can be accepted after the end date, and what it held is being deleted",
+        "study-ended",
+        study_id=study_id,
+        processing_end=study.processing_end.isoformat(),
     )
 
 

@@ -142,20 +142,65 @@ def _truncation(file: BinaryIO, fmt: str, size: int) -> str | None:
     return None
 
 
+NOT_READABLE = "is not a readable audio file: corrupt, truncated or not audio"
+# A playlist or a concat script makes FFmpeg open the files (or URLs) it names.
+_PLAYLISTS = (b"#EXTM3U", b"ffconcat", b"[playlist]", b"<?xml", b"#EXT-X-")
+_MP4_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip"})
+# The demuxer a forced open reports by its short name; the accepted containers use the full one.
+_FULL_NAMES = {"mov": "mov,mp4,m4a,3gp,3g2,mj2", "matroska": "matroska,webm"}
+
+
+def sniff_format(file: BinaryIO) -> str:
+    """The demuxer for ``file`` by its first bytes, from the accepted containers only.
+
+    FFmpeg left to guess would also open playlists (HLS ``.m3u8``) and concat scripts
+    (``ffconcat``), which read the local files they name: anything that does not begin as one
+    of the accepted containers is refused here, and PyAV is told which demuxer to use.
+    """
+    head = file.read(64)
+    try:
+        if head[:4] == b"OggS":
+            return "ogg"
+        if head[:4] == b"fLaC":
+            return "flac"
+        if head[:4] in (b"RIFF", b"RF64", b"BW64") and head[8:12] == b"WAVE":
+            return "wav"
+        if head[:4] == b"\x1a\x45\xdf\xa3":  # EBML: Matroska and WebM
+            return "matroska"
+        if head[4:8] in _MP4_BOXES:
+            return "mov"  # FFmpeg's ISO BMFF demuxer: mov, mp4, m4a, 3gp
+        if head[:3] == b"ID3" and len(head) >= 10:
+            # An ID3v2 tag (syncsafe size) precedes MP3 frames, or now and then FLAC.
+            size = 10 + sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(head[6:10]))
+            file.seek(size + (10 if head[5] & 0x10 else 0))
+            return "flac" if file.read(4) == b"fLaC" else "mp3"
+        if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x06:
+            return "mp3"  # an MPEG audio frame (layer bits 00 would be ADTS AAC)
+    finally:
+        file.seek(0)
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(_PLAYLISTS):
+        raise AudioProblem(
+            "is a playlist or script that names other files, not audio; send the audio "
+            f"file itself ({ACCEPTED_LABEL})"
+        )
+    raise AudioProblem(f"{NOT_READABLE} ({ACCEPTED_LABEL} expected)")
+
+
 def probe(file: BinaryIO) -> AudioInfo:
     """Open, demux and decode all of ``file``; AudioProblem when it is not sound, whole audio."""
     size = _size(file)
     if size == 0:
         raise AudioProblem("is empty (0 bytes)")
+    demuxer = sniff_format(file)  # before FFmpeg sees a byte: it is never left to guess
     try:
-        container = av.open(file, mode="r")
+        container = av.open(file, mode="r", format=demuxer)
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
         raise AudioProblem(
             f"is not a readable audio file: corrupt, truncated or not audio "
             f"({ACCEPTED_LABEL} expected)"
         ) from exc
     try:
-        fmt = container.format.name
+        fmt = _FULL_NAMES.get(container.format.name, container.format.name)
         if not container.streams.audio:
             raise AudioProblem("holds no audio stream")
         if fmt not in ACCEPTED_CONTAINERS:

@@ -208,6 +208,46 @@ class ContentStore:
         session.flush()
         return obj
 
+    def reserve(
+        self,
+        session: Session,
+        *,
+        study_id: str,
+        participant_id: int,
+        participant_code: str,
+        kind: str,
+        now: dt.datetime,
+    ) -> BlobObject:
+        """Record an object before its bytes exist (size 0), for :meth:`fill` after commit.
+
+        A long upload is written outside any research transaction; its row, committed first,
+        is what lets a withdrawal or the sweep find (and destroy) a ciphertext whose writer
+        died before it could either use it or delete it.
+        """
+        key_id, _ = self.keys.current(study_id, participant_code, kind)
+        obj = BlobObject(
+            object_id=new_object_id(),
+            study_id=study_id,
+            participant_id=participant_id,
+            kind=kind,
+            data_key_id=key_id,
+            plaintext_size=0,
+            created_at=now,
+        )
+        session.add(obj)
+        session.flush()
+        return obj
+
+    def fill(self, obj: BlobObject, source: Iterable[bytes] | BinaryIO) -> int:
+        """Encrypt ``source`` into the reserved ``obj`` as it streams; return the plaintext size.
+
+        Touches no research database; the caller records the size in its own transaction.
+        """
+        binding = blob_binding(obj.study_id, obj.participant_id, obj.kind)
+        key = self.keys.get(obj.data_key_id)
+        info = put_encrypted(self.blobs, obj.object_id, source, key, associated_data=binding)
+        return info.plaintext_size
+
     def read(self, obj: BlobObject) -> Iterator[bytes]:
         """Decrypt an object segment by segment (authenticated before it is yielded).
 

@@ -38,12 +38,18 @@ class VaultBase(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+# How long a SQLite writer waits for another's lock before "database is locked" (the CLI says
+# so in one line, storage/busy.py). No transaction holds the lock across network or decode
+# time (recordings.accept_recording), so a wait this long means something is stuck.
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # Foreign keys are off by default in SQLite; WAL lets the worker read while the bot writes.
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     # secure_delete overwrites freed pages, so a deleted identity does not linger in the file.
     cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()

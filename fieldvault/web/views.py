@@ -55,9 +55,9 @@ def _bearer(request: web.Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def _authorise(services: Services, token: str, study_id: str) -> int:
+def _authorise(services: Services, token: str, study_id: str, now: dt.datetime) -> int:
     with transaction(services.research) as session:
-        return authorise(session, token, study_id).id
+        return authorise(session, token, study_id, now).id
 
 
 def _accept(
@@ -140,7 +140,8 @@ async def _preflight(request: web.Request) -> int:
     token = _bearer(request)
     if token is None:
         raise InvalidApiToken("the API token is missing, unknown or revoked")
-    token_id = await _blocking(request)(lambda: _authorise(services, token, study_id))
+    now = request.app[CLOCK]()
+    token_id = await _blocking(request)(lambda: _authorise(services, token, study_id, now))
     if request.content_length is not None and request.content_length > limit + FORM_OVERHEAD:
         raise UploadTooLarge(limit)
     if request.content_type != "multipart/form-data":

@@ -24,6 +24,7 @@ from fieldvault.config.settings import Settings, load_settings
 from fieldvault.config.study import load_study
 from fieldvault.domain import retention, studies
 from fieldvault.domain.backups import create_backup
+from fieldvault.domain.withdrawal import withdraw_and_purge
 from fieldvault.storage import backup_keys, backups
 from fieldvault.storage.backups import BackupDamaged, BackupError, BackupUnsupported
 from fieldvault.storage.db import transaction
@@ -31,6 +32,7 @@ from fieldvault.storage.models import BlobObject
 from fieldvault.storage.services import initialise, open_services
 
 from .conftest import EXAMPLE, NOW
+from .test_destruction_remnants import pieces_of, remnants
 from .test_retention import add_informant, identity
 
 DAY = dt.timedelta(days=1)
@@ -254,3 +256,37 @@ def test_backup_create_refuses_postgresql_an_s3_bucket_and_a_folder_beside_the_k
     result = vault("backup", "create", str(vault.settings.data_dir / "backups"))
     assert result.exit_code == 1
     assert "give a folder outside the data dir" in result.output
+
+
+def test_a_backup_taken_after_a_withdrawal_holds_nothing_of_the_withdrawn_person(
+    vault: Vault, tmp_path: Path
+) -> None:
+    gone, kept = vault.codes
+    services = open_services(vault.settings)
+    try:
+        before = pieces_of(services, vault.study_id, gone)
+        withdraw_and_purge(services, vault.study_id, gone, channel="telegram", now=NOW)
+    finally:
+        services.close()
+    backup = vault.create(NOW + DAY)
+    target = tmp_path / "restored"
+    assert vault("backup", "restore", str(backup), str(target)).exit_code == 0
+    who = identity(1)
+    needles = [*before, *(s.encode() for s in (who.name, who.email, who.phone) if s)]
+    assert remnants(target, needles) == []
+    copy_keys(vault.settings, target)
+    restored = open_services(settings_for(target))
+    try:
+        assert restored.vault.get(vault.study_id, gone) is None
+        assert restored.vault.get(vault.study_id, kept) == identity(2)
+    finally:
+        restored.close()
+
+
+def test_a_backup_key_file_others_can_read_is_refused(vault: Vault) -> None:
+    backup = vault.create(NOW)
+    os.chmod(vault.settings.backup_key_path, 0o644)
+    refused = vault("backup", "verify", str(backup))
+    assert refused.exit_code == 1
+    assert "can be read or changed by other users" in refused.output
+    assert "chmod 600" in refused.output

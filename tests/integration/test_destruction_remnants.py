@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from click.testing import CliRunner
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 
+from fieldvault.cli import cli
+from fieldvault.cli.commands import register as register_commands
 from fieldvault.domain import retention
 from fieldvault.domain.withdrawal import withdraw_and_purge
 from fieldvault.storage.models import VaultIdentity, WrappedDataKey
@@ -48,6 +51,15 @@ def vault_ciphertext(services: Services, study_id: str, code: str) -> list[bytes
     return sealed + wrapped
 
 
+def pieces_of(services: Services, study_id: str, code: str) -> list[bytes]:
+    """Every 16-byte piece of the sealed identity and the wrapped data keys of ``code``."""
+    return [
+        token[i : i + PIECE]
+        for token in vault_ciphertext(services, study_id, code)
+        for i in range(0, len(token) - PIECE + 1, PIECE)
+    ]
+
+
 def needles_of(services: Services, study_id: str, n: int, code: str) -> list[bytes]:
     """What must not survive: the identity in the clear, and every piece of its ciphertext."""
     who = identity(n)
@@ -57,12 +69,7 @@ def needles_of(services: Services, study_id: str, n: int, code: str) -> list[byt
         if s
         for enc in ("utf-8", "utf-16-le")
     ]
-    pieces = [
-        token[i : i + PIECE]
-        for token in vault_ciphertext(services, study_id, code)
-        for i in range(0, len(token) - PIECE + 1, PIECE)
-    ]
-    return plain + pieces
+    return plain + pieces_of(services, study_id, code)
 
 
 def remnants(root: Path, needles: list[bytes]) -> list[tuple[str, int]]:
@@ -141,6 +148,31 @@ def test_the_deadline_deletion_leaves_no_remnant_in_any_file_of_the_data_dir(
 
     assert sorted(report.deleted[study_id]) == sorted(codes)
     assert remnants(tmp_path, needles) == []
+    if backend == "postgresql":
+        after = vault_filenodes(services)
+        assert all(after[name] != before[name] for name in before)
+
+
+def test_a_key_rotation_leaves_no_copy_of_what_was_sealed_under_the_retired_keys(
+    services: Services, study_id: str, backend: str, tmp_path: Path
+) -> None:
+    code = add_informant(services, study_id, 1)
+    old_ciphertext = pieces_of(services, study_id, code)
+    env = {
+        "FIELDVAULT_DATA_DIR": str(services.settings.data_dir),
+        "FIELDVAULT_DATABASE_URL": services.settings.research_url,
+        "FIELDVAULT_VAULT_URL": services.settings.linkage_url,
+    }
+    register_commands(cli)
+    if backend == "postgresql":
+        before = vault_filenodes(services)
+    for which in ("linkage", "content"):
+        result = CliRunner().invoke(cli, ["keys", "rotate", which], env=env)
+        assert result.exit_code == 0, result.output
+
+    # Re-sealed and re-wrapped under the new keys: the old ciphertext is nowhere on disk.
+    assert pieces_of(services, study_id, code)[0] not in old_ciphertext
+    assert remnants(tmp_path, old_ciphertext) == []
     if backend == "postgresql":
         after = vault_filenodes(services)
         assert all(after[name] != before[name] for name in before)

@@ -93,3 +93,31 @@ def test_both_environments_can_share_one_database_in_a_pinch(research_url: str) 
 def test_an_unknown_database_name_is_refused(research_url: str) -> None:
     with pytest.raises(ValueError, match="unknown database"):
         migrate.upgrade(research_url, "linkage")  # type: ignore[arg-type]
+
+
+def test_api_tokens_made_before_expiry_existed_get_90_days_from_their_creation(
+    research_url: str,
+) -> None:
+    migrate.upgrade(research_url, "research", "0008")
+    engine = make_engine(research_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO studies (id, title, definition_toml, definition_sha256, "
+                    "timezone, project_end, processing_end, created_at) VALUES ('s', 't', '', "
+                    "'', 'Europe/Oslo', '2030-01-01', '2030-01-01', '2026-01-01 10:00:00')"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO api_tokens (study_id, label, token_hash, created_at) "
+                    "VALUES ('s', 'old', 'h', '2026-01-01 10:00:00')"
+                )
+            )
+        migrate.upgrade(research_url, "research")
+        with engine.connect() as connection:
+            expires = connection.execute(text("SELECT expires_at FROM api_tokens")).scalar_one()
+        assert str(expires).startswith("2026-04-01 10:00:00")
+    finally:
+        engine.dispose()

@@ -51,7 +51,9 @@ def test_api_tokens_are_printed_once_kept_as_hashes_and_revocable(tmp_path: Path
     made = fv("researcher", "api-token", STUDY, "--label", "IH laptop")
     token = made.stdout.strip()
     assert re.fullmatch(r"fvt_[A-Za-z0-9_-]{43}", token)
-    assert "shown only now" in made.stderr
+    assert "shown only now" in made.stderr and "expires in 90 days" in made.stderr
+    short = fv("researcher", "api-token", STUDY, "--label", "visit", "--expires", "7")
+    assert "expires in 7 days" in short.stderr
     again = fv("researcher", "api-token", STUDY, "--label", "IH laptop", ok=False)
     assert "revoke it first" in again.stderr
     assert "give --label" in fv("researcher", "api-token", STUDY, ok=False).stderr
@@ -66,7 +68,7 @@ def test_api_tokens_are_printed_once_kept_as_hashes_and_revocable(tmp_path: Path
     settings = load_settings(environ={}, data_dir=fv.data_dir)
     services = open_services(settings)
     with transaction(services.research) as session:
-        assert session.scalar(select(func.count()).select_from(ApiToken)) == 1
+        assert session.scalar(select(func.count()).select_from(ApiToken)) == 2
     services.close()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import functools
 import logging
 import time
@@ -19,7 +20,15 @@ from yarl import URL
 from fieldvault.domain import api_tokens
 from fieldvault.storage import audit
 from fieldvault.storage.db import transaction
-from fieldvault.storage.models import AuditEvent, BlobObject, Recording, TranscriptionJob
+from fieldvault.storage.models import (
+    ApiToken,
+    AuditEvent,
+    BlobObject,
+    Recording,
+    Study,
+    TranscriptionJob,
+    as_utc,
+)
 from fieldvault.storage.services import Services
 from fieldvault.web.app import create_app
 from fieldvault.web.limits import WebLimits
@@ -39,7 +48,7 @@ def _serve(services: Services, scenario: Scenario, **app_options: Any) -> None:
     """Run ``scenario`` against the app served as ``fieldvault web`` serves it, on loopback."""
 
     async def main() -> None:
-        runner = make_runner(create_app(services, clock=lambda: NOW, **app_options))
+        runner = make_runner(create_app(services, **({"clock": lambda: NOW} | app_options)))
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
@@ -265,3 +274,60 @@ def test_a_multipart_upload_without_a_boundary_is_answered_400_with_what_to_do(
 
     _serve(services, scenario)
     _assert_nothing_kept(services)
+
+
+def _empty_upload_status(services: Services, study_id: str, token: str, now: dt.datetime) -> Any:
+    """(status, body) of an upload with no file, as the server sees it at ``now``."""
+    code = participant(services, study_id)
+    answers: list[tuple[int, dict[str, Any]]] = []
+
+    async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
+        form = aiohttp.FormData(default_to_multipart=True)
+        form.add_field("language", "en")
+        response = await http.post(
+            PATH.format(study=study_id, code=code),
+            data=form,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        answers.append((response.status, await response.json()))
+
+    _serve(services, scenario, clock=lambda: now)
+    return answers[0]
+
+
+def test_an_api_token_is_refused_once_it_has_expired(services: Services, study_id: str) -> None:
+    with transaction(services.research) as session:
+        token = api_tokens.create_token(
+            session, study_id, "IH laptop", NOW, valid_for=dt.timedelta(days=30)
+        )
+    day_29, day_30 = NOW + dt.timedelta(days=29), NOW + dt.timedelta(days=30)
+    # Still valid on day 29: the token passes, the empty form is what is refused.
+    assert _empty_upload_status(services, study_id, token, day_29)[0] == 422
+    status, body = _empty_upload_status(services, study_id, token, day_30)
+    assert status == 401 and "expired on 2021-03-31" in body["message"]
+    assert "api-token" in body["message"]  # the advice: how to make a new one
+
+
+def test_an_api_token_is_refused_once_its_study_has_ended(
+    services: Services, study_id: str
+) -> None:
+    token = _token(services, study_id, "IH laptop")
+    with transaction(services.research) as session:
+        study = session.get(Study, study_id)
+        assert study is not None
+        study.ended_at = NOW  # what the deletion sweep sets at the end of the study
+    status, body = _empty_upload_status(services, study_id, token, NOW)
+    assert status == 401 and "study has ended" in body["message"]
+    with (
+        transaction(services.research) as session,
+        pytest.raises(api_tokens.ApiTokenError, match="no new API tokens"),
+    ):
+        api_tokens.create_token(session, study_id, "new laptop", NOW)
+
+
+def test_a_new_api_token_is_valid_for_90_days_by_default(services: Services, study_id: str) -> None:
+    _token(services, study_id, "IH laptop")
+    with transaction(services.research) as session:
+        row = session.scalars(select(ApiToken)).one()
+        assert as_utc(row.expires_at) == NOW + dt.timedelta(days=90)
+    assert services.settings.api_token_days == 90

@@ -69,9 +69,14 @@ async def _until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
             await asyncio.sleep(0.02)
 
 
-def _token(services: Services, study_id: str, label: str = "IH laptop") -> str:
+def _token(
+    services: Services,
+    study_id: str,
+    label: str = "IH laptop",
+    valid_for: dt.timedelta = api_tokens.DEFAULT_VALIDITY,
+) -> str:
     with transaction(services.research) as session:
-        return api_tokens.create_token(session, study_id, label, NOW)
+        return api_tokens.create_token(session, study_id, label, NOW, valid_for=valid_for)
 
 
 def _auth(token: str) -> dict[str, str]:
@@ -211,7 +216,8 @@ def test_an_upload_after_the_study_end_date_is_refused_with_409(
     services: Services, study_id: str
 ) -> None:
     code = participant(services, study_id)
-    token = _token(services, study_id)
+    # Valid beyond the end date (a default token made on NOW expires in May).
+    token = _token(services, study_id, valid_for=dt.timedelta(days=365))
     after_the_end = dt.datetime(2021, 7, 1, 8, 0, tzinfo=dt.UTC)  # processing_end 2021-06-30
 
     async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
@@ -446,8 +452,8 @@ def test_api_tokens_are_stored_as_hashes_and_audited_without_the_secret(
         everything = json.dumps([e.details for e in events])
         assert token not in everything and again not in everything
         with pytest.raises(api_tokens.InvalidApiToken):
-            api_tokens.authorise(session, token, study_id)
-        assert api_tokens.authorise(session, again, study_id).label == "IH laptop"
+            api_tokens.authorise(session, token, study_id, NOW)
+        assert api_tokens.authorise(session, again, study_id, NOW).label == "IH laptop"
     for path in Path(services.settings.data_dir).rglob("*.sqlite3*"):
         assert token.encode() not in path.read_bytes()
 
