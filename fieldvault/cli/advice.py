@@ -26,6 +26,14 @@ ADVICE: dict[str, str] = {
         "if Sikt has approved an end date later than {processing_end}, "
         "run `fieldvault study extend` first"
     ),
+    "recording.too-long": (
+        "cut it into parts (e.g. `ffmpeg -i FILE -f segment -segment_time 3600 -c copy "
+        "part%02d.EXT`) and upload each, or raise FIELDVAULT_MAX_RECORDING_HOURS"
+    ),
+    "recording.too-many-tracks": (
+        "upload at most {limit} files (one per speaker) per recording, or raise "
+        "FIELDVAULT_MAX_RECORDING_TRACKS"
+    ),
     "transcript.not_found": "`fieldvault jobs {study_id}` shows the transcription jobs",
     # The study's pseudonymisation (domain/redaction/).
     "review.nothing_waiting": "`fieldvault jobs {study_id}` shows the transcription jobs",

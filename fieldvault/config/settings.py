@@ -194,6 +194,20 @@ class Settings(BaseSettings):
         ge=0,
         description="faster-whisper: speech chunks decoded together; 0 = one after another.",
     )
+    max_recording_hours: float = Field(
+        default=6.0,
+        gt=0,
+        le=48,
+        description="Longest recording accepted, in hours (a long interview is 2-3); checked "
+        "at intake and again by the worker before it decodes.",
+    )
+    max_recording_tracks: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="Most audio files (per-speaker tracks) one recording may have, and most "
+        "audio streams one file may hold.",
+    )
 
     @field_validator("timezone")
     @classmethod

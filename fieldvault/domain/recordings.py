@@ -19,6 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from fieldvault.config.languages import UnknownLanguage, interview_language
+from fieldvault.config.settings import Settings
 from fieldvault.config.study import StudyDefinition
 from fieldvault.domain import consent
 from fieldvault.domain.consent import State
@@ -27,7 +28,7 @@ from fieldvault.domain.participants import get_participant
 from fieldvault.domain.retention.deadlines import study_deadline
 from fieldvault.domain.studies import get_study, load_definition
 from fieldvault.errors import NotFoundError
-from fieldvault.media.probe import AudioInfo, AudioProblem, StreamReader, probe
+from fieldvault.media.probe import AudioInfo, AudioLimits, AudioProblem, StreamReader, probe
 from fieldvault.storage import audit
 from fieldvault.storage.content import BlobKind, ContentStore
 from fieldvault.storage.crypto import DecryptionError
@@ -95,6 +96,7 @@ def accept_recording(
     if not files:
         raise RecordingRefused("no audio file given")
     language = _check_intake(research, study_id, code, language, source, len(files), now)
+    _check_track_count(services, study_id, code, source, len(files), now)
     reserved: list[BlobObject] = []
     try:
         tracks = _receive_tracks(services, study_id, code, files, reserved, now)
@@ -104,6 +106,34 @@ def accept_recording(
         if isinstance(exc, RecordingRefused):
             _audit_refusal(research, study_id, code, source, exc.reason, len(files), now)
         raise
+
+
+def recording_limits(settings: Settings) -> AudioLimits:
+    """What one recording may hold (the settings' duration and track limits), for the probe."""
+    return AudioLimits(
+        max_duration_s=settings.max_recording_hours * 3600,
+        max_streams=settings.max_recording_tracks,
+    )
+
+
+def _check_track_count(
+    services: Services, study_id: str, code: str, source: str, file_count: int, now: dt.datetime
+) -> None:
+    """Refuse, before anything is stored, more files than a recording may have tracks."""
+    most = services.settings.max_recording_tracks
+    if file_count > most:
+        _audit_refusal(
+            services.research, study_id, code, source, "too-many-tracks", file_count, now
+        )
+        raise _too_many_tracks(str(file_count), most)
+
+
+def _too_many_tracks(count: str, most: int) -> RecordingRefused:
+    return RecordingRefused(
+        f"{count} audio files; a recording may have at most {most} tracks (one file per speaker)",
+        "too-many-tracks",
+        limit=most,
+    )
 
 
 def _check_intake(
@@ -149,7 +179,10 @@ def _receive_tracks(
     """
     content = services.content
     tracks = []
-    for name, fh in files:
+    most = services.settings.max_recording_tracks
+    for position, (name, fh) in enumerate(files):
+        if position >= most:  # a streamed upload's files are counted as they arrive
+            raise _too_many_tracks(f"more than {most}", most)
         with transaction(services.research) as session:
             participant = get_participant(session, study_id, code)
             obj = content.reserve(
@@ -163,9 +196,9 @@ def _receive_tracks(
         reserved.append(obj)
         try:
             obj.plaintext_size = content.fill(obj, fh)
-            info = _probe_stored(content, obj)
+            info = _probe_stored(content, obj, recording_limits(services.settings))
         except AudioProblem as exc:
-            raise RecordingRefused(f"file {name!r} {exc}") from exc
+            raise RecordingRefused(f"file {name!r} {exc}", exc.reason, **exc.facts) from exc
         except DecryptionError:
             # The data key went while the file arrived: a withdrawal shredded it.
             raise _withdrawn_meanwhile(code) from None
@@ -313,12 +346,12 @@ def _ended(session: Session, study_id: str, now: dt.datetime) -> RecordingRefuse
     )
 
 
-def _probe_stored(content: ContentStore, obj: BlobObject) -> AudioInfo:
+def _probe_stored(content: ContentStore, obj: BlobObject, limits: AudioLimits) -> AudioInfo:
     # Probing the stored ciphertext, decrypted in memory, checks exactly what was kept and works
     # for streams that cannot be rewound (bot and web uploads).
     reader = StreamReader(lambda: content.read(obj), obj.plaintext_size)
     try:
-        return probe(reader)  # type: ignore[arg-type]
+        return probe(reader, limits)  # type: ignore[arg-type]
     finally:
         reader.close()
 

@@ -9,6 +9,8 @@ from typing import BinaryIO
 
 import av
 
+from fieldvault.errors import FieldvaultError
+
 SAMPLE_RATE = 16000  # what Whisper expects
 ACCEPTED_CONTAINERS = frozenset(
     {"mov,mp4,m4a,3gp,3g2,mj2", "mp3", "wav", "ogg", "matroska,webm", "flac"}
@@ -18,8 +20,81 @@ ACCEPTED_LABEL = "m4a/mp4, mp3, wav, ogg/opus, webm or flac"
 TRUNCATION_TOLERANCE_S = 1.0
 
 
-class AudioProblem(Exception):
+# Limits on what one file may claim or hold, so that probing a forged or absurd file is bounded
+# work: the probe refuses at the first limit passed instead of decoding on.
+MAX_CHANNELS = 32  # a multitrack field recorder has 8-16; Opus' header allows 255
+MAX_SAMPLE_RATE = 384_000
+# Demuxer packets read per second of allowed duration: Opus' shortest frame is 2.5 ms (400 a
+# second); ordinary recordings have 10-50. Tiny forged packets cannot make the probe run on.
+PACKETS_PER_S = 400
+PACKETS_SLACK = 10_000
+
+
+class AudioProblem(FieldvaultError):
     """What is wrong with an audio file, in words a researcher understands."""
+
+    code = "audio.bad"
+    reason = "bad-audio"  # the intake's refusal reason, in the audit chain
+
+
+class AudioTooLong(AudioProblem):
+    """The audio lasts longer than one recording may (``limit_s``)."""
+
+    code = "audio.too_long"
+    reason = "too-long"
+
+
+class AudioTooManyStreams(AudioProblem):
+    """The file holds more audio streams than one recording may have tracks."""
+
+    code = "audio.too_many_streams"
+    reason = "too-many-tracks"
+
+
+def describe_duration(seconds: float) -> str:
+    """``7 h 05 min``, ``12 min 30 s`` or ``4.5 s``: a duration as a researcher reads it."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    whole = int(seconds)
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    return f"{whole // 3600} h {whole // 60 % 60:02d} min"
+
+
+@dataclass(frozen=True)
+class AudioLimits:
+    """How much one file may hold (the settings' recording limits and the fixed ones above)."""
+
+    max_duration_s: float = 6 * 3600.0
+    max_streams: int = 8
+    max_channels: int = MAX_CHANNELS
+
+    @property
+    def max_packets(self) -> int:
+        """The most demuxer packets the probe reads before it refuses the file."""
+        return int(self.max_duration_s * PACKETS_PER_S) + PACKETS_SLACK
+
+    def too_long(self, seconds: float, *, claimed: bool = False) -> AudioTooLong:
+        """The refusal of audio that lasts (or whose header says it lasts) ``seconds``."""
+        limit = describe_duration(self.max_duration_s)
+        said = "its header says it lasts" if claimed else "lasts"
+        return AudioTooLong(
+            f"{said} {describe_duration(seconds)}, longer than the limit of {limit} per recording",
+            duration_s=round(seconds, 1),
+            limit_s=self.max_duration_s,
+        )
+
+    def stopped(self) -> AudioTooLong:
+        """The refusal of audio whose decoding passed the limit (and stopped there)."""
+        limit = describe_duration(self.max_duration_s)
+        return AudioTooLong(
+            f"lasts more than {limit}, the limit per recording (decoding stopped there)",
+            duration_s=round(self.max_duration_s, 1),
+            limit_s=self.max_duration_s,
+        )
+
+
+DEFAULT_LIMITS = AudioLimits()
 
 
 @dataclass(frozen=True)
@@ -142,6 +217,78 @@ def _truncation(file: BinaryIO, fmt: str, size: int) -> str | None:
     return None
 
 
+def _check_claims(
+    container: av.container.InputContainer,
+    stream: av.audio.stream.AudioStream,
+    declared: float | None,
+    limits: AudioLimits,
+) -> None:
+    """Refuse, before decoding, a file whose header claims more than a recording may hold.
+
+    A forged header can understate as well, so decoding is bounded too (``_decode_bounded``);
+    one that overstates is either too long or truncated, and refused either way.
+    """
+    streams = len(container.streams.audio)
+    if streams > limits.max_streams:
+        raise AudioTooManyStreams(
+            f"holds {streams} audio streams; a recording may have at most "
+            f"{limits.max_streams} tracks",
+            streams=streams,
+            limit=limits.max_streams,
+        )
+    if stream.codec_context is None:  # a codec FFmpeg does not know
+        raise AudioProblem(f"holds audio in a codec that cannot be decoded ({ACCEPTED_LABEL})")
+    channels = stream.codec_context.channels or 0
+    if channels > limits.max_channels:
+        raise AudioProblem(
+            f"declares {channels} audio channels; at most {limits.max_channels} are accepted"
+        )
+    rate = stream.codec_context.sample_rate or 0
+    if rate > MAX_SAMPLE_RATE:
+        raise AudioProblem(f"declares an impossible sample rate ({rate} Hz)")
+    slack = max(TRUNCATION_TOLERANCE_S, 0.02 * limits.max_duration_s)
+    if declared is not None and declared > limits.max_duration_s + slack:
+        raise limits.too_long(declared, claimed=True)
+
+
+def _decode_bounded(
+    container: av.container.InputContainer,
+    stream: av.audio.stream.AudioStream,
+    limits: AudioLimits,
+) -> float:
+    """Decode ``stream`` to its end, or refuse at the first limit passed; where the audio ends."""
+    decoded_end = 0.0  # by the frames' timestamps
+    heard = 0.0  # by the samples decoded
+    packets = 0
+    try:
+        for packet in container.demux(stream):
+            packets += 1
+            if packets > limits.max_packets:
+                raise AudioProblem(
+                    f"holds more than {limits.max_packets} audio packets, far more than "
+                    f"{describe_duration(limits.max_duration_s)} of audio has"
+                )
+            for frame in packet.decode():
+                rate = frame.sample_rate
+                if rate <= 0 or rate > MAX_SAMPLE_RATE:
+                    raise AudioProblem(f"holds audio at an impossible sample rate ({rate} Hz)")
+                if frame.layout.nb_channels > limits.max_channels:
+                    raise AudioProblem(
+                        f"holds audio of {frame.layout.nb_channels} channels; at most "
+                        f"{limits.max_channels} are accepted"
+                    )
+                heard += frame.samples / rate
+                if frame.time is not None:
+                    decoded_end = max(decoded_end, frame.time + frame.samples / rate)
+                if max(heard, decoded_end) > limits.max_duration_s:
+                    raise limits.stopped()
+    except av.error.FFmpegError as exc:
+        raise AudioProblem(f"is corrupt after {decoded_end:.1f} s ({exc.strerror})") from exc
+    if heard <= 0.0 or decoded_end <= 0.0:
+        raise AudioProblem("holds no decodable audio (empty or corrupt)")
+    return decoded_end
+
+
 NOT_READABLE = "is not a readable audio file: corrupt, truncated or not audio"
 # A playlist or a concat script makes FFmpeg open the files (or URLs) it names.
 _PLAYLISTS = (b"#EXTM3U", b"ffconcat", b"[playlist]", b"<?xml", b"#EXT-X-")
@@ -186,8 +333,12 @@ def sniff_format(file: BinaryIO) -> str:
     raise AudioProblem(f"{NOT_READABLE} ({ACCEPTED_LABEL} expected)")
 
 
-def probe(file: BinaryIO) -> AudioInfo:
-    """Open, demux and decode all of ``file``; AudioProblem when it is not sound, whole audio."""
+def probe(file: BinaryIO, limits: AudioLimits = DEFAULT_LIMITS) -> AudioInfo:
+    """Open, demux and decode all of ``file``; AudioProblem when it is not sound, whole audio.
+
+    The work is bounded by ``limits``: a header that claims too much is refused before any
+    decoding, and decoding stops at the first limit passed (duration, packets, channels).
+    """
     size = _size(file)
     if size == 0:
         raise AudioProblem("is empty (0 bytes)")
@@ -207,17 +358,8 @@ def probe(file: BinaryIO) -> AudioInfo:
             raise AudioProblem(f"format {fmt!r} is not accepted ({ACCEPTED_LABEL} expected)")
         stream = container.streams.audio[0]
         declared = float(container.duration) / av.time_base if container.duration else None
-        decoded_end = 0.0
-        frames = 0
-        try:
-            for frame in container.decode(stream):
-                frames += 1
-                if frame.time is not None:
-                    decoded_end = max(decoded_end, frame.time + frame.samples / frame.sample_rate)
-        except av.error.FFmpegError as exc:
-            raise AudioProblem(f"is corrupt after {decoded_end:.1f} s ({exc.strerror})") from exc
-        if frames == 0 or decoded_end <= 0.0:
-            raise AudioProblem("holds no decodable audio (empty or corrupt)")
+        _check_claims(container, stream, declared, limits)
+        decoded_end = _decode_bounded(container, stream, limits)
         if declared is not None and declared - decoded_end > max(
             TRUNCATION_TOLERANCE_S, 0.02 * declared
         ):

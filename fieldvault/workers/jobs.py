@@ -32,9 +32,9 @@ from sqlalchemy.orm import Session
 
 from fieldvault.domain import consent
 from fieldvault.domain.consent import State
-from fieldvault.domain.recordings import speaker_label
-from fieldvault.media.decode import decode
-from fieldvault.media.probe import StreamReader
+from fieldvault.domain.recordings import recording_limits, speaker_label
+from fieldvault.media.decode import decode_pieces
+from fieldvault.media.probe import AudioProblem, AudioTooLong, AudioTooManyStreams, StreamReader
 from fieldvault.storage import audit
 from fieldvault.storage.content import BlobKind
 from fieldvault.storage.db import transaction
@@ -58,7 +58,7 @@ from fieldvault.workers.leases import (
     claim,
     worker_id,
 )
-from fieldvault.workers.transcription import Engine, Segment
+from fieldvault.workers.transcription import Engine, Segment, placed
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class Outcome:
     """What running a job did."""
 
     job_id: int
-    status: str  # done | skipped | already-done
+    status: str  # done | skipped | already-done | failed (over a limit)
     segments: int = 0
     suspects: int = 0
     transcript_id: int | None = None  # set when done: the pseudonymise job follows on it
@@ -125,6 +125,8 @@ def run_transcription(services: Services, engine: Engine, job_id: int) -> Outcom
             reason = discard_reason(session, job.recording_id) if job is not None else None
         if reason is not None:
             return _discard(services, job_id, me, reason)
+        if isinstance(exc, AudioProblem):  # over a limit: retrying cannot help
+            return _refuse(services, job_id, me, exc)
         _record_failure(services, job_id, me, exc)
         raise
 
@@ -152,6 +154,42 @@ def _discard(services: Services, job_id: int, me: str, reason: str) -> Outcome:
         )
     log.info("job %s: result discarded (%s)", job_id, reason)
     return Outcome(job_id, reason)
+
+
+def _refuse(services: Services, job_id: int, me: str, problem: AudioProblem) -> Outcome:
+    """End a job whose recording is over a limit: state ``failed``, the reason, no retry."""
+    with transaction(services.research) as session:
+        job = session.get(TranscriptionJob, job_id)
+        if job is None or job.claimed_by != me:
+            return Outcome(job_id, "skipped")
+        job.state, job.finished_at, job.claimed_by, job.lease_until = "failed", utcnow(), None, None
+        job.eta_s = None
+        # The limits' own words (durations and counts), never a decoder's.
+        job.error = f"attempt {job.attempts}: refused: {problem}"
+    log.warning("job %s: refused (%s)", job_id, problem)
+    return Outcome(job_id, "failed")
+
+
+def _over_limits(
+    services: Services, tracks: Sequence[tuple[RecordingTrack, BlobObject]]
+) -> AudioProblem | None:
+    """Why a recording (kept before today's limits) may not be decoded, or None when it may."""
+    limits = recording_limits(services.settings)
+    if len(tracks) > limits.max_streams:
+        return AudioTooManyStreams(
+            f"has {len(tracks)} tracks; a recording may have at most {limits.max_streams}",
+            streams=len(tracks),
+            limit=limits.max_streams,
+        )
+    for track, _ in tracks:
+        if track.duration_s > limits.max_duration_s:
+            over = limits.too_long(track.duration_s)
+            return AudioTooLong(
+                f"track {track.position + 1} {over}",
+                duration_s=round(track.duration_s, 1),
+                limit_s=limits.max_duration_s,
+            )
+    return None
 
 
 def _record_failure(services: Services, job_id: int, me: str, exc: Exception) -> None:
@@ -190,6 +228,9 @@ def _run_claimed(services: Services, engine: Engine, job_id: int, me: str) -> Ou
     if already is not None:
         _finish(services, job_id, me)
         return Outcome(job_id, "already-done")
+    over = _over_limits(services, tracks)
+    if over is not None:
+        raise over
 
     heartbeat = Heartbeat(services, job_id, me)
     heartbeat.start()
@@ -268,24 +309,34 @@ def _hear(
     last_update = 0.0
     segments: list[Segment] = []
     detected = recording.language
+    limits = recording_limits(services.settings)
     for track, obj in tracks:
+        language = recording.language
+        heard_until = 0.0  # where the last segment of the track so far ends
         reader = StreamReader(partial(services.content.read, obj), obj.plaintext_size)
+        # Piece by piece (about ten minutes each), so memory does not grow with the duration.
+        pieces = decode_pieces(reader, limits=limits)  # type: ignore[arg-type]
         try:
-            audio = decode(reader)  # type: ignore[arg-type]
+            for piece in pieces:
+                result = engine.transcribe(piece.samples, language)
+                language = language or result.language  # later pieces: the language heard
+                detected = detected or result.language
+                offset_s = piece.offset_s
+                del piece  # the engine holds the samples while its segments are read
+                # The lazy generator runs here, in this process.
+                for segment in placed(result.segments, offset_s, heard_until):
+                    heard_until = max(heard_until, segment.end)
+                    segment.speaker = speaker_label(track.position, len(tracks))
+                    segments.append(segment)
+                    if run.heartbeat.lost:
+                        raise LostLease()
+                    if time.monotonic() - last_update >= PROGRESS_EVERY_S:
+                        last_update = time.monotonic()
+                        share = (done_before + segment.end) / total
+                        _progress(services, run.job_id, run.me, share, started, recording.id)
         finally:
+            pieces.close()
             reader.close()
-        result = engine.transcribe(audio, recording.language)
-        del audio
-        detected = detected or result.language
-        for segment in result.segments:  # the lazy generator runs here, in this process
-            segment.speaker = speaker_label(track.position, len(tracks))
-            segments.append(segment)
-            if run.heartbeat.lost:
-                raise LostLease()
-            if time.monotonic() - last_update >= PROGRESS_EVERY_S:
-                last_update = time.monotonic()
-                share = (done_before + segment.end) / total
-                _progress(services, run.job_id, run.me, share, started, recording.id)
         done_before += track.duration_s
     segments.sort(key=lambda s: (s.start, s.speaker))
     return segments, detected

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import re
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from fieldvault.media.decode import SAMPLE_RATE
+from fieldvault.media.decode import PIECE_S, SAMPLE_RATE, quiet_cut
 
 # The engines (faster_whisper with CTranslate2 and onnxruntime, openai-whisper with torch) are
 # imported where a model is loaded or the VAD runs, never at module level: every fieldvault
@@ -49,9 +49,7 @@ BATCHED_VAD: dict[str, Any] = {
 
 # faster-whisper computes the log-mel spectrogram of everything it is given at once (about
 # 1.2 GB of STFT for an hour), so long recordings are transcribed in pieces of about ten
-# minutes, cut in the quietest half second near each boundary.
-PIECE_S = 600
-CUT_SEARCH_S = 15
+# minutes (media/decode.py PIECE_S), cut in the quietest half second near each boundary.
 
 
 @dataclass
@@ -325,19 +323,27 @@ class FasterWhisperEngine:
             )
 
 
-def split_points(audio: npt.NDArray[np.float32], piece_s: int = PIECE_S) -> list[int]:
+def split_points(audio: npt.NDArray[np.float32], piece_s: float = PIECE_S) -> list[int]:
     """Sample indices that cut ``audio`` into pieces of about ``piece_s``, in quiet places."""
-    step, search, window = piece_s * SAMPLE_RATE, CUT_SEARCH_S * SAMPLE_RATE, SAMPLE_RATE // 2
-    hop = SAMPLE_RATE // 10
+    step = int(piece_s * SAMPLE_RATE)
     cuts = [0]
     # The last piece may be up to 1.5 pieces long rather than a short tail.
     while len(audio) - cuts[-1] > step * 3 // 2:
-        lo = cuts[-1] + step - search
-        power = audio[lo : lo + 2 * search].astype(np.float64) ** 2
-        energies = [power[i : i + window].sum() for i in range(0, len(power) - window, hop)]
-        cuts.append(lo + int(np.argmin(energies)) * hop + window // 2)
+        cuts.append(cuts[-1] + quiet_cut(audio[cuts[-1] :], piece_s))
     cuts.append(len(audio))
     return cuts
+
+
+def placed(segments: Iterable[Segment], offset_s: float, after_s: float) -> Iterator[Segment]:
+    """A piece's segments moved to where it starts (``offset_s``), none before ``after_s``.
+
+    ``after_s`` is where the previous piece's last segment ended: a segment Whisper let run past
+    its piece's end must not overlap the next piece's, and times never go back.
+    """
+    for segment in segments:
+        segment.start = max(segment.start + offset_s, after_s)
+        segment.end = max(segment.end + offset_s, segment.start)
+        yield segment
 
 
 class OpenAIWhisperEngine:

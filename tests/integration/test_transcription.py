@@ -7,6 +7,7 @@ PostgreSQL. The model is assembled once per session from the pinned weight packa
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import re
 import signal
@@ -16,6 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 
@@ -30,6 +32,7 @@ from fieldvault.storage.services import Services
 from fieldvault.workers import jobs, weights
 from fieldvault.workers.queue import Worker, build_engine, build_huey
 from fieldvault.workers.transcription import Engine
+from tests.audio_files import encoded
 
 from .conftest import NOW
 from .recording_helpers import DATA, decode_pcm, participant, wav_bytes
@@ -376,3 +379,30 @@ def test_the_batched_engine_gives_exactly_what_faster_whisper_gives_with_its_own
     assert [(round(s.start, 3), round(s.end, 3), s.text) for s in ours] == expected
     # Ours also kept the VAD's speech chunks: every segment knows how much of it was speech.
     assert all(s.speech_share is not None and s.speech_share > 0.5 for s in ours)
+
+
+def test_a_recording_longer_than_a_piece_is_heard_as_the_engine_hears_it_whole(
+    services: Services, study_id: str, engine: Engine
+) -> None:
+    # Speech, sixteen minutes of silence, speech: the worker decodes and transcribes it in two
+    # pieces (media/decode.py), the engine cuts the whole array in the same quiet place.
+    speech = decode_pcm(DATA / "interview_en.ogg")
+    gap = np.zeros(16 * 60 * 16000, dtype=np.int16)
+    pcm = np.concatenate([speech, gap, speech])
+    code = participant(services, study_id)
+    files = [("long.flac", io.BytesIO(encoded(pcm, "flac", "flac")))]
+    accept_recording(
+        services, study_id=study_id, code=code, files=files, language="en", source="cli", now=NOW
+    )
+    with transaction(services.research) as session:
+        job_id = session.scalars(select(TranscriptionJob.id)).one()
+    assert jobs.run_transcription(services, engine, job_id).status == "done"
+    with transaction(services.research) as session:
+        [doc] = read_transcripts(session, services.content, study_id, code)
+    ours = [(round(s["start"], 3), round(s["end"], 3), s["text"]) for s in doc["segments"]]
+    whole = engine.transcribe(pcm.astype(np.float32) / 32768, "en")
+    expected = [(round(s.start, 3), round(s.end, 3), s.text) for s in whole.segments]
+    assert ours == expected
+    later = [start for start, _, _ in ours if start > 16 * 60]
+    assert later and len(later) < len(ours)  # both clips heard, the second at its place
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(ours))
