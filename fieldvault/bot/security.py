@@ -35,13 +35,13 @@ class BotKeys:
 
     def __init__(self, lookups: LookupKeys) -> None:
         """Use the chat, account and button keys of ``lookups``."""
-        self._chat = lookups.chat
+        self._lookups = lookups
         self._button = lookups.button
         self._user = lookups.account
 
     def chat_key(self, chat_id: int) -> str:
         """The research database's name for a chat: HMAC-SHA256 of its id, hex."""
-        return hmac.new(self._chat, str(chat_id).encode(), hashlib.sha256).hexdigest()
+        return self._lookups.chat_key(chat_id)
 
     def user_key(self, user_id: int) -> str:
         """The research database's name for a Telegram account (researcher links)."""

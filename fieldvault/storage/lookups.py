@@ -18,6 +18,7 @@ linkage key itself is not copied.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,12 @@ class LookupKeys:
     @classmethod
     def load(cls, path: Path) -> LookupKeys:
         """Load the lookup key file; refuse it when missing, open to others or incomplete."""
+        if not path.exists():
+            raise ConfigError(
+                f"the lookup key file {path} does not exist; without it the bot recognises no "
+                "informant or researcher: restore it from where you keep the key files (a data "
+                "folder made before fieldvault had this file gets it from `fieldvault init`)"
+            )
         keyset = load_key_file(path, PURPOSE)
         if set(keyset.ids) != LOOKUPS:
             raise ConfigError(
@@ -75,6 +82,10 @@ class LookupKeys:
                 f"{', '.join(sorted(LOOKUPS))}); restore it from your backup"
             )
         return cls(**{name: keyset.get(name) for name in LOOKUPS})
+
+    def chat_key(self, chat_id: int) -> str:
+        """The research database's name for a Telegram chat: HMAC-SHA256 of its id, hex."""
+        return hmac.new(self.chat, str(chat_id).encode(), hashlib.sha256).hexdigest()
 
 
 def create_lookup_key_file(path: Path, keys: LookupKeys) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hmac
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -13,11 +15,12 @@ from fieldvault.config.settings import Settings
 from fieldvault.errors import ConfigError
 from fieldvault.storage import migrate
 from fieldvault.storage.audit_checkpoints import AuditCheckpoints, open_audit, prepare_audit
-from fieldvault.storage.blobs import BlobStore, LocalBlobStore
+from fieldvault.storage.blobs import LocalBlobStore
 from fieldvault.storage.content import ContentStore, DataKeys
 from fieldvault.storage.db import VaultBase, make_engine, scrub, session_factory
 from fieldvault.storage.keys import KeyRing, create_key_file
 from fieldvault.storage.lookups import LookupKeys, create_lookup_key_file
+from fieldvault.storage.models import BotConversation, Participant
 from fieldvault.storage.vault import LinkageVault
 
 
@@ -88,14 +91,12 @@ def initialise(settings: Settings) -> InitReport:
         created.append(True)
     # Loading checks both files (modes, purposes, distinct secrets) before any database exists.
     ring = KeyRing.load(settings.linkage_key_path, settings.content_key_path)
-    lookups = _create_lookup_keys(settings, ring, older=not created[0])
     settings.blob_path.mkdir(parents=True, exist_ok=True, mode=0o700)
     migrate.upgrade(settings.research_url, "research")
     migrate.upgrade(settings.linkage_url, "vault")
+    lookups = _create_lookup_keys(settings, ring, older=not created[0])
     # The audit key and the first checkpoint need the migrated research database.
     prepare_audit(settings)
-    if lookups is not None and not created[0]:
-        _rekey_vault_lookups(settings, ring, lookups)
     return InitReport(settings.data_dir, created[0], created[1], lookups is not None)
 
 
@@ -103,15 +104,56 @@ def _create_lookup_keys(settings: Settings, ring: KeyRing, *, older: bool) -> Lo
     """Create the lookup key file when it is missing; the keys written, or None when it was there.
 
     An ``older`` data folder (its linkage key was there already) made its lookups with keys
-    derived from its linkage key: the same keys are written, so every stored lookup stays valid.
+    derived from its linkage key: the same keys are written, so every stored lookup stays valid,
+    once the bot's stored chats confirm them, and the vault's lookups are recomputed under them.
     """
     path = settings.lookup_key_path
     if path.exists():
         return None
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     lookups = LookupKeys.derived_from(ring.linkage.current) if older else LookupKeys.generate()
+    if older:
+        _refuse_keys_that_name_no_chat(settings, ring, lookups)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     create_lookup_key_file(path, lookups)
+    if older:
+        _rekey_vault_lookups(settings, ring, lookups)
     return lookups
+
+
+def _refuse_keys_that_name_no_chat(settings: Settings, ring: KeyRing, lookups: LookupKeys) -> None:
+    """Refuse derived keys when the bot's stored chats (up to 50 checked) are under others.
+
+    A data folder restored without its lookup key file would otherwise get keys that name none
+    of its chats, and every informant would silently be a stranger to the bot.
+    """
+    research_engine = make_engine(settings.research_url)
+    vault_engine = make_engine(settings.linkage_url)
+    try:
+        with session_factory(research_engine)() as session:
+            rows = session.execute(
+                select(BotConversation.chat_key, Participant.study_id, Participant.code)
+                .join(Participant, Participant.id == BotConversation.participant_id)
+                .limit(50)
+            ).all()
+        vault = LinkageVault(session_factory(vault_engine), ring.linkage, lookups.telegram)
+        checked = 0
+        for chat_key, study_id, code in rows:
+            identity = vault.get(study_id, code)
+            if identity is None or identity.telegram_chat_id is None:
+                continue
+            if hmac.compare_digest(chat_key, lookups.chat_key(identity.telegram_chat_id)):
+                return
+            checked += 1
+    finally:
+        research_engine.dispose()
+        vault_engine.dispose()
+    if checked:
+        raise ConfigError(
+            f"the lookup key file {settings.lookup_key_path} is missing, and this data folder's "
+            "Telegram chats were not made with keys fieldvault init could recreate: restore "
+            "lookup.key from where you keep the key files (without it the bot recognises no "
+            "informant or researcher)"
+        )
 
 
 def _rekey_vault_lookups(settings: Settings, ring: KeyRing, lookups: LookupKeys) -> None:
@@ -121,29 +163,6 @@ def _rekey_vault_lookups(settings: Settings, ring: KeyRing, lookups: LookupKeys)
         LinkageVault(session_factory(engine), ring.linkage, lookups.telegram).rekey_lookups()
     finally:
         engine.dispose()
-
-
-def blob_store(settings: Settings) -> BlobStore:
-    """The blob store the settings name: the S3 bucket of ``blob_url``, else the local folder."""
-    location = settings.blob_s3_location
-    if location is None:
-        return LocalBlobStore(settings.blob_path)
-    # Deferred: boto3 is the optional `s3` extra, needed only by installs that use a bucket.
-    try:
-        from fieldvault.storage.s3blobs import S3BlobStore, s3_client
-    except ImportError:
-        raise ConfigError(
-            "FIELDVAULT_BLOB_URL names an S3 bucket, but boto3 is not installed; "
-            "install fieldvault with the `s3` extra"
-        ) from None
-    secret = settings.s3_secret_access_key
-    client = s3_client(
-        endpoint_url=settings.s3_endpoint_url,
-        region=settings.s3_region,
-        access_key_id=settings.s3_access_key_id,
-        secret_access_key=None if secret is None else secret.get_secret_value(),
-    )
-    return S3BlobStore(client, *location)
 
 
 def open_services(settings: Settings) -> Services:
@@ -164,7 +183,7 @@ def open_services(settings: Settings) -> Services:
     research = session_factory(research_engine)
     audit.bind(research)
     vault_sessions = session_factory(vault_engine)
-    blobs = blob_store(settings)
+    blobs = LocalBlobStore(settings.blob_path)
     return Services(
         settings=settings,
         research=research,

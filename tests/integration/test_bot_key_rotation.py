@@ -21,6 +21,7 @@ from fieldvault.cli import cli
 from fieldvault.cli.commands import register as register_commands
 from fieldvault.config.settings import Settings
 from fieldvault.domain.researcher_links import create_link_code, researcher_chats
+from fieldvault.errors import ConfigError
 from fieldvault.storage.db import transaction
 from fieldvault.storage.keys import add_key, load_key_file
 from fieldvault.storage.lookups import LookupKeys, create_lookup_key_file
@@ -188,6 +189,32 @@ def test_a_data_folder_from_before_the_lookup_key_file_keeps_its_chats_after_ini
         await _restart(h, settings)
         await _both_known(h, kari, ingrid, code)
         await _restart_after_rotation(h, settings)
+        await _both_known(h, kari, ingrid, code)
+
+    bot.run(scenario)
+
+
+def test_init_refuses_to_recreate_a_lost_lookup_key_file_that_would_know_no_one(
+    bot: BotHarness, settings: Settings
+) -> None:
+    """A folder restored without lookup.key: init says to restore it rather than guess keys."""
+    [invite] = bot.invites()
+
+    async def scenario(h: BotHarness) -> None:
+        kari, ingrid, code = await _enrol_and_link(h, invite)
+        await h.stop_bot()
+        kept = settings.lookup_key_path.read_bytes()
+        settings.lookup_key_path.unlink()
+        with pytest.raises(ConfigError, match="does not exist") as refused:
+            open_services(settings)
+        assert "restore it" in str(refused.value)
+        with pytest.raises(ConfigError, match=r"restore lookup\.key"):
+            await asyncio.to_thread(initialise, settings)
+        assert not settings.lookup_key_path.exists()
+        # The file put back from where the key files are kept: everyone is known again.
+        settings.lookup_key_path.write_bytes(kept)
+        settings.lookup_key_path.chmod(0o600)
+        await _restart(h, settings)
         await _both_known(h, kari, ingrid, code)
 
     bot.run(scenario)
