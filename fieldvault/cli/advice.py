@@ -12,6 +12,10 @@ from fieldvault.errors import FieldvaultError, with_advice
 # code → advice; ``{name}`` placeholders are filled from the error's facts.
 ADVICE: dict[str, str] = {
     "config.not_initialised": "run `fieldvault init` first",
+    "storage.blob_store": (
+        "check that the S3 server answers and that FIELDVAULT_BLOB_URL, "
+        "FIELDVAULT_S3_ENDPOINT_URL and the S3 keys are right; nothing was stored half"
+    ),
     "study.not_found": "`fieldvault study list` shows the registered studies",
     "study.already_registered": "use `fieldvault study update` to change it",
     "study.processing_end_changed": "use `fieldvault study extend`, which records the reason",

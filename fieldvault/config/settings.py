@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -16,6 +17,8 @@ from sqlalchemy.exc import ArgumentError
 from fieldvault.errors import ConfigError
 
 ENV_PREFIX = "FIELDVAULT_"
+# s3://bucket[/prefix]: S3's bucket naming rules (3-63 characters), a prefix of plain key parts.
+_S3_URL = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9!_.*'()/-]*)?")
 CONFIG_FILE_ENV = "FIELDVAULT_CONFIG"
 
 
@@ -66,6 +69,25 @@ class Settings(BaseSettings):
     )
     blob_dir: Path | None = Field(
         default=None, description="Encrypted blob store folder. Default: `blobs` in the data dir."
+    )
+    blob_url: str | None = Field(
+        default=None,
+        description="An S3-compatible blob store instead of the folder: `s3://bucket/prefix` "
+        "(needs the `s3` extra). Default: unset, the folder of FIELDVAULT_BLOB_DIR.",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        description="The S3 server's URL (e.g. http://127.0.0.1:8333 for SeaweedFS or MinIO); "
+        "unset = AWS.",
+    )
+    s3_region: str | None = Field(
+        default=None, description="The bucket's region; unset = boto3's default (AWS_REGION)."
+    )
+    s3_access_key_id: str | None = Field(
+        default=None, description="S3 access key id; unset = boto3's default credential chain."
+    )
+    s3_secret_access_key: SecretStr | None = Field(
+        default=None, description="S3 secret access key; set together with the access key id."
     )
     backup_key_file: Path | None = Field(
         default=None,
@@ -234,6 +256,16 @@ class Settings(BaseSettings):
             ) from exc
         return value
 
+    @field_validator("blob_url")
+    @classmethod
+    def _s3_url(cls, value: str | None) -> str | None:
+        if value is not None and not _S3_URL.fullmatch(value):
+            raise ValueError(
+                "use s3://bucket or s3://bucket/prefix (a bucket name of 3-63 characters "
+                "a-z 0-9 . -), or leave it unset for the local folder"
+            )
+        return value
+
     @field_validator("queue_url")
     @classmethod
     def _redis_url(cls, value: str | None) -> str | None:
@@ -256,6 +288,15 @@ class Settings(BaseSettings):
                 "FIELDVAULT_TELEGRAM_WEBHOOK_URL is set without "
                 "FIELDVAULT_TELEGRAM_WEBHOOK_SECRET; a webhook must check a secret token on "
                 "every request"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _s3_keys_together(self) -> Settings:
+        if (self.s3_access_key_id is None) != (self.s3_secret_access_key is None):
+            raise ValueError(
+                "set FIELDVAULT_S3_ACCESS_KEY_ID and FIELDVAULT_S3_SECRET_ACCESS_KEY together, "
+                "or neither (boto3's default credentials)"
             )
         return self
 
@@ -327,6 +368,15 @@ class Settings(BaseSettings):
     def backup_key_path(self) -> Path:
         """Where the backup key file lives."""
         return self.backup_key_file or self.data_dir / "keys" / "backup.key"
+
+    @property
+    def blob_s3_location(self) -> tuple[str, str] | None:
+        """The (bucket, key prefix) of an S3 blob store, or None for the local folder."""
+        if self.blob_url is None:
+            return None
+        bucket, _, prefix = self.blob_url.removeprefix("s3://").partition("/")
+        prefix = prefix.strip("/")
+        return bucket, f"{prefix}/" if prefix else ""
 
     def __repr_args__(self) -> Any:
         # Database URLs may carry passwords: show them masked, like SecretStr does for the token.

@@ -7,28 +7,39 @@ its temp files) is always ciphertext.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import re
 import secrets
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from fieldvault.errors import NotFoundError
-from fieldvault.storage.crypto import StreamInfo, decrypt_stream, encrypt_stream
+from fieldvault.errors import FieldvaultError, NotFoundError
+from fieldvault.storage.crypto import StreamInfo, decrypt_range, decrypt_stream, encrypt_stream
 
 __all__ = [
     "OBJECT_ID_PATTERN",
     "BlobStore",
+    "BlobStoreError",
     "LocalBlobStore",
+    "StoredObject",
     "new_object_id",
     "put_encrypted",
     "read_decrypted",
+    "read_range_decrypted",
 ]
 
 OBJECT_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,128}")
+
+
+class BlobStoreError(FieldvaultError):
+    """The blob store could not be reached or refused a request (an S3 server, say)."""
+
+    code = "storage.blob_store"
 
 
 class BlobStore(Protocol):
@@ -53,6 +64,25 @@ class BlobStore(Protocol):
     def size(self, object_id: str) -> int:
         """The stored (ciphertext) size in bytes; NotFoundError when there is none."""
         ...
+
+    def listing(self) -> Iterator[StoredObject]:
+        """Every complete object of the store, for the orphan check (``storage.orphans``)."""
+        ...
+
+    def discard_incomplete(self, started_before: dt.datetime) -> int:
+        """Remove writes begun before ``started_before`` that never completed; return the count.
+
+        These are the temp files or unfinished multipart uploads of a writer that was killed.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One object of a store's listing: its id and when it was last written (UTC)."""
+
+    object_id: str
+    modified: dt.datetime
 
 
 def new_object_id() -> str:
@@ -138,6 +168,33 @@ class LocalBlobStore:
         except FileNotFoundError:
             raise NotFoundError(f"there is no stored object {object_id}") from None
 
+    def _files(self) -> Iterator[tuple[Path, os.stat_result]]:
+        if not self.root.is_dir():
+            return
+        for fan in self.root.iterdir():
+            if fan.is_dir() and len(fan.name) == 2:
+                for path in fan.iterdir():
+                    try:
+                        yield path, path.stat()
+                    except FileNotFoundError:  # deleted meanwhile
+                        continue
+
+    def listing(self) -> Iterator[StoredObject]:
+        """Every complete object (temp files of unfinished writes are not objects)."""
+        for path, st in self._files():
+            if OBJECT_ID_PATTERN.fullmatch(path.name):
+                yield StoredObject(path.name, dt.datetime.fromtimestamp(st.st_mtime, dt.UTC))
+
+    def discard_incomplete(self, started_before: dt.datetime) -> int:
+        """Remove the temp files of killed writers last written before ``started_before``."""
+        removed = 0
+        for path, st in self._files():
+            stale = dt.datetime.fromtimestamp(st.st_mtime, dt.UTC) < started_before
+            if stale and path.name.startswith(".") and path.name.endswith(".tmp"):
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
 
 def put_encrypted(
     store: BlobStore,
@@ -161,6 +218,24 @@ def read_decrypted(
     """
     src = store.open(object_id)
     return _closing(src, decrypt_stream(src, data_key, object_id, associated_data))
+
+
+def read_range_decrypted(
+    store: BlobStore,
+    object_id: str,
+    data_key: bytes,
+    start: int,
+    length: int,
+    *,
+    associated_data: bytes | None = None,
+) -> Iterator[bytes]:
+    """The plaintext bytes ``start`` to ``start + length`` of an object, read by seeking.
+
+    Only the header and the segments that hold the range are read (ranged GETs on S3); each is
+    authenticated before any of its bytes is yielded. Opened now, as in :func:`read_decrypted`.
+    """
+    src = store.open(object_id)
+    return _closing(src, decrypt_range(src, data_key, object_id, start, length, associated_data))
 
 
 def _closing(src: BinaryIO, segments: Iterator[bytes]) -> Iterator[bytes]:

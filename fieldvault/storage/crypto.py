@@ -50,6 +50,7 @@ __all__ = [
     "CryptoError",
     "DecryptionError",
     "StreamInfo",
+    "decrypt_range",
     "decrypt_stream",
     "encrypt_stream",
     "generate_key",
@@ -375,3 +376,57 @@ def decrypt_stream(
             return
         block = following
         index += 1
+
+
+def decrypt_range(
+    src: BinaryIO,
+    key: bytes,
+    object_id: str,
+    start: int,
+    length: int,
+    associated_data: bytes | None = None,
+) -> Iterator[bytes]:
+    """Yield the plaintext bytes ``start`` to ``start + length`` of a seekable stream.
+
+    Reads the header and only the segments holding the range (so a store that reads by ranged
+    requests fetches little), each authenticated before any of its bytes is yielded. Which
+    segment is final follows from the stream's size, so a range that reaches the end of a
+    stream cut short, or extended, fails like :func:`decrypt_stream`; a range past the end
+    yields nothing once the final segment is verified.
+    """
+    _check_key(key)
+    if start < 0 or length < 0:
+        raise ValueError("the range's start and length must not be negative")
+    src.seek(0)
+    header = _read_exact(src, HEADER_SIZE)
+    if len(header) != HEADER_SIZE:
+        raise DecryptionError()
+    magic, version, segment_size, _, _ = _HEADER.unpack(header)
+    if magic != _STREAM_MAGIC or version not in (_STREAM_VERSION, _STREAM_VERSION_BOUND):
+        raise DecryptionError()
+    if not 1 <= segment_size <= MAX_SEGMENT_SIZE:
+        raise DecryptionError()
+    if version == _STREAM_VERSION_BOUND and associated_data is None:
+        raise DecryptionError()
+    segmenter = _Segmenter(key, object_id, header, associated_data)
+    block_size = segment_size + TAG_SIZE
+    body = src.seek(0, os.SEEK_END) - HEADER_SIZE
+    count = -(-body // block_size)  # blocks; the last one may be short
+    last_block = body - (count - 1) * block_size
+    if count < 1 or last_block < TAG_SIZE:
+        raise DecryptionError()
+    plaintext_size = (count - 1) * segment_size + last_block - TAG_SIZE
+    if length == 0:
+        return
+    end = min(start + length, plaintext_size)
+    first = min(start // segment_size, count - 1)
+    last = (end - 1) // segment_size if end > start else count - 1
+    src.seek(HEADER_SIZE + first * block_size)
+    for index in range(first, last + 1):
+        final = index == count - 1
+        block = _read_exact(src, last_block if final else block_size)
+        plain = segmenter.open(index, final, block)
+        offset = index * segment_size
+        lo, hi = max(start - offset, 0), min(end - offset, len(plain))
+        if hi > lo:
+            yield plain[lo:hi]

@@ -15,7 +15,7 @@ from fieldvault.config.settings import Settings
 from fieldvault.errors import ConfigError
 from fieldvault.storage import migrate
 from fieldvault.storage.audit_checkpoints import AuditCheckpoints, open_audit, prepare_audit
-from fieldvault.storage.blobs import LocalBlobStore
+from fieldvault.storage.blobs import BlobStore, LocalBlobStore
 from fieldvault.storage.content import ContentStore, DataKeys
 from fieldvault.storage.db import VaultBase, make_engine, scrub, session_factory
 from fieldvault.storage.keys import KeyRing, create_key_file
@@ -165,6 +165,29 @@ def _rekey_vault_lookups(settings: Settings, ring: KeyRing, lookups: LookupKeys)
         engine.dispose()
 
 
+def blob_store(settings: Settings) -> BlobStore:
+    """The blob store the settings name: the S3 bucket of ``blob_url``, else the local folder."""
+    location = settings.blob_s3_location
+    if location is None:
+        return LocalBlobStore(settings.blob_path)
+    # Deferred: boto3 is the optional `s3` extra, needed only by installs that use a bucket.
+    try:
+        from fieldvault.storage.s3blobs import S3BlobStore, s3_client
+    except ImportError:
+        raise ConfigError(
+            "FIELDVAULT_BLOB_URL names an S3 bucket, but boto3 is not installed; "
+            "install fieldvault with the `s3` extra"
+        ) from None
+    secret = settings.s3_secret_access_key
+    client = s3_client(
+        endpoint_url=settings.s3_endpoint_url,
+        region=settings.s3_region,
+        access_key_id=settings.s3_access_key_id,
+        secret_access_key=None if secret is None else secret.get_secret_value(),
+    )
+    return S3BlobStore(client, *location)
+
+
 def open_services(settings: Settings) -> Services:
     """Build the services of one process; refuse when fieldvault was not initialised."""
     keys = KeyRing.load(settings.linkage_key_path, settings.content_key_path)
@@ -183,7 +206,7 @@ def open_services(settings: Settings) -> Services:
     research = session_factory(research_engine)
     audit.bind(research)
     vault_sessions = session_factory(vault_engine)
-    blobs = LocalBlobStore(settings.blob_path)
+    blobs = blob_store(settings)
     return Services(
         settings=settings,
         research=research,

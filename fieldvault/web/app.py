@@ -13,6 +13,7 @@ from fieldvault.web.consent.routes import setup_consent
 from fieldvault.web.consent.security import Throttle
 from fieldvault.web.errors import error_middleware
 from fieldvault.web.keys import (
+    AUDIT_BUDGET,
     CLOCK,
     DISPATCH,
     EXECUTOR,
@@ -24,7 +25,7 @@ from fieldvault.web.keys import (
     Clock,
     Dispatch,
 )
-from fieldvault.web.limits import Pool, UploadSlots, WebLimits
+from fieldvault.web.limits import AuditBudget, Pool, UploadSlots, WebLimits
 from fieldvault.web.routes import setup_routes
 
 log = logging.getLogger("fieldvault.web")
@@ -59,6 +60,7 @@ def create_app(
     app[CLOCK] = clock
     app[LIMITS] = limits or WebLimits.from_settings(services.settings)
     app[UPLOAD_SLOTS] = UploadSlots(app[LIMITS].uploads_per_token, app[LIMITS].uploads_total)
+    app[AUDIT_BUDGET] = AuditBudget(app[LIMITS].refusal_audits, app[LIMITS].refusal_audit_window)
     app.cleanup_ctx.append(_executor)
     app[DISPATCH] = _no_dispatch if dispatch is None else dispatch
     setup_routes(app)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from fieldvault.storage.services import Services
-from fieldvault.web.limits import Pool, UploadSlots, WebLimits
+from fieldvault.web.limits import AuditBudget, Pool, UploadSlots, WebLimits
 
 Dispatch = Callable[[], object]
 Clock = Callable[[], dt.datetime]
@@ -20,5 +20,6 @@ EXECUTOR = web.AppKey("executor", Pool)
 UPLOAD_POOL = web.AppKey("upload_pool", Pool)
 UPLOAD_SLOTS = web.AppKey("upload_slots", UploadSlots)
 LIMITS = web.AppKey("limits", WebLimits)
+AUDIT_BUDGET = web.AppKey("audit_budget", AuditBudget)
 DISPATCH: web.AppKey[Dispatch] = web.AppKey("dispatch")
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")

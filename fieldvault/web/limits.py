@@ -13,6 +13,10 @@
   arrives, can never keep a 401 waiting. Uploads run on a pool with one thread per slot.
 - **Upload slots.** :class:`UploadSlots` admits at most ``web_uploads_per_token`` uploads per
   token and ``web_uploads_total`` in all; past either, 429 with ``Retry-After``.
+- **Audit budget.** Refusals before the body are audited, at most ``refusal_audits`` a
+  minute per caller (a token, or "anonymous" for every caller without a valid one), so a
+  flood cannot grow the chain without bound; :class:`AuditBudget` counts the refusals it
+  did not write, and the next event written for that caller carries the count.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import asyncio
 import collections
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -47,6 +52,8 @@ class WebLimits:
     uploads_per_token: int = 2
     uploads_total: int = 6
     quick_threads: int = 4
+    refusal_audits: int = 30
+    refusal_audit_window: float = 60.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebLimits:
@@ -179,3 +186,42 @@ class UploadSlots:
 
 def _busy(message: str) -> web.HTTPTooManyRequests:
     return web.HTTPTooManyRequests(text=message, headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
+@dataclass
+class _Window:
+    start: float
+    written: int = 0
+    skipped: int = 0  # refusals not written since the last one that was
+
+
+class AuditBudget:
+    """How many refusals each caller may have audited per window; the rest are counted."""
+
+    def __init__(
+        self,
+        per_window: int,
+        window: float,
+        callers: int = 1000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``per_window`` events per caller each ``window`` seconds; ``callers`` kept at most."""
+        self.per_window, self.window, self.callers, self.clock = per_window, window, callers, clock
+        self._seen: collections.OrderedDict[str, _Window] = collections.OrderedDict()
+
+    def take(self, caller: str) -> int | None:
+        """None when this refusal is not to be written; else how many were skipped before it."""
+        now = self.clock()
+        entry = self._seen.get(caller)
+        if entry is None or now - entry.start >= self.window:
+            entry = _Window(now, skipped=entry.skipped if entry else 0)
+            self._seen[caller] = entry
+            while len(self._seen) > self.callers:
+                self._seen.popitem(last=False)
+        self._seen.move_to_end(caller)
+        if entry.written >= self.per_window:
+            entry.skipped += 1
+            return None
+        entry.written += 1
+        skipped, entry.skipped = entry.skipped, 0
+        return skipped

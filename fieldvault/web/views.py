@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import email.message
 import functools
 import json
 import logging
@@ -15,10 +14,9 @@ from typing import Any, TypeVar, cast
 from aiohttp import HttpVersion11, MultipartReader, StreamReader, web
 
 from fieldvault import __version__
-from fieldvault.domain.api_tokens import InvalidApiToken, authorise
 from fieldvault.domain.recordings import accept_recording, speaker_label
-from fieldvault.storage.db import transaction
 from fieldvault.storage.services import Services
+from fieldvault.web.admission import admit
 from fieldvault.web.errors import answer
 from fieldvault.web.keys import (
     CLOCK,
@@ -31,13 +29,11 @@ from fieldvault.web.keys import (
     UPLOAD_SLOTS,
 )
 from fieldvault.web.limits import StallGuard
-from fieldvault.web.uploads import Files, UploadTooLarge, stream_upload
+from fieldvault.web.uploads import Files, stream_upload
 
 log = logging.getLogger("fieldvault.web")
 
 T = TypeVar("T")
-# Multipart boundaries and part headers on top of the audio bytes, allowed in Content-Length.
-FORM_OVERHEAD = 1024 * 1024
 
 
 def _blocking(request: web.Request) -> Callable[[Callable[[], T]], asyncio.Future[T]]:
@@ -48,16 +44,6 @@ def _blocking(request: web.Request) -> Callable[[Callable[[], T]], asyncio.Futur
 def _uploading(request: web.Request) -> Callable[[Callable[[], T]], asyncio.Future[T]]:
     """Run the domain's read of an upload on the upload pool (one thread per upload slot)."""
     return request.app[UPLOAD_POOL].run
-
-
-def _bearer(request: web.Request) -> str | None:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
-def _authorise(services: Services, token: str, study_id: str, now: dt.datetime) -> int:
-    with transaction(services.research) as session:
-        return authorise(session, token, study_id, now).id
 
 
 def _accept(
@@ -128,43 +114,6 @@ async def openapi(request: web.Request) -> web.Response:
     return web.json_response(_openapi_document())
 
 
-async def _preflight(request: web.Request) -> int:
-    """Refuse what can be refused before the body: token, declared size, type; the token's id.
-
-    A request without a token is answered without a thread; a token lookup runs on the quick
-    pool, which uploads never occupy, so refusals are answered at once even when it is busy.
-    """
-    services = request.app[SERVICES]
-    limit = request.app[UPLOAD_LIMIT]
-    study_id = request.match_info["study"]
-    token = _bearer(request)
-    if token is None:
-        raise InvalidApiToken("the API token is missing, unknown or revoked")
-    now = request.app[CLOCK]()
-    token_id = await _blocking(request)(lambda: _authorise(services, token, study_id, now))
-    if request.content_length is not None and request.content_length > limit + FORM_OVERHEAD:
-        raise UploadTooLarge(limit)
-    if request.content_type != "multipart/form-data":
-        raise web.HTTPUnsupportedMediaType(
-            text="send the recording as multipart/form-data, e.g. "
-            "curl -F file=@interview.m4a -F language=nb …"
-        )
-    if not _boundary(request):
-        raise web.HTTPBadRequest(
-            text="the Content-Type multipart/form-data has no boundary parameter; let the "
-            "client build the form (curl -F file=@interview.m4a) rather than setting the "
-            "header by hand"
-        )
-    return token_id
-
-
-def _boundary(request: web.Request) -> str:
-    message = email.message.Message()
-    message["Content-Type"] = request.headers.get("Content-Type", "")
-    boundary = message.get_param("boundary")
-    return boundary if isinstance(boundary, str) else ""
-
-
 def _body(request: web.Request) -> MultipartReader:
     """The multipart reader over the body, each read under the body-progress deadline."""
     guarded = StallGuard(request.content, request.app[LIMITS].body_timeout)
@@ -183,7 +132,7 @@ async def expect_upload(request: web.Request) -> web.StreamResponse | None:
     if request.headers.get("Expect", "").lower() != "100-continue":
         return answer(request, web.HTTPExpectationFailed(text="only Expect: 100-continue"))
     try:
-        request.app[UPLOAD_SLOTS].check(await _preflight(request))
+        await admit(request)
     except Exception as exc:
         return answer(request, exc)
     await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -197,7 +146,7 @@ async def upload_recording(request: web.Request) -> web.Response:
     study_id, code = request.match_info["study"], request.match_info["code"]
     # Again after an Expect handshake too: it costs one indexed lookup and keeps this
     # handler safe on its own.
-    token_id = await _preflight(request)
+    token_id = await admit(request)
     with request.app[UPLOAD_SLOTS].hold(token_id):
         body = await stream_upload(
             _body(request),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -17,7 +18,8 @@ from aiohttp import web
 from sqlalchemy import func, select
 from yarl import URL
 
-from fieldvault.domain import api_tokens
+from fieldvault.config.study import parse_study
+from fieldvault.domain import api_tokens, studies
 from fieldvault.storage import audit
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import (
@@ -34,7 +36,7 @@ from fieldvault.web.app import create_app
 from fieldvault.web.limits import WebLimits
 from fieldvault.web.server import make_runner
 
-from .conftest import NOW
+from .conftest import EXAMPLE, NOW
 from .recording_helpers import DATA, participant
 
 SPEECH = (DATA / "interview_en.ogg").read_bytes()
@@ -170,6 +172,7 @@ def test_eight_stalled_uploads_leave_refusals_and_readiness_answered_at_once(
 
     _serve(services, scenario)
     _assert_nothing_kept(services)
+    assert _rejection_reasons(services).count("busy") == 2
 
 
 def test_a_stalled_body_is_stopped_after_the_body_timeout_and_nothing_is_kept(
@@ -331,3 +334,84 @@ def test_a_new_api_token_is_valid_for_90_days_by_default(services: Services, stu
         row = session.scalars(select(ApiToken)).one()
         assert as_utc(row.expires_at) == NOW + dt.timedelta(days=90)
     assert services.settings.api_token_days == 90
+
+
+def _before_body_refusals(services: Services) -> list[AuditEvent]:
+    with transaction(services.research) as session:
+        events = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.event == audit.Event.UPLOAD_REJECTED)
+            .order_by(AuditEvent.seq)
+        ).all()
+        assert audit.verify(session).ok
+        session.expunge_all()
+    return [e for e in events if e.details.get("stage") == "before-body"]
+
+
+def test_every_upload_refused_before_its_body_is_audited_without_the_token(
+    services: Services, study_id: str
+) -> None:
+    code = participant(services, study_id)
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        f'id = "{study_id}"', 'id = "other-study"', 1
+    )
+    with transaction(services.research) as session:
+        studies.register_study(session, parse_study(text), text, NOW)
+    other, own = _token(services, "other-study", "other"), _token(services, study_id, "own")
+    path = PATH.format(study=study_id, code=code)
+    multipart = "multipart/form-data; boundary=XyZ"
+    attempts = [
+        ({}, multipart, 401),
+        ({"Authorization": "Bearer fvt_not-a-token"}, multipart, 401),
+        ({"Authorization": f"Bearer {other}"}, multipart, 404),
+        ({"Authorization": f"Bearer {own}"}, "audio/ogg", 415),
+        ({"Authorization": f"Bearer {own}"}, "multipart/form-data", 400),
+    ]
+
+    async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
+        for headers, content_type, status in attempts:
+            response = await http.post(
+                path, data=b"--XyZ--\r\n", headers=headers | {"Content-Type": content_type}
+            )
+            assert response.status == status, await response.text()
+        large = await http.post(
+            path,
+            data=b"x" * (3 * 1024 * 1024),
+            headers={"Authorization": f"Bearer {own}", "Content-Type": multipart},
+        )
+        assert large.status == 413
+
+    _serve(services, scenario, max_upload_bytes=1024)
+    events = _before_body_refusals(services)
+    assert [e.details["reason"] for e in events] == [
+        "unauthorized",
+        "unauthorized",
+        "not-found",
+        "unsupported-type",
+        "bad-form",
+        "too-large",
+    ]
+    route = "/api/studies/{study}/participants/{code}/recordings"
+    assert {e.details["route"] for e in events} == {route}
+    # Who is not authorised for the study learns nothing into the chain; who is, is named.
+    assert [(e.study_id, e.participant_code) for e in events[:3]] == [(None, None)] * 3
+    assert {(e.study_id, e.participant_code) for e in events[3:]} == {(study_id, code)}
+    everything = json.dumps([(e.details, e.actor) for e in events])
+    assert own not in everything and other not in everything and "fvt_" not in everything
+
+
+def test_a_flood_of_refused_uploads_is_audited_within_a_budget_that_counts_the_rest(
+    services: Services, study_id: str
+) -> None:
+    path = PATH.format(study=study_id, code="P-000000")
+
+    async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
+        for _ in range(10):
+            assert (await http.post(path, data=b"x")).status == 401
+        await asyncio.sleep(0.6)  # the budget's window (0.5 s) passes
+        assert (await http.post(path, data=b"x")).status == 401
+
+    _serve(services, scenario, limits=WebLimits(refusal_audits=3, refusal_audit_window=0.5))
+    events = _before_body_refusals(services)
+    assert len(events) == 4
+    assert [e.details.get("suppressed", 0) for e in events] == [0, 0, 0, 7]

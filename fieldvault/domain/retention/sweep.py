@@ -43,6 +43,7 @@ from fieldvault.errors import FieldvaultError
 from fieldvault.storage.db import transaction
 from fieldvault.storage.locks import LockBusy, LockKey, process_lock
 from fieldvault.storage.models import BlobObject, Deletion, Study
+from fieldvault.storage.orphans import remove_orphans
 from fieldvault.storage.study_documents import StudyDocuments
 
 if TYPE_CHECKING:
@@ -159,6 +160,9 @@ def _run_sweep(
         hook("notices")
         # Backup keys past their retention go too, whether or not backups are being taken.
         expire_backup_keys(services.settings, now)
+        # Blobs no row points to (a killed writer's) and dead uploads, once past their grace.
+        orphans = partial(remove_orphans, services.research, services.content.blobs, now)
+        _isolated(report, "(blob store)", "orphan check", orphans)
     return report
 
 
