@@ -125,10 +125,10 @@ class AuditCheckpoints:
         """
         if now.tzinfo is None:
             raise ValueError("a checkpoint needs a timezone-aware time")
-        existing = self.read() if not start or self.exists() else []
         with transaction(research) as session:
             # Under the append lock: the head cannot move, and two recorders write in turn.
             audit.lock_chain(session)
+            existing = self.read() if not start or self.exists() else []
             seq, head = audit.head(session)
             _check_still_holds(session, _latest(existing), seq)
             marks = [c.keyed_from for c in existing if c.keyed_from is not None]
