@@ -358,8 +358,9 @@ def example_still_running(folder: Path) -> Path:
     """The example study with end dates far ahead (as tests/integration/conftest.py does)."""
     text = (
         EXAMPLE.read_text(encoding="utf-8")
-        .replace("project_end = 2021-05-14", "project_end = 2999-05-14")
-        .replace("processing_end = 2021-06-30", "processing_end = 2999-06-30")
+        .replace("start_date = 2021-02-01", "start_date = 2190-02-01")
+        .replace("project_end = 2021-05-14", "project_end = 2199-05-14")
+        .replace("processing_end = 2021-06-30", "processing_end = 2199-06-30")
     )
     path = folder / "example-still-running.toml"
     path.write_text(text, encoding="utf-8")

@@ -20,6 +20,7 @@ ADVICE: dict[str, str] = {
     "study.already_registered": "use `fieldvault study update` to change it",
     "study.processing_end_changed": "use `fieldvault study extend`, which records the reason",
     "participant.not_found": "`fieldvault participants {study_id}` lists the codes",
+    "participant.identity_refused": "correct --{field} and run the command again",
     "database.busy": "try again in a moment; another fieldvault process is writing",
     # Tokens, recordings and transcripts (domain/api_tokens.py, domain/recordings.py).
     "api_token.label_taken": (
@@ -64,6 +65,7 @@ ADVICE: dict[str, str] = {
     "retention.extension.deadline_passed": (
         "`fieldvault retention run --dry-run` shows what the deletion removes"
     ),
+    "retention.extension.too_far": "give a date up to {latest} with --to",
     "retention.extension.no_processing_end_line": (
         "add a processing_end line to the study file and run `fieldvault study update`"
     ),

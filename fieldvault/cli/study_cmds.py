@@ -9,8 +9,14 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from fieldvault.cli.context import services_from
-from fieldvault.config.study import StudyDefinition, StudyValidationError, load_study
+from fieldvault.cli.context import services_from, settings_from
+from fieldvault.config.study import (
+    StudyDefinition,
+    StudyValidationError,
+    load_study,
+    parse_study,
+    read_study_text,
+)
 from fieldvault.domain import retention, studies, study_updates
 from fieldvault.domain.participants import list_participants
 from fieldvault.storage.db import transaction
@@ -28,7 +34,7 @@ def study() -> None:
 def check(ctx: click.Context, file: Path) -> None:
     """Validate a study file and list every problem in it; nothing is stored."""
     try:
-        definition = load_study(file)
+        definition = load_study(file, limits=settings_from(ctx).study_limits)
     except StudyValidationError as exc:
         count = len(exc.problems)
         click.echo(f"{file}: {count} problem{'' if count == 1 else 's'}", err=True)
@@ -62,17 +68,21 @@ def summary(definition: StudyDefinition) -> list[str]:
     ]
 
 
+def _read(ctx: click.Context, file: Path) -> tuple[str, StudyDefinition]:
+    """The study file's text as stored (NFC) and its definition, held to the settings' limits."""
+    text = read_study_text(file)
+    return text, parse_study(text, source=str(file), limits=settings_from(ctx).study_limits)
+
+
 @study.command("create")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.pass_context
 def create(ctx: click.Context, file: Path) -> None:
     """Validate a study file and register the study."""
-    definition = load_study(file)
+    text, definition = _read(ctx, file)
     services = services_from(ctx)
     with transaction(services.research) as session:
-        study = studies.register_study(
-            session, definition, file.read_text(encoding="utf-8"), utcnow()
-        )
+        study = studies.register_study(session, definition, text, utcnow())
     click.echo(f"registered {study.id}: {study.title} (processing ends {study.processing_end})")
 
 
@@ -81,12 +91,10 @@ def create(ctx: click.Context, file: Path) -> None:
 @click.pass_context
 def update(ctx: click.Context, file: Path) -> None:
     """Replace a registered study's definition (letters, items, guide, codebook)."""
-    definition = load_study(file)
+    text, definition = _read(ctx, file)
     services = services_from(ctx)
     with transaction(services.research) as session:
-        study, changed = study_updates.update_study(
-            session, definition, file.read_text(encoding="utf-8"), utcnow()
-        )
+        study, changed = study_updates.update_study(session, definition, text, utcnow())
     click.echo(f"updated {study.id}")
     if changed:
         click.echo(
@@ -141,6 +149,7 @@ def extend(
             reason=reason,
             assessment_ref=assessment_ref,
             now=utcnow(),
+            limits=settings_from(ctx).study_limits,
         )
         study = session.get(Study, study_id)
         assert study is not None

@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from fieldvault.config.study_limits import StudyLimits
 from fieldvault.errors import ConfigError
 
 ENV_PREFIX = "FIELDVAULT_"
@@ -110,6 +111,31 @@ class Settings(BaseSettings):
     )
     timezone: str = Field(
         default="Europe/Oslo", description="Default timezone for deadlines (IANA name)."
+    )
+    study_max_years: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        description="A study's end dates (and extensions) at most this many years after its "
+        "start_date; further is refused as a typing mistake.",
+    )
+    study_letter_max_bytes: int = Field(
+        default=200_000,
+        ge=1_000,
+        le=5_000_000,
+        description="Largest information letter of a study file, per language, in UTF-8 bytes.",
+    )
+    study_consent_items_max: int = Field(
+        default=50, ge=1, le=1_000, description="Most consent items a study file may have."
+    )
+    study_text_max_chars: int = Field(
+        default=2_000,
+        ge=100,
+        le=100_000,
+        description="Longest other text of a study file (title, consent item, reason, guide).",
+    )
+    identity_name_max_chars: int = Field(
+        default=200, ge=20, le=10_000, description="Longest participant name the vault accepts."
     )
     telegram_token: SecretStr | None = Field(
         default=None, description="Telegram bot token; the bot is off when unset."
@@ -353,6 +379,16 @@ class Settings(BaseSettings):
     def models_path(self) -> Path:
         """Where installed Whisper models are kept."""
         return self.model_dir or self.data_dir / "models"
+
+    @property
+    def study_limits(self) -> StudyLimits:
+        """The bounds a new study file is held to (``config.study_limits``)."""
+        return StudyLimits(
+            max_years=self.study_max_years,
+            letter_max_bytes=self.study_letter_max_bytes,
+            consent_items_max=self.study_consent_items_max,
+            text_max_chars=self.study_text_max_chars,
+        )
 
     @property
     def queue_path(self) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -28,9 +29,11 @@ from pydantic_core import PydanticCustomError
 from fieldvault.config.languages import DETECT, LANGUAGE_NAMES, LANGUAGES, interview_language
 from fieldvault.config.study_checks import cross_checks
 from fieldvault.config.study_dates import StudyDate, parse_date_text
+from fieldvault.config.study_limits import DEFAULT_LIMITS, StudyLimits, limit_problems
 from fieldvault.config.study_messages import CONSISTENCY_ERROR, problems_from
 from fieldvault.config.study_problems import Problem, StudyLookupError, StudyValidationError
 from fieldvault.config.study_toml import decode_problem, rescue_date_literals
+from fieldvault.config.text_checks import email_problem, phone_problem
 
 # Everything the study's modules offer, importable from here as before they were split.
 __all__ = [
@@ -51,12 +54,14 @@ __all__ = [
     "Problem",
     "StudyDate",
     "StudyDefinition",
+    "StudyLimits",
     "StudyLookupError",
     "StudyValidationError",
     "Theme",
     "load_study",
     "parse_date_text",
     "parse_study",
+    "read_study_text",
 ]
 
 # What a consent item can allow. A fixed set, because code elsewhere asks "may we record?" by
@@ -81,8 +86,6 @@ Capability = Literal[
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 _VARIABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{4,}$")
 
 
 # --- small value types --------------------------------------------------------------------------
@@ -111,16 +114,14 @@ def _language(value: str) -> str:
 
 
 def _email(value: str) -> str:
-    if not _EMAIL.match(value):
-        raise ValueError(f"{value!r} does not look like an e-mail address, e.g. name@example.org")
+    if why := email_problem(value):
+        raise ValueError(f"{value!r} {why}")
     return value
 
 
 def _phone(value: str) -> str:
-    if not _PHONE.match(value.strip()):
-        raise ValueError(
-            f'{value!r} does not look like a phone number; write digits, e.g. "+47 700 00 000"'
-        )
+    if why := phone_problem(value):
+        raise ValueError(f"{value!r} {why}")
     return value
 
 
@@ -399,14 +400,25 @@ class StudyDefinition(_Model):
         return next(i.id for i in self.consent_items if "audio_recording" in i.permits)
 
 
-def parse_study(text: str, source: str = "<study>") -> StudyDefinition:
-    """Parse and validate a study definition from TOML text, reporting every problem at once."""
+def parse_study(
+    text: str, source: str = "<study>", *, limits: StudyLimits | None = DEFAULT_LIMITS
+) -> StudyDefinition:
+    """Parse and validate a study definition from TOML text, reporting every problem at once.
+
+    ``limits`` bounds a new file's dates, sizes and characters (``config.study_limits``);
+    a definition already registered is read back with ``limits=None``.
+    """
     text = text.removeprefix("\ufeff")  # a byte-order mark from some Windows editors
     rescued, problems = rescue_date_literals(text)
     try:
         raw = tomllib.loads(rescued)
     except tomllib.TOMLDecodeError as exc:
         raise StudyValidationError([*problems, decode_problem(exc, rescued)], source) from None
+    except RecursionError:  # tables nested thousands deep
+        problem = Problem("(file)", "is nested too deeply to be a study file; check the brackets")
+        raise StudyValidationError([*problems, problem], source) from None
+    if limits is not None:
+        problems += limit_problems(raw, limits)
     try:
         definition = StudyDefinition.model_validate(raw)
     except ValidationError as exc:
@@ -434,8 +446,13 @@ def _file_order(problem: Problem) -> int:
     return fields.index(top) if top in fields else len(fields)
 
 
-def load_study(path: Path) -> StudyDefinition:
-    """Read and validate the study file at ``path``."""
+def read_study_text(path: Path) -> str:
+    """The study file at ``path`` as text, in Unicode NFC: what is stored and hashed.
+
+    NFC makes a letter saved by an editor that decomposes letters (``a`` + ring above for
+    ``å``) the same text as one typed precomposed, so the letter's SHA-256 is that of what
+    informants see whichever editor wrote it.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -446,4 +463,13 @@ def load_study(path: Path) -> StudyDefinition:
         raise StudyValidationError(
             [Problem("(file)", "is not UTF-8 text; save it as UTF-8 in your editor")], str(path)
         ) from None
-    return parse_study(text, source=str(path))
+    except IsADirectoryError:
+        raise StudyValidationError(
+            [Problem("(file)", f"{path} is a folder; give the study file's path")], str(path)
+        ) from None
+    return unicodedata.normalize("NFC", text)
+
+
+def load_study(path: Path, *, limits: StudyLimits | None = DEFAULT_LIMITS) -> StudyDefinition:
+    """Read and validate the study file at ``path`` (NFC, held to ``limits``)."""
+    return parse_study(read_study_text(path), source=str(path), limits=limits)

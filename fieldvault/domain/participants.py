@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import unicodedata
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fieldvault.config.text_checks import (
+    BIDI_CONTROLS,
+    email_problem,
+    phone_problem,
+    too_long,
+    unsafe_character,
+)
 from fieldvault.domain.errors import DomainError, ParticipantNotFound
 from fieldvault.domain.states import State
 from fieldvault.domain.studies import get_study, load_definition
@@ -150,6 +159,52 @@ def set_variables(
     )
 
 
+class IdentityRefused(DomainError):
+    """A name, e-mail address or phone number cannot be stored as given."""
+
+    code = "participant.identity_refused"
+
+
+def checked_identity(identity: Identity, *, name_max_chars: int) -> Identity:
+    """``identity`` with its name trimmed and in NFC; IdentityRefused naming the wrong field.
+
+    The messages never quote the value: it is identity, and errors reach logs and terminals.
+    """
+    name = None
+    if identity.name is not None:
+        name = unicodedata.normalize("NFC", identity.name.strip())
+        if not name:
+            raise IdentityRefused("the name is empty; write the informant's name", field="name")
+        why = too_long(name, name_max_chars) or unsafe_character(name, multiline=False)
+        if why:
+            raise IdentityRefused(f"the name {why}", field="name")
+    email = identity.email.strip() if identity.email is not None else None
+    if email is not None and (why := email_problem(email)):
+        raise IdentityRefused(f"the e-mail address {why}", field="email")
+    phone = identity.phone.strip() if identity.phone is not None else None
+    if phone is not None and (why := phone_problem(phone)):
+        raise IdentityRefused(f"the phone number {why}", field="phone")
+    return replace(identity, name=name, email=email, phone=phone)
+
+
+def telegram_name(full_name: str | None, *, max_chars: int) -> str | None:
+    """The name a Telegram account shows, made safe to keep: NFC, no controls, bounded.
+
+    Not refused like a typed name: the informant did not write it for the study and cannot
+    easily change it, and refusing would shut them out; control and bidirectional characters
+    are dropped instead and an overlong name is cut.
+    """
+    if full_name is None:
+        return None
+    kept = "".join(
+        " " if c.isspace() else c
+        for c in unicodedata.normalize("NFC", full_name)
+        if c not in BIDI_CONTROLS and (c.isspace() or unicodedata.category(c) != "Cc")
+    )
+    name = " ".join(kept.split())[:max_chars].strip()
+    return name or None
+
+
 def register_participant(
     services: Services,
     study_id: str,
@@ -160,8 +215,10 @@ def register_participant(
     """Register a participant: code and variables in research data, identity in the vault.
 
     The two databases commit separately, so the vault is written last and undone when the
-    research side fails: no identity is ever left without its participant.
+    research side fails: no identity is ever left without its participant. The identity is
+    checked first (:func:`checked_identity`): nothing is written for one that is refused.
     """
+    identity = checked_identity(identity, name_max_chars=services.settings.identity_name_max_chars)
     research, vault = services.research, services.vault
     written = False
     try:

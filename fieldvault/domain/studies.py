@@ -27,7 +27,9 @@ def get_study(session: Session, study_id: str) -> Study:
 @lru_cache(maxsize=64)
 def _parse_cached(sha256: str, text: str) -> StudyDefinition:
     # Keyed by the hash as well as the text so the cache can never serve a stale definition.
-    return parse_study(text, source=f"study definition {sha256[:12]}")
+    # Without limits: they were checked at registration, and a bound tightened since must not
+    # lock informants out of a registered study or stop its deletion.
+    return parse_study(text, source=f"study definition {sha256[:12]}", limits=None)
 
 
 # Parsed definitions by (study id, definition hash): a bot update asks for its study's

@@ -119,7 +119,7 @@ def test_the_whole_flow_in_each_language(
     # The personal page: status and deletion dates, in the same language, checked as well.
     go(page, personal)
     assert_h1(page, lang, "Your page in the study")
-    assert "2999" in page.locator("main").inner_text()  # the processing end, far ahead
+    assert "2199" in page.locator("main").inner_text()  # the processing end, far ahead
     checked.check("personal", lang)
     copy = context.request.get(f"{personal}/copy")
     assert copy.ok

@@ -24,14 +24,18 @@ def example_still_running(folder: Path) -> Path:
     """A copy of the example study whose end dates lie far ahead, for tests run at today's date.
 
     The example keeps the seed study's 2021 dates, so at the real date it has ended: uploads
-    are refused and a worker's retention sweep deletes what it holds.
+    are refused and a worker's retention sweep deletes what it holds. The start moves too, as
+    an end date may lie at most ten years after it (``config.study_limits``).
     """
     text = (
         EXAMPLE.read_text(encoding="utf-8")
-        .replace("project_end = 2021-05-14", "project_end = 2999-05-14")
-        .replace("processing_end = 2021-06-30", "processing_end = 2999-06-30")
+        .replace("start_date = 2021-02-01", "start_date = 2190-02-01")
+        .replace("project_end = 2021-05-14", "project_end = 2199-05-14")
+        .replace("processing_end = 2021-06-30", "processing_end = 2199-06-30")
     )
-    assert "2999-06-30" in text and "2999-05-14" in text, "the example's dates have changed"
+    assert "2190-02-01" in text and "2199-06-30" in text and "2199-05-14" in text, (
+        "the example's dates have changed"
+    )
     path = folder / "example-still-running.toml"
     path.write_text(text, encoding="utf-8")
     return path

@@ -27,6 +27,8 @@ def fv(tmp_path: Path) -> Fieldvault:
 
 def _future_study(tmp_path: Path) -> Path:
     text = EXAMPLE.read_text(encoding="utf-8")
+    # End dates may lie at most ten years after the start (config.study_limits).
+    text = re.sub(r"(?m)^start_date = .*$", "start_date = 2095-02-01", text)
     text = re.sub(r"(?m)^project_end = .*$", "project_end = 2099-06-30", text)
     text = re.sub(r"(?m)^processing_end = .*$", "processing_end = 2099-06-30", text)
     path = tmp_path / "study.toml"

@@ -1,4 +1,5 @@
-"""One study cannot stop the sweep: a broken or absurd study is reported, the others still go.
+"""One study cannot stop the sweep: a broken or absurd study is reported, the others still go;
+and an extension cannot move an end date past the study file's bound.
 
 Each broken study is made the way it happens in the field: a row written before the study
 file's date bounds existed (9999-12-31), a timezone or a sealed identity spoilt in the
@@ -13,11 +14,13 @@ import logging
 import pytest
 from sqlalchemy import update
 
+from fieldvault.config.study_limits import StudyLimits
 from fieldvault.domain import retention
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import Study, VaultIdentity
 from fieldvault.storage.services import Services
 
+from .conftest import NOW
 from .test_retention import DEADLINE, FakeNotifier, add_informant, identity, register_variant
 
 AFTER = DEADLINE + dt.timedelta(hours=1)
@@ -107,3 +110,29 @@ def test_a_study_whose_deletion_raises_is_reported_and_the_other_studys_identiti
     assert services.vault.count(study_id) == 0
     assert "broken-study" in caplog.text
     assert _names_in(caplog) == []
+
+
+def test_an_extension_past_the_study_files_bound_is_refused_with_the_latest_date(
+    services: Services, study_id: str
+) -> None:
+    # The example starts 2021-02-01: end dates up to ten years later.
+    for too_far in (dt.date(2031, 2, 2), dt.date(9999, 12, 31)):
+        with (
+            transaction(services.research) as session,
+            pytest.raises(
+                retention.ExtensionRefused, match="more than 10 years after start_date"
+            ) as caught,
+        ):
+            retention.extend(session, study_id, too_far, reason="Ny vurdering", now=NOW)
+        assert caught.value.code == "retention.extension.too_far"
+        assert caught.value.facts["latest"] == "2031-02-01"
+    with transaction(services.research) as session:
+        study = session.get(Study, study_id)
+        assert study is not None and study.processing_end == dt.date(2021, 6, 30)
+        longer = StudyLimits(max_years=20)
+        retention.extend(
+            session, study_id, dt.date(2031, 2, 2), reason="Ny vurdering", now=NOW, limits=longer
+        )
+    with transaction(services.research) as session:
+        study = session.get(Study, study_id)
+        assert study is not None and study.processing_end == dt.date(2031, 2, 2)

@@ -44,6 +44,7 @@ from fieldvault.domain import chat_links, consent
 from fieldvault.domain.chat_links import ChatLinkError
 from fieldvault.domain.consent import HOLDS_CONSENT, State
 from fieldvault.domain.errors import InviteError
+from fieldvault.domain.participants import telegram_name
 from fieldvault.domain.studies import load_definition
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import BotConversation, InformantChatLink, Participant
@@ -83,7 +84,7 @@ def _start(fv: FieldvaultApplication, sender: Sender, payload: str, now: dt.date
             if participant is not None:
                 outcome = _enrol(fv, session, row, participant, sender, now)
                 identity = Identity(
-                    name=sender.full_name,
+                    name=_name_of(fv, sender),
                     telegram_user_id=sender.user_id,
                     telegram_chat_id=sender.chat_id,
                     telegram_username=sender.username,
@@ -209,6 +210,11 @@ def _link_language(
     return pick_language(chosen or sender.language_code, definition.languages)
 
 
+def _name_of(fv: FieldvaultApplication, sender: Sender) -> str | None:
+    """The sender's Telegram name as the vault keeps it (no control characters, bounded)."""
+    return telegram_name(sender.full_name, max_chars=fv.services.settings.identity_name_max_chars)
+
+
 def _link_identity(
     fv: FieldvaultApplication, participant: Participant, sender: Sender, now: dt.datetime
 ) -> Callable[[], object]:
@@ -225,7 +231,7 @@ def _link_identity(
         code,
         replace(
             held,
-            name=held.name or sender.full_name,
+            name=held.name or _name_of(fv, sender),
             telegram_user_id=sender.user_id,
             telegram_chat_id=sender.chat_id,
             telegram_username=sender.username,

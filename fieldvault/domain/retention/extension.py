@@ -9,11 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fieldvault.config.study_file import NoProcessingEndLine, with_processing_end
+from fieldvault.config.study_limits import DEFAULT_LIMITS, StudyLimits, end_too_far, latest_end
 from fieldvault.domain import notices
 from fieldvault.domain.consent import State
 from fieldvault.domain.errors import DomainError
 from fieldvault.domain.retention.deadlines import deadline_of, study_deadline
-from fieldvault.domain.studies import get_study
+from fieldvault.domain.studies import get_study, load_definition
 from fieldvault.storage import audit
 from fieldvault.storage.models import Deletion, Participant, Study, StudyExtension
 
@@ -33,11 +34,25 @@ def extend(
     now: dt.datetime,
     assessment_ref: str | None = None,
     actor: str = "researcher",
+    limits: StudyLimits = DEFAULT_LIMITS,
 ) -> StudyExtension:
-    """Move the processing end date later, with a recorded reason, an audit event and notices."""
+    """Move the processing end date later, with a recorded reason, an audit event and notices.
+
+    The new date is held to the study file's bound (``limits.max_years`` after the start).
+    """
     study = get_study(session, study_id)
     reason = reason.strip()
     _check_extension(session, study, new_end, reason, now)
+    start = load_definition(session, study_id).start_date
+    if why := end_too_far(start, new_end, limits):
+        raise ExtensionRefused(
+            why,
+            code="retention.extension.too_far",
+            study_id=study_id,
+            new_end=new_end.isoformat(),
+            latest=latest_end(start, limits).isoformat(),
+            max_years=limits.max_years,
+        )
     old_end = study.processing_end
     ref = (assessment_ref or "").strip() or None
     row = StudyExtension(
