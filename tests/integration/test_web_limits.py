@@ -188,6 +188,7 @@ def test_a_stalled_body_is_stopped_after_the_body_timeout_and_nothing_is_kept(
         assert status == 408
         assert 0.4 <= time.monotonic() - started < 5
         writer.close()
+        await writer.wait_closed()
 
     _serve(services, scenario, limits=WebLimits(body_timeout=0.5))
     _assert_nothing_kept(services)
