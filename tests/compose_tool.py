@@ -32,9 +32,26 @@ def compose_config(
     binary: Path, compose_file: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run `docker-compose -f FILE config -q` with only ``env`` (and PATH) set; never raises."""
+    return compose_command(binary, compose_file, ["config", "-q"], env)
+
+
+def compose_command(
+    binary: Path,
+    compose_file: Path,
+    args: list[str],
+    env: dict[str, str] | None = None,
+    *,
+    env_file: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run `docker-compose -f FILE [--env-file F] ARGS…` with only ``env`` (and PATH) set.
+
+    Without ``env_file`` Compose would read a `.env` beside the file; pass one (or /dev/null)
+    to keep a developer's own `.env` out of a test.
+    """
     environment = {"PATH": "/usr/bin:/bin", "HOME": str(compose_file.parent), **(env or {})}
+    options = ["--env-file", str(env_file)] if env_file is not None else []
     return subprocess.run(
-        [str(binary), "-f", str(compose_file), "config", "-q"],
+        [str(binary), "-f", str(compose_file), *options, *args],
         capture_output=True,
         text=True,
         env=environment,
