@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import errno
 import io
+import os
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -232,3 +236,77 @@ def test_an_upload_after_the_sweep_ended_the_study_is_refused(
     with transaction(services.research) as session:
         assert session.scalar(select(func.count()).select_from(Recording)) == 0
         assert session.scalar(select(func.count()).select_from(BlobObject)) == 0
+
+
+def _open_for_writing(fifo: Path, reader: subprocess.Popen[bytes], timeout: float = 60.0) -> int:
+    """Open the pipe's writing end once ``reader`` has opened it (bounded; fails if it exits)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:  # ENXIO: nobody reads yet
+                raise
+        assert reader.poll() is None, reader.communicate()
+        assert time.monotonic() < deadline, "the upload never opened its file"
+        time.sleep(0.05)  # another process: there is no event to wait on
+
+
+def test_an_upload_whose_process_was_killed_mid_stream_is_cleaned_up_by_the_sweep_a_day_on(
+    services: Services, settings: Settings, running_study_id: str, tmp_path: Path
+) -> None:
+    study_id = running_study_id
+    code = participant(services, study_id)
+    fifo = tmp_path / "interview.ogg"
+    os.mkfifo(fifo)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDVAULT_")} | {
+        "FIELDVAULT_DATA_DIR": str(settings.data_dir),
+        "FIELDVAULT_DATABASE_URL": settings.research_url,
+        "FIELDVAULT_VAULT_URL": settings.linkage_url,
+    }
+    upload = subprocess.Popen(
+        [sys.executable, "-m", "fieldvault", "upload", study_id, code, str(fifo)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    feed = _open_for_writing(fifo, upload)
+    try:
+        os.write(feed, SPEECH[: len(SPEECH) // 2])  # fits the pipe's buffer
+        deadline = time.monotonic() + 60
+        while not _blob_files(services):  # the ciphertext is being written
+            assert upload.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        upload.kill()  # SIGKILL mid-stream: no clean-up runs
+        upload.communicate(timeout=30)
+    finally:
+        os.close(feed)
+    with transaction(services.research) as session:
+        [left] = session.scalars(select(BlobObject)).all()
+        assert (left.kind, left.plaintext_size, left.deleted_at) == ("recording", 0, None)
+        assert session.scalar(select(func.count()).select_from(Recording)) == 0
+    killed_at = dt.datetime.now(dt.UTC)
+
+    def finished_files() -> list[Path]:  # a temp file of the killed write may stay meanwhile
+        return [p for p in _blob_files(services) if not p.name.startswith(".")]
+
+    # An hour on, it may still be an upload in progress: kept.
+    retention.run_sweep(services, killed_at + dt.timedelta(hours=1))
+    with transaction(services.research) as session:
+        assert session.scalar(select(func.count()).select_from(BlobObject)) == 1
+    # A day on, it is abandoned: the row and any ciphertext go.
+    retention.run_sweep(services, killed_at + dt.timedelta(hours=25))
+    with transaction(services.research) as session:
+        assert session.scalar(select(func.count()).select_from(BlobObject)) == 0
+    assert finished_files() == []
+    # The participant can upload again, and that upload is kept.
+    recording = accept_recording(
+        services,
+        study_id=study_id,
+        code=code,
+        files=[("voice.ogg", io.BytesIO(SPEECH))],
+        language="en",
+        source="cli",
+        now=killed_at + dt.timedelta(hours=26),
+    )
+    assert len(recording.tracks) == 1

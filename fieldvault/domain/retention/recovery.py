@@ -1,27 +1,38 @@
-"""Withdrawal recovery: purge again what a withdrawal should have destroyed but a crash left.
+"""Recovery: purge again what a withdrawal should have destroyed but a crash left; dead uploads.
 
 ``purge_after_withdrawal`` is idempotent, so purging a participant twice is harmless; the
-sweep only has to find who still holds something their withdrawal covers.
+sweep only has to find who still holds something their withdrawal covers. An upload whose
+writer was killed leaves blob rows no track points to (``discard_abandoned_uploads``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, exists, select
+from sqlalchemy.orm import Session, aliased
 
 from fieldvault.domain.consent import State, current_consent
 from fieldvault.domain.retention.model import SweepReport
 from fieldvault.domain.studies import load_definition
 from fieldvault.domain.withdrawal import RECORDING_KINDS, purge_after_withdrawal
+from fieldvault.storage.content import BlobKind
 from fieldvault.storage.db import transaction
-from fieldvault.storage.models import BlobObject, ConsentRecord, Participant
+from fieldvault.storage.models import BlobObject, ConsentRecord, Participant, RecordingTrack
 
 if TYPE_CHECKING:
     from fieldvault.storage.services import Services
+
+log = logging.getLogger(__name__)
+
+# Intake commits a recording's blob rows (size 0) before it writes their bytes (recordings.py);
+# a writer killed before it recorded the recording or removed them leaves rows of size 0 that
+# no track points to. An upload takes minutes at most: a day later its rows are abandoned.
+ABANDONED_AFTER = dt.timedelta(hours=24)
+ABANDONED_BATCH = 1000  # rows per sweep; the next sweep takes the rest
 
 # What to purge again: (study id, participant code) → the items withdrawn (empty: everything).
 Todo = dict[tuple[str, str], frozenset[str]]
@@ -105,3 +116,37 @@ def _unpurged(session: Session, study_ids: list[str]) -> tuple[Todo, set[tuple[s
         ).all()
     }
     return todo, withdrawn
+
+
+def discard_abandoned_uploads(services: Services, now: dt.datetime) -> int:
+    """Delete the rows, then the ciphertext, of uploads whose writer died; return the count.
+
+    Rows first, each only while no track points to it, so a writer that finishes meanwhile
+    keeps its recording; a crash after the rows leaves files without rows, which the blob
+    store's orphan check removes.
+    """
+    old = aliased(BlobObject)
+    untracked = ~exists().where(RecordingTrack.object_id == BlobObject.object_id)
+    candidates = (
+        select(old.object_id)
+        .where(
+            old.kind == BlobKind.RECORDING,
+            old.plaintext_size == 0,  # reserved: intake records the size when it keeps one
+            old.deleted_at.is_(None),
+            old.created_at < now - ABANDONED_AFTER,
+            ~exists().where(RecordingTrack.object_id == old.object_id),
+        )
+        .limit(ABANDONED_BATCH)
+    )
+    abandoned = (
+        delete(BlobObject)
+        .where(BlobObject.object_id.in_(candidates), untracked)
+        .returning(BlobObject.object_id)
+    )
+    with transaction(services.research) as session:
+        ids = list(session.scalars(abandoned))
+    for object_id in ids:
+        services.content.blobs.delete(object_id)
+    if ids:
+        log.info("removed %d blob(s) of uploads whose writer died before finishing", len(ids))
+    return len(ids)

@@ -37,7 +37,7 @@ from fieldvault.domain.retention.model import (
     StepHook,
     SweepReport,
 )
-from fieldvault.domain.retention.recovery import finish_withdrawals
+from fieldvault.domain.retention.recovery import discard_abandoned_uploads, finish_withdrawals
 from fieldvault.domain.retention.reminders import remind
 from fieldvault.errors import FieldvaultError
 from fieldvault.storage.db import transaction
@@ -160,6 +160,9 @@ def _run_sweep(
         hook("notices")
         # Backup keys past their retention go too, whether or not backups are being taken.
         expire_backup_keys(services.settings, now)
+        # Rows and ciphertext of uploads whose writer died before finishing, a day on.
+        abandoned = partial(discard_abandoned_uploads, services, now)
+        _isolated(report, "(intake)", "abandoned uploads", abandoned)
         # Blobs no row points to (a killed writer's) and dead uploads, once past their grace.
         orphans = partial(remove_orphans, services.research, services.content.blobs, now)
         _isolated(report, "(blob store)", "orphan check", orphans)
