@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable
 from typing import Any
 
@@ -31,6 +32,7 @@ from telegram.ext import (
     filters,
 )
 
+from fieldvault import metrics
 from fieldvault.bot import researchers
 from fieldvault.bot.chat import press_with, sender_of
 from fieldvault.bot.context import BotContext, Clock, FieldvaultApplication
@@ -65,6 +67,7 @@ class PerChatProcessor(BaseUpdateProcessor):
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Serialise per chat, then take a worker slot."""
+        arrived = time.monotonic()
         chat = (
             update.effective_chat.id if isinstance(update, Update) and update.effective_chat else 0
         )
@@ -78,6 +81,7 @@ class PerChatProcessor(BaseUpdateProcessor):
         try:
             async with lock, self._workers:
                 await coroutine
+            metrics.BOT_UPDATE_SECONDS.observe(time.monotonic() - arrived)
         finally:
             self._waiting[chat] -= 1
             if not self._waiting[chat]:

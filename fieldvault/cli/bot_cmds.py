@@ -8,6 +8,7 @@ from fieldvault.bot.runner import run_bot
 from fieldvault.cli.context import (
     configure_logging,
     run_until_signalled,
+    serve_metrics,
     services_from,
     settings_from,
 )
@@ -23,5 +24,5 @@ def bot(ctx: click.Context) -> None:
     if settings.telegram_token is None:
         raise ConfigError("FIELDVAULT_TELEGRAM_TOKEN is not set; the bot cannot start")
     services = services_from(ctx)
-
+    serve_metrics(settings)
     run_until_signalled(lambda stop: run_bot(services, stop))

@@ -17,6 +17,7 @@ from fieldvault.cli import (
     researcher_cmds,
     retention_cmds,
     review_cmds,
+    scheduler_cmds,
     setup_cmds,
     study_cmds,
     terms_cmds,
@@ -40,6 +41,7 @@ def register(root: click.Group) -> None:
     root.add_command(backup_cmds.backup)
     root.add_command(worker_cmds.upload)
     root.add_command(worker_cmds.worker)
+    root.add_command(scheduler_cmds.scheduler)
     root.add_command(worker_cmds.jobs)
     root.add_command(transcript_cmds.transcript)
     root.add_command(model_cmds.models)

@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 
 import click
 
+from fieldvault import metrics
+from fieldvault.cli.logs import JsonFormatter
 from fieldvault.config.settings import Settings, load_settings
 from fieldvault.storage.services import Services, open_services
 
@@ -33,9 +35,23 @@ def services_from(ctx: click.Context) -> Services:
 
 
 def configure_logging(settings: Settings) -> None:
-    """The log format and level of the long-running commands (serve, web, bot, worker)."""
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    """The log format and level of the long-running commands (serve, web, bot, worker, scheduler).
+
+    ``log_format = json`` writes one JSON object a line (``cli/logs.py``).
+    """
+    handler = logging.StreamHandler()
+    if settings.log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=settings.log_level, handlers=[handler])
     logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def serve_metrics(settings: Settings) -> None:
+    """Serve /metrics on FIELDVAULT_METRICS_PORT when it is set (worker, scheduler, bot)."""
+    if settings.metrics_port is not None:
+        metrics.serve(settings.metrics_host, settings.metrics_port)
 
 
 def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:

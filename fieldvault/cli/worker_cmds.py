@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import signal
 import threading
 import time
@@ -14,11 +15,13 @@ from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-from fieldvault.cli.context import services_from
+from fieldvault.cli.context import configure_logging, serve_metrics, services_from, settings_from
 from fieldvault.compose import build_worker
 from fieldvault.domain.recordings import JobView, accept_recording, list_jobs
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import utcnow
+
+log = logging.getLogger("fieldvault.worker")
 
 
 @click.command()
@@ -70,13 +73,30 @@ def upload(
     is_flag=True,
     help="Exit when nothing is queued (for scripts); the retention sweep is then not run.",
 )
+@click.option(
+    "--periodic/--no-periodic",
+    default=None,
+    help="Also run the periodic tasks (the retention sweep every 10 min); default: "
+    "FIELDVAULT_WORKER_PERIODIC (off: `fieldvault scheduler` runs them).",
+)
 @click.pass_context
-def worker(ctx: click.Context, until_idle: bool) -> None:
-    """Run the worker: transcription, pseudonymisation and the retention sweep every 10 min."""
+def worker(ctx: click.Context, until_idle: bool, periodic: bool | None) -> None:
+    """Run the worker: transcription and pseudonymisation jobs from the queue."""
+    settings = settings_from(ctx)
+    configure_logging(settings)
     services = services_from(ctx)
-    # A long-running worker also runs the retention sweep, at start and every ten minutes; one
-    # that only drains the queue (--until-idle) leaves that to `fieldvault retention run`.
-    runner = build_worker(services, scheduler=not until_idle)
+    # The periodic tasks belong to `fieldvault scheduler` (or `serve`); a worker runs them only
+    # when told to, and never one that only drains the queue (--until-idle).
+    periodic = settings.worker_periodic if periodic is None else periodic
+    runner = build_worker(services, scheduler=periodic and not until_idle)
+    if not until_idle:
+        log.info(
+            "worker: taking jobs; periodic tasks (retention sweep): %s",
+            "here too, at start and every 10 minutes"
+            if periodic
+            else "not here, `fieldvault scheduler` runs them",
+        )
+    serve_metrics(settings)
     stop = threading.Event()
     # SIGTERM (docker stop, systemd) lets the running task finish, then exits; a task cut short
     # any other way is taken over by the next worker when its lease lapses.

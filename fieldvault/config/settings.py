@@ -210,6 +210,26 @@ class Settings(BaseSettings):
         default=90, ge=1, le=3650, description="Days a new API token is valid."
     )
     log_level: str = Field(default="INFO", description="Logging level.")
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Log lines of the long-running commands: `text`, or `json` (one JSON "
+        "object a line, for a log collector).",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Port of a Prometheus /metrics server in `fieldvault worker`, `scheduler` "
+        "and `bot`; unset = none (the web app serves /metrics on its own port).",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Address the metrics server of metrics_port listens on."
+    )
+    worker_periodic: bool = Field(
+        default=False,
+        description="`fieldvault worker` also runs the periodic tasks (the retention sweep); "
+        "leave off when a `fieldvault scheduler` runs. `serve` always runs them.",
+    )
     queue_url: str | None = Field(
         default=None,
         description="Task queue. Default: an SQLite queue `queue.sqlite3` in the data dir; "

@@ -31,6 +31,7 @@ class LockKey(IntEnum):
     AUDIT = 0x66_76_61_75_64_69_74  # "fvaudit": serialises appends to the audit chain
     NUMBERING = 0x66_76_70_73  # "fvps": a study's placeholder numbering
     SWEEP = 0x66_76_73_77_65_65_70  # "fvsweep": one retention sweep at a time
+    SCHEDULER = 0x66_76_73_63_68_65_64  # "fvsched": one `fieldvault scheduler` acting
 
 
 class LockBusy(Exception):

@@ -18,12 +18,14 @@ from fieldvault.web.keys import (
     DISPATCH,
     EXECUTOR,
     LIMITS,
+    PROBES,
     SERVICES,
     UPLOAD_LIMIT,
     UPLOAD_POOL,
     UPLOAD_SLOTS,
     Clock,
     Dispatch,
+    Probes,
 )
 from fieldvault.web.limits import AuditBudget, Pool, UploadSlots, WebLimits
 from fieldvault.web.routes import setup_routes
@@ -41,10 +43,13 @@ def create_app(
     clock: Clock = utcnow,
     consent_throttle: Throttle | None = None,
     limits: WebLimits | None = None,
+    probes: Probes | None = None,
 ) -> web.Application:
     """The web app over ``services``; ``dispatch`` queues new transcription jobs.
 
-    ``clock`` is the time the domain is given (tests pass a fixed one, as the bot's do).
+    ``probes`` are readiness checks beside the databases and the blob store (``compose``
+    hands in the queue's). ``clock`` is the time the domain is given (tests pass a fixed
+    one, as the bot's do).
     ``consent_throttle`` limits failed attempts per address on the informant pages (default:
     20 a minute). ``limits`` are the timeouts and upload bounds (default: from the settings).
 
@@ -63,6 +68,7 @@ def create_app(
     app[AUDIT_BUDGET] = AuditBudget(app[LIMITS].refusal_audits, app[LIMITS].refusal_audit_window)
     app.cleanup_ctx.append(_executor)
     app[DISPATCH] = _no_dispatch if dispatch is None else dispatch
+    app[PROBES] = dict(probes or {})
     setup_routes(app)
     setup_consent(app, consent_throttle or Throttle())
     return app

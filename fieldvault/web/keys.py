@@ -11,6 +11,9 @@ from fieldvault.storage.services import Services
 from fieldvault.web.limits import AuditBudget, Pool, UploadSlots, WebLimits
 
 Dispatch = Callable[[], object]
+# Readiness checks handed in by the composition root (the queue): name -> a blocking call that
+# raises when that part does not answer.
+Probes = dict[str, Callable[[], object]]
 Clock = Callable[[], dt.datetime]
 
 SERVICES = web.AppKey("services", Services)
@@ -23,3 +26,4 @@ LIMITS = web.AppKey("limits", WebLimits)
 AUDIT_BUDGET = web.AppKey("audit_budget", AuditBudget)
 DISPATCH: web.AppKey[Dispatch] = web.AppKey("dispatch")
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+PROBES: web.AppKey[Probes] = web.AppKey("probes")

@@ -11,6 +11,7 @@ def setup_routes(app: web.Application) -> None:
     """Attach every route to ``app``."""
     app.router.add_get("/api/health", views.health)
     app.router.add_get("/api/ready", views.ready)
+    app.router.add_get("/metrics", views.metrics_page)
     app.router.add_get("/api/openapi.json", views.openapi)
     app.router.add_post(
         "/api/studies/{study}/participants/{code}/recordings",

@@ -13,8 +13,9 @@ from typing import Any, TypeVar, cast
 
 from aiohttp import HttpVersion11, MultipartReader, StreamReader, web
 
-from fieldvault import __version__
+from fieldvault import __version__, metrics
 from fieldvault.domain.recordings import accept_recording, speaker_label
+from fieldvault.storage.readiness import storage_probes
 from fieldvault.storage.services import Services
 from fieldvault.web.admission import admit
 from fieldvault.web.errors import answer
@@ -23,10 +24,12 @@ from fieldvault.web.keys import (
     DISPATCH,
     EXECUTOR,
     LIMITS,
+    PROBES,
     SERVICES,
     UPLOAD_LIMIT,
     UPLOAD_POOL,
     UPLOAD_SLOTS,
+    Probes,
 )
 from fieldvault.web.limits import StallGuard
 from fieldvault.web.uploads import Files, stream_upload
@@ -34,6 +37,9 @@ from fieldvault.web.uploads import Files, stream_upload
 log = logging.getLogger("fieldvault.web")
 
 T = TypeVar("T")
+
+# How long /api/ready waits for each store before it calls it not ready.
+READY_TIMEOUT_S = 3.0
 
 
 def _blocking(request: web.Request) -> Callable[[Callable[[], T]], asyncio.Future[T]]:
@@ -87,18 +93,48 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "version": __version__})
 
 
+async def _probe(check: Callable[[], object]) -> str:
+    """``ok``, or why not in words without detail (no URL, host or message: no secrets)."""
+    try:
+        # Off the app's pools: a hanging database must not take a thread uploads need.
+        await asyncio.wait_for(asyncio.to_thread(check), READY_TIMEOUT_S)
+    except TimeoutError:
+        return "timeout"
+    except Exception as exc:
+        return f"unreachable ({type(exc).__name__})"
+    return "ok"
+
+
 async def ready(request: web.Request) -> web.Response:
-    """Readiness: 503 while every upload slot is taken or quick work queues for a thread."""
+    """Readiness: 503 when a store does not answer, or while uploads or quick work are full.
+
+    Checked on each call: the research database and the vault (``SELECT 1``), the blob store
+    (one HEAD or stat) and the queue (a Redis PING, or a count in the SQLite queue).
+    """
     slots, quick = request.app[UPLOAD_SLOTS], request.app[EXECUTOR]
+    handed_in: Probes = request.app[PROBES]
+    checks = storage_probes(request.app[SERVICES]) | handed_in
+    answers = await asyncio.gather(*(_probe(check) for check in checks.values()))
+    parts = dict(zip(checks, answers, strict=True))
+    down = any(answer != "ok" for answer in answers)
     saturated = slots.in_flight >= slots.total or quick.queued >= quick.threads
     return web.json_response(
         {
-            "status": "saturated" if saturated else "ready",
+            "status": "not-ready" if down else "saturated" if saturated else "ready",
+            "checks": parts,
             "uploads": {"in_flight": slots.in_flight, "limit": slots.total},
             "executor": {"queued": quick.queued, "threads": quick.threads},
         },
-        status=503 if saturated else 200,
+        status=503 if down or saturated else 200,
     )
+
+
+async def metrics_page(request: web.Request) -> web.Response:
+    """Prometheus metrics of this process (counts and durations; no identity, no study data)."""
+    body = await asyncio.to_thread(metrics.exposition)
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = metrics.CONTENT_TYPE_LATEST
+    return response
 
 
 @functools.cache
@@ -156,6 +192,8 @@ async def upload_recording(request: web.Request) -> web.Response:
                 services, study_id, code, files, language, request.app[CLOCK]()
             ),
         )
+    metrics.UPLOADS.inc()
+    metrics.UPLOAD_BYTES.inc(request.content.total_bytes)
     try:
         await _blocking(request)(request.app[DISPATCH])
     except Exception as exc:  # stored safely; the next worker sweep queues it

@@ -18,6 +18,7 @@ from typing import Any
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.api import Task
 
+from fieldvault import metrics
 from fieldvault.config.settings import Settings
 from fieldvault.domain.notices import Notifier
 from fieldvault.domain.redaction.errors import NothingToReview
@@ -58,6 +59,16 @@ def build_huey(settings: Settings) -> Huey:
     return SqliteHuey(queue_name(settings), filename=str(settings.queue_path), results=False)
 
 
+def queue_probe(huey: Huey) -> Callable[[], object]:
+    """A cheap check that the queue answers: a Redis PING, or a count in the SQLite queue."""
+    storage = huey.storage
+    conn = getattr(storage, "conn", None)
+    ping = getattr(conn, "ping", None)
+    if isinstance(huey, RedisHuey) and callable(ping):
+        return ping
+    return huey.pending_count
+
+
 def build_engine(settings: Settings) -> Engine:
     """The configured Whisper engine, loaded from local files only."""
     if settings.whisper_engine == "openai-whisper":
@@ -95,8 +106,10 @@ class Worker:
     transcribe: Any = None
     pseudonymise: Any = None
     retention_sweep: Any = None
-    # Whether ``run`` queues periodic tasks (the retention sweep): on in `fieldvault worker` and
-    # `serve`; off for a Worker built only to queue jobs (`upload`) or to test transcription.
+    # Whether ``run`` queues periodic tasks (the retention sweep): on in `serve` (one process
+    # does everything) and in `fieldvault worker` only with FIELDVAULT_WORKER_PERIODIC or
+    # --periodic, since `fieldvault scheduler` runs them; off for a Worker built only to queue
+    # jobs (`upload`) or to test transcription.
     scheduler: bool = False
     # The time the sweep runs as, and by which periodic tasks fall due (tests move it).
     clock: Callable[[], dt.datetime] = utcnow
@@ -112,7 +125,9 @@ class Worker:
             name="transcribe",
         )
         def transcribe(job_id: int) -> str:
-            outcome = jobs.run_transcription(self.services, self.engine(), job_id)
+            with metrics.job("transcribe") as finished:
+                outcome = jobs.run_transcription(self.services, self.engine(), job_id)
+                finished(outcome.status)
             log.info("job %s: %s", job_id, outcome.status)
             if outcome.status == "done" and outcome.transcript_id is not None:
                 self._queue_pseudonymise(outcome.transcript_id)
@@ -127,13 +142,15 @@ class Worker:
             name="pseudonymise",
         )
         def pseudonymise(transcript_id: int) -> str:
-            try:
-                pseudonymise_transcript(self.services, transcript_id, utcnow())
-            except NothingToReview:
-                # Withdrawn or shredded meanwhile: there is nothing left to do, so no retry.
-                status = "nothing-to-do"
-            else:
-                status = "done"
+            with metrics.job("pseudonymise") as finished:
+                try:
+                    pseudonymise_transcript(self.services, transcript_id, utcnow())
+                except NothingToReview:
+                    # Withdrawn or shredded meanwhile: there is nothing left to do, so no retry.
+                    status = "nothing-to-do"
+                else:
+                    status = "done"
+                finished(status)
             self.huey.delete(_pseudonymise_key(transcript_id))
             log.info("pseudonymise transcript %s: %s", transcript_id, status)
             return status
@@ -142,8 +159,10 @@ class Worker:
 
         @self.huey.periodic_task(crontab(minute=f"*/{SWEEP_EVERY_MIN}"), name="retention-sweep")
         def retention_sweep() -> str:
-            notifier = None if self.notifier_factory is None else self.notifier_factory()
-            status = sweep.run_retention_sweep(self.services, self.clock(), notifier)
+            with metrics.job("retention-sweep") as finished:
+                notifier = None if self.notifier_factory is None else self.notifier_factory()
+                status = sweep.run_retention_sweep(self.services, self.clock(), notifier)
+                finished(status if status in {"busy", "nothing-to-do"} else "done")
             log.info("retention sweep: %s", status)
             return status
 
@@ -151,12 +170,30 @@ class Worker:
 
     def enqueue_periodic(self) -> int:
         """Queue the periodic tasks due since the last look (the sweep at once on the first)."""
+        due = self.due_periodic()
+        for task in due:
+            self.huey.enqueue(task)
+        return len(due)
+
+    def run_periodic(self) -> list[str]:
+        """Run the periodic tasks due since the last look here, now (`fieldvault scheduler`).
+
+        Run in the scheduler's own process, not queued: a deletion deadline does not wait behind
+        hours of queued transcription. Returns the names of the tasks run.
+        """
+        ran = []
+        for task in self.due_periodic():
+            self.huey.execute(task)
+            ran.append(task.name)
+        return ran
+
+    def due_periodic(self) -> list[Task]:
+        """The periodic tasks due since the last look (every one on the first), each once."""
         # huey matches crontabs against naive UTC minutes (its utc=True default).
         minute = self.clock().astimezone(dt.UTC).replace(second=0, microsecond=0, tzinfo=None)
         last, self._periodic_checked = self._periodic_checked, minute
         if last is None:
-            self.retention_sweep()
-            return 1
+            return [self.retention_sweep.s()]
         due: dict[str, Task] = {}
         at = max(last, minute - CATCH_UP) + dt.timedelta(minutes=1)
         # Every minute since the last look, not just this one: a long transcription must not
@@ -165,9 +202,7 @@ class Worker:
             for task in self.huey.read_periodic(at):
                 due.setdefault(task.name, task)
             at += dt.timedelta(minutes=1)
-        for task in due.values():
-            self.huey.enqueue(task)
-        return len(due)
+        return list(due.values())
 
     def engine(self) -> Engine:
         """The engine, loaded on first use (uploading needs no model)."""

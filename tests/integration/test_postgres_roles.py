@@ -76,9 +76,7 @@ def apart(_postgres_admin: psycopg.Connection | str) -> Iterator[Apart]:
     finally:
         for database in (names.research_db, names.vault_db):
             _postgres_admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    sql.Identifier(database)
-                )
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
             )
         for role in (names.research_role, names.vault_role):
             _postgres_admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
@@ -121,11 +119,13 @@ def test_init_migrates_each_database_as_its_owner_and_neither_role_reaches_the_o
             sql.Identifier(apart.research_db), sql.Identifier(apart.vault_role)
         )
     )
-    with psycopg.connect(dsn(apart.vault_role, apart.research_db)) as stray:
-        with pytest.raises(
+    with (
+        psycopg.connect(dsn(apart.vault_role, apart.research_db)) as stray,
+        pytest.raises(
             psycopg.errors.InsufficientPrivilege, match="permission denied for schema public"
-        ):
-            stray.execute("SELECT * FROM public.participants")
+        ),
+    ):
+        stray.execute("SELECT * FROM public.participants")
 
 
 def test_the_roles_may_not_create_roles_or_databases(apart: Apart) -> None:
