@@ -289,7 +289,16 @@ def prepare_audit(settings: Settings) -> bool:
     engine = make_engine(settings.research_url)
     try:
         ring = KeyRing.load(settings.linkage_key_path, settings.content_key_path)
-        open_audit(settings, engine, ring)
+        trail = open_audit(settings, engine, ring)
+        if not trail.exists():
+            # Keys made before the databases (a container stack's keys come from a throwaway
+            # init elsewhere): a fresh, empty chain starts its checkpoint file now. A chain
+            # with events and no file stays refused by `audit verify` (the file was lost).
+            research = session_factory(engine)
+            with transaction(research) as session:
+                empty = audit.head(session)[0] == 0
+            if empty:
+                trail.record(research, dt.datetime.now(dt.UTC), "init", start=True)
     finally:
         engine.dispose()
     return not existed
