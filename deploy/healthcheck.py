@@ -3,12 +3,14 @@
     python /opt/fieldvault/healthcheck.py http http://127.0.0.1:8080/api/health
     python /opt/fieldvault/healthcheck.py deps
 
-``http`` passes when the URL answers 200 within the timeout. ``deps`` is for the processes that
-serve no HTTP (bot, workers, scheduler): it passes when every server the process depends on
-(the hosts of FIELDVAULT_DATABASE_URL, FIELDVAULT_VAULT_URL, FIELDVAULT_QUEUE_URL and
-FIELDVAULT_S3_ENDPOINT_URL) accepts a TCP connection, so a worker cut off from its queue or its
-databases turns unhealthy. It never imports fieldvault (a check must cost milliseconds) and it
-names a server by host and port only: no user name or password reaches the log.
+``http`` passes when the URL answers 200 within the timeout. ``deps`` is for the processes
+without the web app (bot, workers, scheduler): it passes when the process's own metrics server
+answers (``/metrics`` on FIELDVAULT_METRICS_PORT, when set) and every server the process depends
+on (the hosts of FIELDVAULT_DATABASE_URL, FIELDVAULT_VAULT_URL, FIELDVAULT_QUEUE_URL and
+FIELDVAULT_S3_ENDPOINT_URL) accepts a TCP connection, so a hung process, or one cut off from its
+queue or its databases, turns unhealthy. It never imports fieldvault (a check must cost
+milliseconds) and it names a server by host and port only: no user name or password reaches
+the log.
 """
 
 from __future__ import annotations
@@ -60,6 +62,11 @@ def check_http(url: str) -> str | None:
 def check_dependencies(environ: dict[str, str]) -> list[str]:
     """What is unreachable among the servers the settings in ``environ`` name (empty: all up)."""
     problems = []
+    port = environ.get("FIELDVAULT_METRICS_PORT", "")
+    if port:
+        problem = check_http(f"http://127.0.0.1:{port}/metrics")
+        if problem is not None:
+            problems.append(f"FIELDVAULT_METRICS_PORT: {problem}")
     for name in DEPENDENCIES:
         value = environ.get(name, "")
         server = server_of(value) if value else None

@@ -265,6 +265,18 @@ def test_every_long_running_service_has_a_healthcheck(model: dict[str, Any]) -> 
         assert check and check["test"] and not check.get("disable"), name
 
 
+def test_the_processes_without_the_web_app_serve_metrics_their_healthcheck_asks(
+    model: dict[str, Any],
+) -> None:
+    for name in ("bot", "worker-cpu", "worker-gpu", "scheduler"):
+        if name not in model["services"]:
+            continue
+        service = model["services"][name]
+        assert service["environment"]["FIELDVAULT_METRICS_PORT"] == "9100", name
+        assert service["environment"]["FIELDVAULT_METRICS_HOST"] == "0.0.0.0", name
+        assert service["healthcheck"]["test"][-1] == "deps", name
+
+
 def test_the_web_healthcheck_asks_api_health(model: dict[str, Any]) -> None:
     assert "http://127.0.0.1:8080/api/health" in model["services"]["web"]["healthcheck"]["test"]
 

@@ -32,7 +32,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        status = {"/api/health": 200, "/api/ready": 503}.get(self.path, 404)
+        status = {"/api/health": 200, "/api/ready": 503, "/metrics": 200}.get(self.path, 404)
         self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -110,6 +110,16 @@ def test_deps_fails_naming_the_unreachable_server_without_its_password(
     assert f"FIELDVAULT_QUEUE_URL: 127.0.0.1:{closed_port} unreachable" in result.stderr
     assert "DATABASE_URL" not in result.stderr
     assert "s3cr3t" not in result.stderr + result.stdout
+
+
+def test_deps_asks_the_process_own_metrics_server_when_it_has_one(
+    web: str, closed_port: int
+) -> None:
+    port = web.rsplit(":", 1)[1]
+    assert run("deps", env={"FIELDVAULT_METRICS_PORT": port}).returncode == 0
+    result = run("deps", env={"FIELDVAULT_METRICS_PORT": str(closed_port)})
+    assert result.returncode == 1
+    assert "FIELDVAULT_METRICS_PORT" in result.stderr
 
 
 def test_deps_ignores_settings_that_name_no_network_server() -> None:
