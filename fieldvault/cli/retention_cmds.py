@@ -113,12 +113,12 @@ def run(ctx: click.Context, now: dt.datetime, dry_run: bool, as_json: bool) -> N
 
 
 def _exit_on_failures(ctx: click.Context, report: retention.SweepReport) -> None:
-    """Name each study the sweep could not finish, on stderr, and exit 1 when there is one."""
+    """Name each study (or part) the sweep could not finish, on stderr; exit 1 if there is one."""
     for study_id, what in sorted(report.failed.items()):
         click.echo(
-            f"error: {study_id}: the sweep failed ({what}); the other studies were swept. "
-            "The log has the details; `fieldvault study list` shows its dates. The next sweep "
-            "tries it again",
+            f"error: {study_id}: the sweep failed ({what}); everything else was swept. The log "
+            "has the details (`fieldvault study list` shows a study's dates); the next sweep "
+            "tries again",
             err=True,
         )
     if report.failed:

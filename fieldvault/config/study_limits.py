@@ -58,6 +58,11 @@ def end_too_far(start: dt.date, end: dt.date, limits: StudyLimits) -> str | None
     bound = latest_end(start, limits)
     if end <= bound:
         return None
+    if end > LATEST_DATE:
+        return (
+            f"{end} is after {LATEST_DATE}, the latest date fieldvault accepts for a study; "
+            "check the year"
+        )
     return (
         f"{end} is more than {limits.max_years} years after start_date ({start}); fieldvault "
         f"accepts end dates up to {bound}, because an end date decides when identities and "
