@@ -12,10 +12,12 @@ import logging
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -197,8 +199,19 @@ def test_the_scheduler_command_sweeps_and_its_json_log_lines_name_no_one(
 ) -> None:
     codes = [add_informant(services, study_id, n) for n in (1, 2)]
     seen: list[str] = []
-    with running(services, "scheduler", FIELDVAULT_LOG_FORMAT="json") as lines:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with running(
+        services, "scheduler", FIELDVAULT_LOG_FORMAT="json", FIELDVAULT_METRICS_PORT=str(port)
+    ) as lines:
         wait_for(lines, "retention sweep:", seen)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            scraped = response.read().decode()
+    # Its own metrics port tells what the sweep did (two informants deleted).
+    assert 'fieldvault_sweeps_total{outcome="done"} 1.0' in scraped
+    assert 'fieldvault_sweep_items_total{kind="deleted"} 2.0' in scraped
+    assert study_id not in scraped
     for code in codes:
         assert services.vault.get(study_id, code) is None
     entries = [json.loads(line) for line in seen]  # every line is one JSON object
