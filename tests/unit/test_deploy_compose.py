@@ -257,6 +257,15 @@ def test_each_key_is_a_secret_of_its_own_file_mounted_where_its_setting_points(
             assert service["environment"][setting] == target, (name, setting)
 
 
+def test_the_telegram_token_reaches_only_the_bot_and_the_scheduler(model: dict[str, Any]) -> None:
+    holders = {
+        name
+        for name, service in model["services"].items()
+        if "FIELDVAULT_TELEGRAM_TOKEN" in (service.get("environment") or {})
+    }
+    assert holders == {"bot", "scheduler"}
+
+
 def test_every_long_running_service_has_a_healthcheck(model: dict[str, Any]) -> None:
     for name, service in model["services"].items():
         if name in ONE_SHOTS:
