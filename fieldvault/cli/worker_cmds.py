@@ -20,6 +20,7 @@ from fieldvault.compose import build_worker
 from fieldvault.domain.recordings import JobView, accept_recording, list_jobs
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import utcnow
+from fieldvault.workers.queue import run_threads
 
 log = logging.getLogger("fieldvault.worker")
 
@@ -88,10 +89,16 @@ def worker(ctx: click.Context, until_idle: bool, periodic: bool | None) -> None:
     # The periodic tasks belong to `fieldvault scheduler` (or `serve`); a worker runs them only
     # when told to, and never one that only drains the queue (--until-idle).
     periodic = settings.worker_periodic if periodic is None else periodic
-    runner = build_worker(services, scheduler=periodic and not until_idle)
+    # One Worker per thread (its own queue connection and model); only the first runs periodic
+    # tasks.
+    runners = [
+        build_worker(services, scheduler=periodic and not until_idle and n == 0)
+        for n in range(settings.worker_threads)
+    ]
     if not until_idle:
         log.info(
-            "worker: taking jobs; periodic tasks (retention sweep): %s",
+            "worker: taking jobs in %d thread(s); periodic tasks (retention sweep): %s",
+            settings.worker_threads,
             "here too, at start and every 10 minutes"
             if periodic
             else "not here, `fieldvault scheduler` runs them",
@@ -101,7 +108,7 @@ def worker(ctx: click.Context, until_idle: bool, periodic: bool | None) -> None:
     # SIGTERM (docker stop, systemd) lets the running task finish, then exits; a task cut short
     # any other way is taken over by the next worker when its lease lapses.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    done = runner.run(until_idle=until_idle, stop=stop)
+    done = run_threads(runners, until_idle=until_idle, stop=stop)
     click.echo(f"worker: {done} task(s) run", err=True)
 
 

@@ -225,6 +225,13 @@ class Settings(BaseSettings):
     metrics_host: str = Field(
         default="127.0.0.1", description="Address the metrics server of metrics_port listens on."
     )
+    worker_threads: int = Field(
+        default=1,
+        ge=1,
+        le=32,
+        description="Jobs one `fieldvault worker` runs at once, each thread with its own "
+        "Whisper model (memory for each; share the cores out with whisper_threads).",
+    )
     worker_periodic: bool = Field(
         default=False,
         description="`fieldvault worker` also runs the periodic tasks (the retention sweep); "

@@ -69,6 +69,38 @@ def queue_probe(huey: Huey) -> Callable[[], object]:
     return huey.pending_count
 
 
+def run_threads(
+    workers: list[Worker], *, until_idle: bool = False, stop: threading.Event | None = None
+) -> int:
+    """Run each worker's loop in a thread of its own until ``stop`` (or idle); tasks run in all.
+
+    Each worker has its own queue connection and engine, so jobs run side by side as they
+    would in separate processes. One loop that fails stops the others and raises its error.
+    """
+    stop = stop or threading.Event()
+    done = [0] * len(workers)
+    failures: list[BaseException] = []
+
+    def loop(n: int) -> None:
+        try:
+            done[n] = workers[n].run(until_idle=until_idle, stop=stop)
+        except BaseException as exc:
+            failures.append(exc)
+            stop.set()
+
+    threads = [
+        threading.Thread(target=loop, args=(n,), name=f"worker-{n + 1}", daemon=True)
+        for n in range(len(workers))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    return sum(done)
+
+
 def build_engine(settings: Settings) -> Engine:
     """The configured Whisper engine, loaded from local files only."""
     if settings.whisper_engine == "openai-whisper":
