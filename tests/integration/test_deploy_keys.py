@@ -3,7 +3,8 @@
 README "Running at scale": a throwaway `fieldvault init` (scratch data dir) writes the four key
 files where they will live (the linkage key apart); the compose stack mounts them as read-only
 secrets, and its `migrate` one-shot runs `fieldvault init` against fresh databases. That second
-init must set the databases up without writing, replacing or adding a key file.
+init must set the databases up without writing, replacing or adding a key file. On SQLite and
+on PostgreSQL (the stack's), through the conftest's fresh databases.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def digests(folder: Path) -> dict[str, str]:
 
 
 def test_keys_made_off_the_stack_let_the_migrate_one_shot_set_up_fresh_databases_untouched(
-    tmp_path: Path,
+    tmp_path: Path, research_url: str, vault_url: str
 ) -> None:
     linkage, other = tmp_path / "linkage-device", tmp_path / "keys"
     keys = {
@@ -53,6 +54,8 @@ def test_keys_made_off_the_stack_let_the_migrate_one_shot_set_up_fresh_databases
 
     stack = {
         "FIELDVAULT_DATA_DIR": str(tmp_path / "container-data"),
+        "FIELDVAULT_DATABASE_URL": research_url,
+        "FIELDVAULT_VAULT_URL": vault_url,
         "FIELDVAULT_AUDIT_CHECKPOINT_FILE": str(tmp_path / "audit-volume" / "checkpoints.jsonl"),
         **keys,
     }
