@@ -12,6 +12,7 @@ import click
 from fieldvault import metrics
 from fieldvault.cli.logs import JsonFormatter
 from fieldvault.config.settings import Settings, load_settings
+from fieldvault.errors import ConfigError
 from fieldvault.storage.services import Services, open_services
 
 
@@ -50,8 +51,16 @@ def configure_logging(settings: Settings) -> None:
 
 def serve_metrics(settings: Settings) -> None:
     """Serve /metrics on FIELDVAULT_METRICS_PORT when it is set (worker, scheduler, bot)."""
-    if settings.metrics_port is not None:
+    if settings.metrics_port is None:
+        return
+    try:
         metrics.serve(settings.metrics_host, settings.metrics_port)
+    except OSError as exc:
+        raise ConfigError(
+            f"the metrics server cannot listen on {settings.metrics_host}:{settings.metrics_port} "
+            f"({exc.strerror or type(exc).__name__}); set FIELDVAULT_METRICS_PORT to a free port "
+            "or unset it"
+        ) from exc
 
 
 def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
