@@ -66,6 +66,11 @@ def test_every_command_has_help(fv: Fieldvault) -> None:
         ["consent", "record"],
         ["audit", "verify"],
         ["keys", "rotate"],
+        ["audit", "checkpoint"],
+        ["backup", "create"],
+        ["backup", "verify"],
+        ["backup", "restore"],
+        ["scheduler"],
     ]
     for command in commands:
         result = fv(*command, "--help")
