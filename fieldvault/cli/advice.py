@@ -31,6 +31,7 @@ ADVICE: dict[str, str] = {
         "if Sikt has approved an end date later than {processing_end}, "
         "run `fieldvault study extend` first"
     ),
+    "recording.interrupted": "run the upload again",
     "recording.too-long": (
         "cut it into parts (e.g. `ffmpeg -i FILE -f segment -segment_time 3600 -c copy "
         "part%02d.EXT`) and upload each, or raise FIELDVAULT_MAX_RECORDING_HOURS"

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from fieldvault.config.languages import UnknownLanguage, interview_language
 from fieldvault.config.settings import Settings
@@ -100,7 +101,12 @@ def accept_recording(
     reserved: list[BlobObject] = []
     try:
         tracks = _receive_tracks(services, study_id, code, files, reserved, now)
-        return _record(research, study_id, code, tracks, language, source, now)
+        try:
+            return _record(research, study_id, code, tracks, language, source, now)
+        except StaleDataError:
+            # SQLite reads outside the write transaction, so the row lock above does not hold
+            # there: a clean-up that deleted the row meanwhile shows as an update of no row.
+            raise _cleaned_up_meanwhile(code) from None
     except BaseException as exc:
         _discard(services, reserved)
         if isinstance(exc, RecordingRefused):
@@ -202,6 +208,9 @@ def _receive_tracks(
         except DecryptionError:
             # The data key went while the file arrived: a withdrawal shredded it.
             raise _withdrawn_meanwhile(code) from None
+        except NotFoundError:
+            # Only the blob is looked up here: the sweep's clean-up took it as abandoned.
+            raise _cleaned_up_meanwhile(code) from None
         tracks.append((obj, info))
     return tracks
 
@@ -226,9 +235,12 @@ def _record(
             raise _withdrawn_meanwhile(code)
         kept = []
         for obj, info in tracks:
-            row = session.get(BlobObject, obj.object_id)
-            if row is None or row.deleted_at is not None:  # purged by a withdrawal meanwhile
-                raise _withdrawn_meanwhile(code)
+            # Locked, so the sweep's clean-up of abandoned uploads cannot delete it before this
+            # commits (it waits, then finds a track pointing at it); consent held above, so a
+            # row gone now was cleaned up as abandoned, not purged by a withdrawal.
+            row = session.get(BlobObject, obj.object_id, with_for_update=True)
+            if row is None or row.deleted_at is not None:
+                raise _cleaned_up_meanwhile(code)
             row.plaintext_size = obj.plaintext_size
             kept.append((row, info))
         recording = _add_rows(session, participant, kept, language, source, now)
@@ -251,6 +263,14 @@ def _record(
         session.flush()
         session.refresh(recording, ["tracks"])
         return recording
+
+
+def _cleaned_up_meanwhile(code: str) -> RecordingRefused:
+    return RecordingRefused(
+        f"the upload for participant {code} was cleaned up as abandoned before it finished; "
+        "nothing of it was kept",
+        "interrupted",
+    )
 
 
 def _withdrawn_meanwhile(code: str) -> RecordingRefused:

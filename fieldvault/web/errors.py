@@ -30,6 +30,7 @@ ADVICE: dict[str, str] = {
         "if Sikt has approved an end date later than {processing_end}, the study must be "
         "extended first (`fieldvault study extend`)"
     ),
+    "recording.interrupted": "send the recording again",
     "recording.too-long": (
         "cut the recording into parts and upload each; the limit is the server's "
         "FIELDVAULT_MAX_RECORDING_HOURS"
@@ -64,6 +65,8 @@ def _status(exc: Exception) -> tuple[int, str]:
             return 403, "no-consent"
         if exc.reason == "study-ended":
             return 409, "study-ended"
+        if exc.reason == "interrupted":
+            return 409, "interrupted"
         if exc.reason in {"too-long", "too-many-tracks"}:
             return 422, exc.reason
         return 422, "bad-audio"
