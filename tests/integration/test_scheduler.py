@@ -220,3 +220,26 @@ def test_the_scheduler_command_sweeps_and_its_json_log_lines_name_no_one(
     text = "\n".join(seen)
     needles = [*identity_strings([1, 2]), *(str(identity(n).telegram_chat_id) for n in (1, 2))]
     assert [needle for needle in needles if needle and needle in text] == []
+
+
+@pytest.mark.slow
+def test_the_scheduler_at_a_given_time_sweeps_as_of_it_and_says_so(
+    services: Services, running_study_id: str
+) -> None:
+    # The study ends in 2199: at today's date nothing is due; as of its end, its data goes.
+    code = add_informant(services, running_study_id, 1)
+    seen: list[str] = []
+    with running(services, "scheduler", "--at", "2199-07-02T00:00") as lines:
+        wait_for(lines, "retention sweep:", seen)
+    assert any("running as of 2199-07-02T00:00:00+00:00" in line for line in seen)
+    assert any("1 participant(s) deleted" in line for line in seen)
+    assert services.vault.get(running_study_id, code) is None
+    refused = subprocess.run(
+        [sys.executable, "-m", "fieldvault", "scheduler", "--at", "next tuesday"],
+        env=environment(services),
+        capture_output=True,
+        text=True,
+        timeout=BOUND_S,
+    )
+    assert refused.returncode == 2
+    assert "is not an ISO date-time" in refused.stderr
