@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 EXAMPLE := fieldvault/config/examples/nav-veileder.toml
 
-.PHONY: run install test lint chromium bench bench-transcription bench-web clean-venv
+.PHONY: run install test lint chromium bench bench-transcription bench-web bench-scale clean-venv
 
 $(STAMP):
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,12 @@ bench-transcription: $(STAMP)
 
 bench-web: $(STAMP)
 	$(BIN)/python bench/web_consent.py
+
+# Worker processes x threads against the engine alone, and uploads through two web processes
+# against a bare aiohttp sink, on PostgreSQL, Redis and SeaweedFS (about 7 min on 2 cores);
+# bench/scale_gpu.sh is the GPU variant.
+bench-scale: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/scale.py --repeat 2
 
 clean-venv:
 	rm -rf $(VENV)

@@ -31,16 +31,28 @@ FINAL_STATES = frozenset({"done", "failed", WITHDRAWN, DELETED})
 
 
 def worker_id() -> str:
-    """Name this process ``host:pid``, so a worker on the same host sees a dead holder."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Name the calling thread's claim ``host:pid:thread``.
+
+    A worker on the same host sees a dead holder by its pid, and the threads of one process
+    (`worker_threads`) never share a claim: a thread whose lease ran out while it was stuck
+    cannot write over the job another thread of its process took over.
+    """
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_native_id()}"
 
 
 def _holder_gone(claimed_by: str | None) -> bool:
     if not claimed_by:
         return True
-    host, _, pid = claimed_by.rpartition(":")
+    # ``host:pid:thread``; ``host:pid`` from before threads had claims of their own.
+    parts = claimed_by.split(":")
+    if len(parts) not in (2, 3):
+        return False
+    host, pid, *thread = parts
     if host != socket.gethostname() or not pid.isdigit():
         return False
+    if int(pid) == os.getpid():
+        # This process is alive: the holder is gone when its thread is.
+        return bool(thread) and thread[0] not in {str(t.native_id) for t in threading.enumerate()}
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
