@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 EXAMPLE := fieldvault/config/examples/nav-veileder.toml
 
-.PHONY: run install test lint chromium bench bench-transcription bench-web bench-scale clean-venv
+.PHONY: run install test lint catalogs chromium bench bench-transcription bench-web bench-scale clean-venv
 
 $(STAMP):
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# Re-extract every marked text (bot, web) and rewrite the nb/nn/en catalogs from the tables in
+# fieldvault/config/locale/translations.py and fieldvault/config/locale/researcher/.
+catalogs: $(STAMP)
+	$(BIN)/pybabel extract --no-location --omit-header -k _ -F fieldvault/web/consent/babel.cfg \
+	  -o fieldvault/config/locale/fieldvault.pot fieldvault/bot fieldvault/web
+	$(BIN)/python -m fieldvault.config.locale.translations
 
 # The browser tests (tests/e2e) drive Debian's Chromium: installed when missing and make runs
 # as root (CI); otherwise those tests are skipped outside CI and say why.

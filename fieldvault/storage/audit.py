@@ -99,6 +99,9 @@ class Event(StrEnum):
     KEYS_ROTATED = "keys.rotated"
     API_TOKEN_CREATED = "api_token.created"
     API_TOKEN_REVOKED = "api_token.revoked"
+    ACCOUNT_ADDED = "account.added"  # a researcher account, or its role in a study
+    ACCOUNT_PASSWORD_SET = "account.password_set"
+    IDENTITY_REVEALED = "identity.revealed"  # a researcher looked up a participant's name
 
 
 # Detail keys that name or reach a person. Compared after lower-casing and dropping everything

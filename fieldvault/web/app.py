@@ -28,6 +28,7 @@ from fieldvault.web.keys import (
     Probes,
 )
 from fieldvault.web.limits import AuditBudget, Pool, UploadSlots, WebLimits
+from fieldvault.web.researcher.routes import setup_researcher
 from fieldvault.web.routes import setup_routes
 
 log = logging.getLogger("fieldvault.web")
@@ -71,6 +72,7 @@ def create_app(
     app[PROBES] = dict(probes or {})
     setup_routes(app)
     setup_consent(app, consent_throttle or Throttle())
+    setup_researcher(app)
     return app
 
 

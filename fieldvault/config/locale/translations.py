@@ -1,6 +1,7 @@
 """Source of the nb and nn catalogs: ``python -m fieldvault.config.locale.translations``.
 
-Extract the message ids with ``pybabel extract --no-location --omit-header -k _
+``make catalogs`` does both steps. Extract the message ids with ``pybabel extract --no-location
+--omit-header -k _
 -F fieldvault/web/consent/babel.cfg -o fieldvault/config/locale/fieldvault.pot fieldvault/bot
 fieldvault/web`` (the bot's texts and the informant web page's, Python and Jinja2), add
 translations below, then run
@@ -16,6 +17,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 
 from fieldvault.config.languages import LANGUAGES
+from fieldvault.config.locale.researcher import tables
 
 HERE = Path(__file__).parent
 
@@ -749,7 +751,8 @@ T: dict[str, tuple[str, str]] = {
 
 
 def main() -> None:
-    """Rewrite en, nb and nn catalogs from the template and the table above."""
+    """Rewrite en, nb and nn catalogs from the template, the table above and the researcher's."""
+    table = {**T, **tables()}
     with (HERE / "fieldvault.pot").open("rb") as handle:
         template = read_po(handle)
     for index, lang in enumerate(LANGUAGES):
@@ -757,7 +760,7 @@ def main() -> None:
         for message in template:
             if not message.id:
                 continue
-            text = "" if lang == "en" else T.get(str(message.id), ("", ""))[index]
+            text = "" if lang == "en" else table.get(str(message.id), ("", ""))[index]
             catalog.add(message.id, text, flags=message.flags)
         target = HERE / lang / "LC_MESSAGES" / "fieldvault.po"
         target.parent.mkdir(parents=True, exist_ok=True)

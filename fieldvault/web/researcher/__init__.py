@@ -1,0 +1,1 @@
+"""The researchers' web app: login, the study dashboard, upload, jobs, review, exports."""

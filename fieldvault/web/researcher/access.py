@@ -1,0 +1,147 @@
+"""Who is asking: the session cookie, the route's required action, CSRF — checked before a page.
+
+Every researcher route is added with :func:`page`, which records the :class:`Action` it needs.
+``access_middleware`` resolves the session cookie for those routes and, before the handler
+runs, answers:
+
+- not logged in: a redirect to ``/login`` (GET) or 401;
+- a study the researcher is not a member of: exactly the 404 of a study that does not exist;
+- a member whose role lacks the action: 403;
+- a state-changing request without the session's CSRF token (form field ``csrf`` or header
+  ``X-CSRF-Token``): 403.
+
+So a handler never checks membership itself; the authorisation test walks ``PAGES``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from fieldvault.domain import accounts
+from fieldvault.domain.accounts import Researcher, SessionInvalid
+from fieldvault.domain.permissions import Action
+from fieldvault.storage.db import transaction
+from fieldvault.web.keys import CLOCK, EXECUTOR, SERVICES
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+SESSION_COOKIE = "fv_session"
+CSRF_FIELD = "csrf"
+CSRF_HEADER = "X-CSRF-Token"
+STUDY_PARAM = "study"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True)
+class PageRule:
+    """What a route needs: ``action`` in the URL's ``{study}``, or just a login, or nothing."""
+
+    name: str
+    method: str
+    path: str
+    action: Action | None
+    login: bool = True
+
+
+PAGES = web.AppKey("researcher_pages", dict[str, PageRule])
+RESEARCHER = web.RequestKey("fv_researcher", Researcher)
+SESSION_CSRF = web.RequestKey("fv_session_csrf", str)
+
+
+class NotYours(web.HTTPNotFound):
+    """A study that does not exist or is not the researcher's: the same answer."""
+
+
+class RoleForbids(web.HTTPForbidden):
+    """The researcher's role in the study does not allow this page."""
+
+
+def page(
+    app: web.Application,
+    method: str,
+    path: str,
+    handler: Handler,
+    *,
+    name: str,
+    action: Action | None,
+    login: bool = True,
+) -> None:
+    """Add a researcher route that needs ``action`` (in ``{study}``) or, with None, a login."""
+    if action is not None and "{" + STUDY_PARAM + "}" not in path:
+        raise ValueError(f"route {name} needs an action but has no {{study}} in {path}")
+    app.router.add_route(method, path, handler, name=name)
+    if PAGES not in app:
+        app[PAGES] = {}
+    app[PAGES][name] = PageRule(name, method, path, action, login)
+
+
+def rule_of(request: web.Request) -> PageRule | None:
+    """The rule of the route this request matched, if it is a researcher route."""
+    route = request.match_info.route
+    name = getattr(route, "name", None)
+    pages = request.app.get(PAGES, {})
+    return pages.get(name) if name else None
+
+
+def current(request: web.Request) -> Researcher:
+    """The logged-in researcher (set by the middleware on every researcher route)."""
+    return request[RESEARCHER]
+
+
+async def _resolve(request: web.Request) -> tuple[Researcher, str] | None:
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if len(token) < 32:
+        return None
+    services, now = request.app[SERVICES], request.app[CLOCK]()
+
+    def run() -> tuple[Researcher, str] | None:
+        with transaction(services.research) as session:
+            try:
+                return accounts.resolve_session(session, token, now)
+            except SessionInvalid:
+                return None
+
+    return await request.app[EXECUTOR].run(run)
+
+
+async def _csrf_given(request: web.Request) -> str:
+    header = request.headers.get(CSRF_HEADER)
+    if header is not None:
+        return header
+    if request.content_type == "application/x-www-form-urlencoded":
+        value = (await request.post()).get(CSRF_FIELD)  # cached: the handler reads it again
+        return value if isinstance(value, str) else ""
+    return ""
+
+
+def csrf_matches(expected: str, given: str) -> bool:
+    """Constant-time comparison of the session's CSRF secret with what the request sent."""
+    return bool(expected) and hmac.compare_digest(expected.encode(), given.encode())
+
+
+@web.middleware
+async def access_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Login, membership, role and CSRF checks for every route added with :func:`page`."""
+    rule = rule_of(request)
+    if rule is None or not rule.login:
+        return await handler(request)
+    resolved = await _resolve(request)
+    if resolved is None:
+        if request.method in SAFE_METHODS and not request.path.endswith("/events"):
+            raise web.HTTPSeeOther("/login")
+        raise web.HTTPUnauthorized(text="log in first")
+    who, csrf = resolved
+    request[RESEARCHER], request[SESSION_CSRF] = who, csrf
+    if rule.action is not None:
+        study_id = request.match_info.get(STUDY_PARAM, "")
+        if study_id not in who.roles:
+            raise NotYours()
+        if not who.may(study_id, rule.action):
+            raise RoleForbids()
+    if request.method not in SAFE_METHODS and not csrf_matches(csrf, await _csrf_given(request)):
+        raise web.HTTPForbidden(text="the form is out of date: reload the page and try again")
+    return await handler(request)

@@ -1,0 +1,88 @@
+"""Researcher login on the real aiohttp app: a session cookie, CSRF, logout, wrong passwords."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+from aiohttp import web
+from yarl import URL
+
+from fieldvault.domain.permissions import Role
+from fieldvault.storage.services import Services
+from fieldvault.web.app import create_app
+from tests.researcher_web import PASSWORD, add_member, csrf_of
+
+from .conftest import NOW
+
+Scenario = Callable[[aiohttp.ClientSession], Awaitable[None]]
+
+
+def _serve(services: Services, scenario: Scenario) -> None:
+    async def main() -> None:
+        runner = web.AppRunner(create_app(services, clock=lambda: NOW))
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        try:
+            jar = aiohttp.CookieJar(unsafe=True)
+            base = URL.build(scheme="http", host=host, port=port)
+            async with aiohttp.ClientSession(base, cookie_jar=jar) as http:
+                await scenario(http)
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main())
+
+
+def test_a_researcher_logs_in_and_out_with_a_session_cookie(
+    services: Services, study_id: str
+) -> None:
+    email = add_member(services, study_id, Role.OWNER, NOW)
+
+    async def scenario(http: aiohttp.ClientSession) -> None:
+        async with http.get("/login") as page:
+            token = csrf_of(await page.text())
+        form = {"csrf": token, "email": email, "password": PASSWORD}
+        async with http.post("/login", data=form, allow_redirects=False) as answer:
+            assert answer.status == 303
+            cookie = answer.cookies["fv_session"]
+            assert cookie["httponly"] and cookie["samesite"] == "Strict"
+        async with http.post("/logout", data={"csrf": "forged"}, allow_redirects=False) as bad:
+            assert bad.status == 403
+        async with http.post("/logout", allow_redirects=False) as no_token:
+            assert no_token.status == 403
+
+    _serve(services, scenario)
+
+
+def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(
+    services: Services, study_id: str
+) -> None:
+    email = add_member(services, study_id, Role.RESEARCHER, NOW)
+
+    async def scenario(http: aiohttp.ClientSession) -> None:
+        for who, password in ((email, "not the password"), ("nobody@uni.example", PASSWORD)):
+            async with http.get("/login") as page:
+                token = csrf_of(await page.text())
+            form = {"csrf": token, "email": who, "password": password}
+            async with http.post("/login", data=form, allow_redirects=False) as answer:
+                assert answer.status == 401
+                assert "Wrong e-mail or password" in await answer.text()
+                assert "fv_session" not in answer.cookies
+
+    _serve(services, scenario)
+
+
+def test_a_page_that_needs_a_login_sends_a_stranger_to_the_login_form(
+    services: Services,
+) -> None:
+    async def scenario(http: aiohttp.ClientSession) -> None:
+        async with http.post("/logout", allow_redirects=False) as answer:
+            assert answer.status == 401
+        async with http.get("/", allow_redirects=False) as home:
+            assert home.status == 303 and home.headers["Location"] == "/studies"
+
+    _serve(services, scenario)
