@@ -28,9 +28,7 @@ def add_member(
     """An account with ``role`` in ``study_id`` and ``password`` set; returns its e-mail."""
     address = email or f"{role}@uni.example"
     with transaction(services.research) as session:
-        _, code = accounts.add_researcher(
-            session, address, study_id, role, actor="test", now=now
-        )
+        _, code = accounts.add_researcher(session, address, study_id, role, actor="test", now=now)
         if code is not None:
             accounts.set_password(session, code, password, now)
     return address

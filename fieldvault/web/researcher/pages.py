@@ -16,6 +16,7 @@ from aiohttp import web
 
 from fieldvault.config.languages import LANGUAGE_NAMES, LANGUAGES
 from fieldvault.domain.errors import DomainError
+from fieldvault.domain.permissions import Action
 from fieldvault.errors import NotFoundError
 from fieldvault.web.consent.pages import browser_language
 from fieldvault.web.consent.security import csrf_token, route_name, set_csrf_cookie
@@ -86,6 +87,31 @@ def render(
 async def blocking(request: web.Request, fn: Callable[[], T]) -> T:
     """Run ``fn`` (domain work, which blocks) in the app's executor."""
     return await request.app[EXECUTOR].run(fn)
+
+
+# The study tabs (templates/researcher/study_base.html) and the action each one needs.
+SECTIONS: dict[str, Action] = {
+    "overview": Action.VIEW_STUDY,
+    "participants": Action.VIEW_PARTICIPANTS,
+    "upload": Action.UPLOAD,
+    "jobs": Action.VIEW_JOBS,
+    "transcripts": Action.REVIEW,
+    "exports": Action.EXPORT,
+    "retention": Action.VIEW_RETENTION,
+    "audit": Action.VIEW_AUDIT,
+}
+
+
+def study_context(request: web.Request, study_id: str, title: str, section: str) -> dict[str, Any]:
+    """What a page of one study gives ``study_base.html``: the study, the tab, allowed tabs."""
+    who = request[RESEARCHER]
+    allowed = [name for name, action in SECTIONS.items() if who.may(study_id, action)]
+    return {
+        "study": {"id": study_id, "title": title},
+        "section": section,
+        "allowed_sections": allowed,
+        "title": title,
+    }
 
 
 ERROR_PAGES = {404: "researcher/not_found.html", 403: "researcher/forbidden.html"}

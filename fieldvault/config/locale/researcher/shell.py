@@ -31,3 +31,15 @@ T: dict[str, tuple[str, str]] = {
         "Førespurnaden kunne ikkje fullførast. Ingenting vart endra. Prøv igjen om litt.",
     ),
 }
+T.update(
+    {
+        "Overview": ("Oversikt", "Oversikt"),
+        "Participants": ("Deltakere", "Deltakarar"),
+        "Upload": ("Last opp", "Last opp"),
+        "Jobs": ("Jobber", "Jobbar"),
+        "Transcripts": ("Transkripsjoner", "Transkripsjonar"),
+        "Exports": ("Eksport", "Eksport"),
+        "Retention": ("Lagringstid", "Lagringstid"),
+        "Audit": ("Revisjonslogg", "Revisjonslogg"),
+    }
+)
