@@ -131,7 +131,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         token, waiting, address_of = await blocking(request, run)
     except LoginFailed:
         guard.failed(address, key, device)
-        return _login_page(request, 401, failed=True, email=email)
+        return _login_page(request, 401, failed=True)
     target = "/login/code" if waiting else "/studies"
     raise logged_in(request, web.HTTPSeeOther(target), token, waiting, address_of)
 
