@@ -25,6 +25,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import jwt
@@ -150,8 +151,11 @@ class OidcClient:
             "redirect_uri": self.redirect_uri,
             "code_verifier": verifier,
         }
-        auth = aiohttp.BasicAuth(self.client_id, self._secret)
-        async with self._client().post(provider.token_endpoint, data=form, auth=auth) as response:
+        # client_secret_basic: both parts form-encoded first (RFC 6749 section 2.3.1).
+        pair = f"{quote(self.client_id, safe='')}:{quote(self._secret, safe='')}"
+        headers = {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode("ascii")}
+        token_url = provider.token_endpoint
+        async with self._client().post(token_url, data=form, headers=headers) as response:
             answer = await self._json(response)
         token = answer.get("id_token")
         if not isinstance(token, str):
