@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import socket
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -85,3 +87,44 @@ async def serve_app(
 def serve(services: Services, clock: Clock, scenario: Scenario, **kwargs: object) -> None:
     """Build the real app over ``services`` with ``clock`` and run ``scenario`` against it."""
     asyncio.run(serve_app(create_app(services, clock=clock), scenario, **kwargs))  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def in_thread(app: web.Application, sock: socket.socket | None = None) -> Iterator[int]:
+    """Serve ``app`` on ``sock`` (or a free port) from a thread with its own loop; the port."""
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    stop: list[asyncio.Event] = []
+    failure: list[BaseException] = []
+    sock = sock or free_socket()
+
+    async def main() -> None:
+        stop.append(asyncio.Event())
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            await web.SockSite(runner, sock).start()
+            started.set()
+            await stop[0].wait()
+        finally:
+            await runner.cleanup()
+
+    def run() -> None:
+        try:
+            loop.run_until_complete(main())
+        except BaseException as exc:  # reported to the test, not lost in the thread
+            failure.append(exc)
+            started.set()
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=run, name="test-server", daemon=True)
+    thread.start()
+    assert started.wait(30), "the server did not start within 30 s"
+    if failure:
+        raise failure[0]
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        loop.call_soon_threadsafe(stop[0].set)
+        thread.join(30)
