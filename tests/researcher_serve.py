@@ -77,6 +77,7 @@ async def serve_app(
     try:
         jar = aiohttp.CookieJar(unsafe=True)
         base = URL.build(scheme=scheme, host="127.0.0.1", port=port)
+        jar.update_cookies({"fv_lang": "en"}, base)  # the tests read the English texts
         connector = aiohttp.TCPConnector(ssl=client_ssl) if client_ssl is not None else None
         async with aiohttp.ClientSession(base, cookie_jar=jar, connector=connector) as http:
             await scenario(http)

@@ -100,6 +100,7 @@ ADVICE: dict[str, str] = {
     # Researcher accounts of the web app (domain/accounts.py).
     "account.role_unknown": "give --role owner, researcher, supervisor or dpo",
     "account.email_invalid": "give the researcher's e-mail address, e.g. kari@uni.example",
+    "account.not_found": "`fieldvault researcher add EMAIL --study S --role R` creates it",
 }
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 import click
 
 from fieldvault.cli.context import services_from, settings_from
+from fieldvault.domain import second_factor
 from fieldvault.domain.accounts import LINK_VALIDITY, add_researcher
 from fieldvault.domain.api_tokens import create_token, revoke_token
 from fieldvault.domain.permissions import Role
@@ -46,6 +47,20 @@ def add(ctx: click.Context, email: str, study_id: str, role: str) -> None:
         f"Send this link to them yourself; it works once and expires in {LINK_VALIDITY.days} "
         "days. It is shown only now and only its hash is kept.",
         err=True,
+    )
+
+
+@researcher.command("reset-second-factor")
+@click.argument("email")
+@click.pass_context
+def reset_second_factor(ctx: click.Context, email: str) -> None:
+    """Forget EMAIL's TOTP second factor (a lost phone) and log it out everywhere."""
+    services = services_from(ctx)
+    with transaction(services.research) as session:
+        second_factor.reset(session, email, actor="cli", now=utcnow())
+    click.echo(
+        f"{email.strip().lower()} logs in with the password alone now, and is asked to enrol "
+        "again where a study requires a second factor."
     )
 
 

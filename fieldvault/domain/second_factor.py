@@ -18,6 +18,7 @@ import hmac
 import pyotp
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from fieldvault.domain.errors import DomainError
@@ -25,7 +26,7 @@ from fieldvault.domain.studies import get_study
 from fieldvault.storage import audit
 from fieldvault.storage.crypto import DecryptionError, open_sealed, seal
 from fieldvault.storage.keys import KeySet
-from fieldvault.storage.models import ResearcherAccount, StudySecurity
+from fieldvault.storage.models import ResearcherAccount, ResearcherSession, StudySecurity
 
 ISSUER = "fieldvault"
 DRIFT_STEPS = 1
@@ -136,6 +137,32 @@ def _account(session: Session, account_id: int) -> ResearcherAccount:
     if account is None:
         raise DomainError("there is no such account", code="account.not_found")
     return account
+
+
+def reset(session: Session, email: str, *, actor: str, now: dt.datetime) -> None:
+    """Forget an account's second factor (a lost phone) and end its sessions; audited.
+
+    Its next login is by password alone, and a study that requires one sends it to enrol.
+    """
+    account = session.scalars(
+        select(ResearcherAccount).where(ResearcherAccount.email == email.strip().lower())
+    ).one_or_none()
+    if account is None:
+        raise DomainError("no researcher account has that e-mail", code="account.not_found")
+    account.totp_sealed = account.totp_key_id = account.totp_enrolled_at = None
+    account.totp_last_step = None
+    session.execute(
+        update(ResearcherSession)
+        .where(ResearcherSession.account_id == account.id, ResearcherSession.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+    audit.append(
+        session,
+        "account.second_factor",
+        actor=actor,
+        details={"account": account.id, "reset": True},
+        at=now,
+    )
 
 
 def second_factor_required(session: Session, study_id: str) -> bool:

@@ -207,6 +207,7 @@ def test_logins_are_throttled_per_account_and_per_address_but_a_known_browser_ge
         async with http.post("/logout", data={"csrf": await _form(http, "/account/second-factor")}):
             pass
         jar = aiohttp.CookieJar(unsafe=True)
+        jar.update_cookies({"fv_lang": "en"}, http._base_url)
         async with aiohttp.ClientSession(http._base_url, cookie_jar=jar) as stranger:
             for _ in range(3):
                 assert await _log_in(stranger, email, "wrong password!!") == 401
@@ -302,7 +303,7 @@ def test_over_tls_the_session_cookie_is_secure(
 
 
 def test_totp_enrolment_then_every_login_asks_for_a_fresh_code(
-    services: Services, study_id: str
+    services: Services, settings: Settings, study_id: str
 ) -> None:
     email = add_member(services, study_id, Role.OWNER, NOW)
     clock = Clock(NOW)
@@ -351,12 +352,26 @@ def test_totp_enrolment_then_every_login_asks_for_a_fresh_code(
         ).one()
         assert account.totp_sealed is not None and account.totp_enrolled_at is not None
         assert found["secret"].encode() not in account.totp_sealed  # sealed, not plain
+    # A lost phone: the operator resets it; the password alone logs in again.
+    status, out = _cli(settings, "researcher", "reset-second-factor", email)
+    assert status == 0, out
+    status, out = _cli(settings, "researcher", "reset-second-factor", "nobody@uni.example")
+    assert status != 0 and "no researcher account" in out and "researcher add" in out
+
+    async def after_reset(http: aiohttp.ClientSession) -> None:
+        token = await _form(http, "/login")
+        form = {"csrf": token, "email": email, "password": PASSWORD}
+        async with http.post("/login", data=form, allow_redirects=False) as answer:
+            assert answer.status == 303 and answer.headers["Location"] == "/studies"
+
+    serve(services, clock, after_reset)
 
 
 def test_an_owner_can_require_a_second_factor_and_members_are_sent_to_enrol(
     services: Services, study_id: str
 ) -> None:
     email = add_member(services, study_id, Role.OWNER, NOW)
+    member = add_member(services, study_id, Role.DPO, NOW)
 
     async def scenario(http: aiohttp.ClientSession) -> None:
         assert await _log_in(http, email) == 303
@@ -368,6 +383,13 @@ def test_an_owner_can_require_a_second_factor_and_members_are_sent_to_enrol(
             assert page.status == 303 and page.headers["Location"] == "/account/second-factor"
         async with http.post(f"/studies/{study_id}/security", data=form) as post:
             assert post.status == 403
+        jar = aiohttp.CookieJar(unsafe=True)
+        async with aiohttp.ClientSession(http._base_url, cookie_jar=jar) as other:
+            assert await _log_in(other, member) == 303
+            async with other.get(f"/studies/{study_id}/security", allow_redirects=False) as page:
+                assert page.headers["Location"] == "/account/second-factor"  # before the 403
+            async with other.get("/account/second-factor") as enrol:
+                assert enrol.status == 200 and SECRET.search(await enrol.text())
 
     serve(services, Clock(NOW), scenario)
 

@@ -85,6 +85,11 @@ async def _ask(
     headers = {} if rule.method in SAFE_METHODS else {"X-CSRF-Token": csrf}
     async with http.request(rule.method, path, headers=headers, allow_redirects=False) as answer:
         body = await answer.text()
+        # Every answer of every researcher route, allowed or refused, carries the page headers.
+        assert answer.headers["X-Frame-Options"] == "DENY", path
+        assert answer.headers["Referrer-Policy"] == "no-referrer", path
+        policy = answer.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in policy and "'unsafe-inline'" not in policy, path
         return answer.status, body, REACHED in answer.headers, answer.headers.get("Location", "")
 
 
