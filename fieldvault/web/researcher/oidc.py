@@ -11,7 +11,7 @@ The flow's state, nonce and PKCE verifier wait in the ``fv_oidc`` cookie (HttpOn
 provider's redirect, a cross-site navigation. The session cookie set at the end is Strict;
 the callback answers with a page that moves on by itself (a same-site navigation) rather than
 a redirect, because RFC 6265bis counts a redirect chain that began cross-site as cross-site,
-and a browser that follows it would drop the new cookie on the next request. (Chromium 14x
+and a browser that follows it would drop the new cookie on the next request. (Chromium 156
 still sends it after a 303 too: the browser test passes either way.)
 """
 
