@@ -99,6 +99,8 @@ class Event(StrEnum):
     KEYS_ROTATED = "keys.rotated"
     API_TOKEN_CREATED = "api_token.created"
     API_TOKEN_REVOKED = "api_token.revoked"
+    SPEAKER_SET = "speaker.set"  # a transcript speaker's role confirmed or changed
+    RECORDING_UPDATED = "recording.updated"  # interview metadata (date, interviewer, mode)
 
 
 # Detail keys that name or reach a person. Compared after lower-casing and dropping everything
