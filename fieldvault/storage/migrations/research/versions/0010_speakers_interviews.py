@@ -48,9 +48,7 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("recordings", schema=None) as batch_op:
         batch_op.add_column(sa.Column("interview_date", sa.Date(), nullable=True))
-        batch_op.add_column(
-            sa.Column("interview_date_source", sa.String(length=16), nullable=True)
-        )
+        batch_op.add_column(sa.Column("interview_date_source", sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column("interviewer", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("interview_mode", sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column("host_track", sa.Integer(), nullable=True))
