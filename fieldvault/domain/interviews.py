@@ -25,6 +25,7 @@ from fieldvault.config.study_dates import parse_date_text
 from fieldvault.config.study_limits import EARLIEST_DATE, LATEST_DATE
 from fieldvault.config.text_checks import too_long, unsafe_character
 from fieldvault.domain.errors import DomainError
+from fieldvault.domain.speakers import retrack
 from fieldvault.domain.studies import load_definition
 from fieldvault.errors import NotFoundError
 from fieldvault.storage import audit
@@ -210,6 +211,8 @@ def set_interview(
     definition = load_definition(session, recording.study_id)
     checked = check_facts(facts, definition, now, track_count=len(recording.tracks))
     apply_facts(recording, checked)
+    if checked.host_track is not None:
+        retrack(session, recording_id, now=now)
     changed = [
         name
         for name, value in (

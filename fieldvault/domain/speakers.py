@@ -44,6 +44,7 @@ __all__ = [
     "guess",
     "guess_roles",
     "is_question",
+    "retrack",
     "set_speaker",
     "speakers_of",
 ]
@@ -326,6 +327,31 @@ def guess_roles(
         row.updated_at = now
     session.flush()
     return [_info(rows[label]) for label in sorted(rows)]
+
+
+def retrack(session: Session, recording_id: int, *, now: dt.datetime) -> None:
+    """Guess a multi-track recording's roles again after its host track changed.
+
+    Only speakers nobody confirmed change; on tracks the host decides, so no text is needed.
+    """
+    recording = session.get(Recording, recording_id)
+    transcript = session.scalar(select(Transcript).where(Transcript.recording_id == recording_id))
+    if recording is None or transcript is None or len(recording.tracks) < 2:
+        return
+    labels = _track_labels(len(recording.tracks))
+    guessed = guess(
+        [], track_count=len(recording.tracks), host_track=recording.host_track, labels=labels
+    )
+    rows = {row.label: row for row in _rows(session, transcript.id)}
+    for label, (role, why) in guessed.items():
+        row = rows.get(label)
+        if row is None:
+            row = TranscriptSpeaker(transcript_id=transcript.id, label=label)
+            session.add(row)
+        elif row.confirmed:
+            continue
+        row.role, row.confirmed, row.guessed_because, row.updated_at = role, False, why, now
+    session.flush()
 
 
 def export_speakers(session: Session, transcript_id: int) -> dict[str, tuple[str, str | None]]:
