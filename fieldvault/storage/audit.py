@@ -102,6 +102,8 @@ class Event(StrEnum):
     ACCOUNT_ADDED = "account.added"  # a researcher account, or its role in a study
     ACCOUNT_PASSWORD_SET = "account.password_set"
     IDENTITY_REVEALED = "identity.revealed"  # a researcher looked up a participant's name
+    SPEAKER_SET = "speaker.set"  # a transcript speaker's role confirmed or changed
+    RECORDING_UPDATED = "recording.updated"  # interview metadata (date, interviewer, mode)
 
 
 # Detail keys that name or reach a person. Compared after lower-casing and dropping everything
