@@ -4,8 +4,9 @@ The recording is the real clip ``tests/data/interview_en.ogg`` taken in by
 ``accept_recording``, as every front end does. Running Whisper over it would take most of a
 test's time on two shared cores, so the raw transcript is a document made here, stored the way
 the transcription job stores one (sealed under the participant's ``raw_transcript`` key, a
-``Transcript`` row, the participant moved to *transcribed*); the pseudonymise job
-(``pseudonymise_transcript``) then makes its review bundle, as the worker would.
+``Transcript`` row, the first guess of the speakers' roles, the participant moved to
+*transcribed*); the pseudonymise job (``pseudonymise_transcript``) then makes its review
+bundle, as the worker would.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from fieldvault.domain.consent import State
 from fieldvault.domain.participants import get_participant, register_participant
 from fieldvault.domain.recordings import accept_recording
 from fieldvault.domain.redaction.job import pseudonymise_transcript
+from fieldvault.domain.speakers import guess_roles
 from fieldvault.storage.content import BlobKind
 from fieldvault.storage.db import transaction
-from fieldvault.storage.models import Recording, Transcript
+from fieldvault.storage.models import Transcript
 from fieldvault.storage.services import Services
 from fieldvault.storage.vault import Identity
 
@@ -129,8 +131,7 @@ def reviewable(
         )
         session.add(row)
         session.flush()
-        stored = session.get(Recording, recording.id)
-        assert stored is not None
+        guess_roles(session, row.id, raw["segments"], now=now)  # as the job does
         if State(person.state) is State.INTERVIEWED:
             consent.transition(person, State.TRANSCRIBED, now)
         transcript_id = row.id
