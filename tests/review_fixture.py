@@ -80,6 +80,7 @@ def reviewable(
     lines: list[tuple[str, str]] | None = None,
     identity: Identity = KARI,
     audio: bytes | None = None,
+    segment_s: float = SEGMENT_S,
 ) -> Reviewable:
     """A consented participant with a recording, its raw transcript and its review bundle."""
     code = register_participant(services, study_id, identity, {}, now)
@@ -106,7 +107,7 @@ def reviewable(
         source="cli",
         now=now,
     )
-    raw = document(lines or LINES)
+    raw = document(lines or LINES, segment_s)
     raw["recording_id"] = recording.id
     with transaction(services.research) as session:
         person = get_participant(session, study_id, code)

@@ -53,6 +53,16 @@ def test_an_owner_reviews_plays_edits_renames_and_approves(
     )
     page.keyboard.press("Escape")  # pause: the shortcut works from anywhere
     expect(page.locator("#player")).to_have_js_property("paused", True)
+    # Resuming goes back the chosen 2-5 s; the speed applies to the player.
+    page.select_option("#rewind", "3")
+    page.select_option("#speed", "1.5")
+    expect(page.locator("#player")).to_have_js_property("playbackRate", 1.5)
+    paused_at = page.evaluate("document.getElementById('player').currentTime")
+    page.locator("#play").click()
+    page.wait_for_function("!document.getElementById('player').paused")
+    resumed_at = page.evaluate("document.getElementById('player').currentTime")
+    assert paused_at - 3.5 < resumed_at < paused_at - 2.0
+    page.keyboard.press("Escape")
 
     # Edit a replacement: autosaved (debounced), "saved" shown, the line updated.
     field = page.locator(f"#text-{workplace.number}")

@@ -62,23 +62,30 @@
     });
   }
 
-  function playFrom(seconds) {
-    if (!player) { return; }
-    player.currentTime = seconds;
+  // Resuming after a pause (any play control: the button, Esc, K or the player's own) goes
+  // back a little, so the last words are heard again (2-5 s, chosen above); playing from a
+  // segment starts exactly at it.
+  var fromSegment = false;
+  if (player) {
+    player.addEventListener("play", function () {
+      if (fromSegment) { fromSegment = false; return; }
+      var back = rewind ? parseFloat(rewind.value) || 0 : 0;
+      if (player.currentTime > 0) { player.currentTime = Math.max(0, player.currentTime - back); }
+    });
+  }
+  function start() {
     var started = player.play();
     if (started && started.catch) { started.catch(function () { /* blocked: the time is set */ }); }
   }
+  function playFrom(seconds) {
+    if (!player) { return; }
+    fromSegment = player.paused;
+    player.currentTime = seconds;
+    start();
+  }
   function toggle() {
     if (!player) { return; }
-    if (player.paused) {
-      // Resuming: go back a little, so the last words are heard again (2-5 s, chosen above).
-      var back = rewind ? parseFloat(rewind.value) || 0 : 0;
-      if (player.currentTime > 0) { player.currentTime = Math.max(0, player.currentTime - back); }
-      var started = player.play();
-      if (started && started.catch) { started.catch(function () {}); }
-    } else {
-      player.pause();
-    }
+    if (player.paused) { start(); } else { player.pause(); }
   }
   function skip(by) {
     if (player) { player.currentTime = Math.max(0, player.currentTime + by); }
