@@ -354,6 +354,25 @@ def retrack(session: Session, recording_id: int, *, now: dt.datetime) -> None:
     session.flush()
 
 
-def export_speakers(session: Session, transcript_id: int) -> dict[str, tuple[str, str | None]]:
-    """Label -> (role, display) of a transcript's stored speakers, for the exporter."""
-    return {row.label: (row.role, row.display) for row in _rows(session, transcript_id)}
+def export_speakers(
+    session: Session, transcript_id: int, segments: Sequence[Mapping[str, Any]] = ()
+) -> dict[str, tuple[str, str | None]]:
+    """Label -> (role, display) of a transcript's speakers, for the exporter.
+
+    A transcript made before roles were stored has none: the first guess is made from
+    ``segments`` (the approved text) as the job would have made it, and nothing is stored.
+    """
+    rows = _rows(session, transcript_id)
+    if rows or not segments:
+        return {row.label: (row.role, row.display) for row in rows}
+    transcript = _transcript(session, transcript_id)
+    recording = session.get(Recording, transcript.recording_id)
+    assert recording is not None
+    guessed = guess(
+        segments,
+        track_count=len(recording.tracks),
+        host_track=recording.host_track,
+        languages=load_definition(session, recording.study_id).languages,
+    )
+    # Documents written with roles already ("interviewer", "informant") keep them.
+    return {label: (role, None) for label, (role, _) in guessed.items() if _LABEL.match(label)}

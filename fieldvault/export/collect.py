@@ -124,7 +124,14 @@ def collect(session: Session, study_id: str) -> ExportStudy:
         if not isinstance(document, dict):
             continue  # approved without an approved text: nothing that may leave
         approved_at = as_utc(pseudonymised.approved_at) if pseudonymised.approved_at else None
-        roles = _role_names(export_speakers(session, pseudonymised.transcript_id))
+        raw_segments = document.get("segments")
+        roles = _role_names(
+            export_speakers(
+                session,
+                pseudonymised.transcript_id,
+                raw_segments if isinstance(raw_segments, list) else (),
+            )
+        )
         transcripts.append(
             ExportTranscript(
                 participant_code=participant.code,
