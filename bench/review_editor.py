@@ -57,7 +57,11 @@ from tests.researcher_web import PASSWORD, add_member  # noqa: E402
 from tests.review_fixture import reviewable  # noqa: E402
 
 RATE = 48000
-WORDS = ["I", "meet", "many", "young", "people", "who", "need", "help", "finding", "a", "job,", "and", "digital", "meetings", "make", "it", "harder", "to", "build", "a", "good", "relationship", "with", "them."]
+SENTENCE = (
+    "I meet many young people who need help finding a job, and digital meetings make it "
+    "harder to build a good relationship with them."
+)
+WORDS = SENTENCE.split()
 
 
 def long_ogg(minutes: float) -> bytes:
