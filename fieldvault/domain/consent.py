@@ -141,7 +141,7 @@ def redeem_invite(
 
 
 def open_invite(session: Session, study_id: str, code: str, now: dt.datetime) -> Invite:
-    """The invite ``code`` of ``study_id`` while it can still be used, or InviteError (read only)."""
+    """The invite ``code`` of ``study_id`` while it can still be used, else InviteError (reads)."""
     invite = session.scalar(select(Invite).where(Invite.code_hash == hash_invite_code(code)))
     if invite is None or invite.study_id != study_id or invite.revoked_at is not None:
         raise InviteError("this invitation is not valid", code="invite.unknown")
@@ -174,9 +174,7 @@ def revoke_invite(
         .execution_options(synchronize_session=False)
     )
     if changed.rowcount != 1:  # type: ignore[attr-defined]
-        raise InviteError(
-            "this invitation was used or revoked a moment ago", code="invite.used"
-        )
+        raise InviteError("this invitation was used or revoked a moment ago", code="invite.used")
     invite.revoked_at = now
     audit.append(
         session,

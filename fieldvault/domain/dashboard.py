@@ -108,9 +108,7 @@ _SUMMARY_COLUMNS = load_only(
 )
 
 
-def my_studies(
-    session: Session, roles: Mapping[str, Role], now: dt.datetime
-) -> list[StudySummary]:
+def my_studies(session: Session, roles: Mapping[str, Role], now: dt.datetime) -> list[StudySummary]:
     """The studies of a researcher (``roles``: study id → role), by title, in one query."""
     if not roles:
         return []
@@ -168,7 +166,7 @@ def study_counts(session: Session, study_id: str, now: dt.datetime) -> StudyCoun
         .join(Recording, Recording.id == Transcript.recording_id)
         .where(Recording.study_id == study_id)
     )
-    ordered = {s.value: by_state[s.value] for s in State if s.value in by_state}
+    ordered: dict[str, int] = {s.value: by_state[s.value] for s in State if s.value in by_state}
     return StudyCounts(
         by_state=ordered,
         participants=sum(ordered.values()),
@@ -438,9 +436,7 @@ def invite_page(
     """One page of the study's invites, newest first (two queries)."""
     get_study(session, study_id)
     total = int(
-        session.scalar(
-            select(func.count()).select_from(Invite).where(Invite.study_id == study_id)
-        )
+        session.scalar(select(func.count()).select_from(Invite).where(Invite.study_id == study_id))
         or 0
     )
     page = clamp_page(page, total, per_page)
@@ -451,7 +447,9 @@ def invite_page(
         .offset((page - 1) * per_page)
         .limit(per_page)
     ).all()
-    return InvitePage([_invite_row(i, now) for i in invites], total, page, page_count(total, per_page))
+    return InvitePage(
+        [_invite_row(i, now) for i in invites], total, page, page_count(total, per_page)
+    )
 
 
 # --- the study file's check -----------------------------------------------------------------
@@ -487,9 +485,7 @@ def check_study(session: Session, study_id: str, limits: StudyLimits) -> StudyCh
     study = get_study(session, study_id)
     problems: list[tuple[str, str]] = []
     try:
-        definition = parse_study(
-            study.definition_toml, source=f"study {study_id}", limits=limits
-        )
+        definition = parse_study(study.definition_toml, source=f"study {study_id}", limits=limits)
     except StudyValidationError as exc:
         problems = [(p.field, p.message) for p in exc.problems]
         definition = load_definition(session, study_id)  # as registered, to describe it
@@ -634,7 +630,6 @@ def verify_chain(services: Services) -> ChainCheck:
         latest_checkpoint=latest,
         checkpoint_problem=problem,
     )
-
 
 
 # --- retention ------------------------------------------------------------------------------

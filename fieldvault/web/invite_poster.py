@@ -90,9 +90,7 @@ def poster_pdf(
     pdf.multi_cell(
         width,
         6,
-        latin1(
-            _("This code can be used once, until {date}.").format(date=expires.isoformat())
-        ),
+        latin1(_("This code can be used once, until {date}.").format(date=expires.isoformat())),
         new_x="LMARGIN",
         new_y="NEXT",
     )

@@ -301,9 +301,7 @@ def test_invites_are_created_with_qr_codes_a_png_and_a_pdf_poster_then_revoked(
             assert page.status == 200
             assert "img-src 'self' data:" in page.headers["Content-Security-Policy"]
         assert html.count('src="data:image/png;base64,') == 2
-        made.extend(
-            part.split('"')[0] for part in html.split('name="code" value="')[1:]
-        )
+        made.extend(part.split('"')[0] for part in html.split('name="code" value="')[1:])
         assert len(made) == 4  # two forms (PNG, PDF) per invite
         code = made[0]
         assert "/join/" + code in html
@@ -333,7 +331,9 @@ def test_invites_are_created_with_qr_codes_a_png_and_a_pdf_poster_then_revoked(
             assert done.status == 303
         async with http.post(revoke, data={"csrf": token}) as again:
             assert again.status == 400
-        async with http.post(f"/studies/{study_id}/invites/99999/revoke", data={"csrf": token}) as x:
+        async with http.post(
+            f"/studies/{study_id}/invites/99999/revoke", data={"csrf": token}
+        ) as x:
             assert x.status == 404
         async with http.post(
             f"/studies/{study_id}/invites/poster.pdf", data={"csrf": token, "code": code}

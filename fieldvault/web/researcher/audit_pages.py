@@ -1,5 +1,7 @@
-"""The audit page: the whole chain verified against its signed checkpoints, and the study's
-events filtered by type and participant code, newest first, a page at a time.
+"""The audit page: the chain verified, and the study's events filtered and paged.
+
+The whole chain is checked against its signed checkpoints; the study's events are filtered by
+type and participant code, newest first, a page at a time.
 
 Verifying walks every event of the chain (it is one chain for all studies), so it runs on
 this page only, never on the dashboard; events carry participant codes, never names.
@@ -42,9 +44,7 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
     def run() -> tuple[dashboard.StudySummary, dashboard.EventPage, dashboard.ChainCheck]:
         with transaction(services.research) as session:
             summary = dashboard.study_summary(session, study_id, now)
-            events = dashboard.study_events(
-                session, study_id, event=event, code=code, page=number
-            )
+            events = dashboard.study_events(session, study_id, event=event, code=code, page=number)
         return summary, events, dashboard.verify_chain(services)
 
     summary, events, chain = await blocking(request, run)

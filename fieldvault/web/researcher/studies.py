@@ -1,5 +1,7 @@
-"""The studies pages: the list, a study's overview and file check, participants, the audited
-reveal of a name, invites (QR code, poster, revoke) and paper consent with its scan.
+"""The studies pages: the list, one study's overview, participants, invites, paper consent.
+
+Also the study file's check and the audited reveal of a name; invites come with a QR code, a
+poster and revocation, paper consent with the scan of the signed form.
 
 Handlers parse, call the domain (``domain.dashboard`` reads, ``domain.consent`` and
 ``domain.reveal`` act) and render; the access middleware has already checked the login, the
@@ -40,7 +42,9 @@ MAX_SCAN_BYTES = 32 * 1024**2  # a signed form of a few pages, scanned
 MAX_FIELD_BYTES = 4096
 MAX_PARTS = 64
 # The invite answer page shows its QR codes inline: nothing is fetched with a code in its URL.
-INLINE_IMAGES_CSP = "default-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"
+INLINE_IMAGES_CSP = (
+    "default-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 def setup(app: web.Application) -> None:
@@ -176,9 +180,7 @@ async def study_check(request: web.Request) -> web.StreamResponse:
     def run() -> tuple[dashboard.StudySummary, dashboard.StudyCheck]:
         with transaction(services.research) as session:
             summary = dashboard.study_summary(session, study_id, now)
-            return summary, dashboard.check_study(
-                session, study_id, services.settings.study_limits
-            )
+            return summary, dashboard.check_study(session, study_id, services.settings.study_limits)
 
     summary, checked = await blocking(request, run)
     context = study_page(request, summary, "overview")
@@ -236,9 +238,7 @@ async def reveal(request: web.Request) -> web.StreamResponse:
 
     def run() -> str | None:
         with transaction(services.research) as session:
-            return reveal_name(
-                session, services.vault, study_id, code, actor=who.actor, now=now
-            )
+            return reveal_name(session, services.vault, study_id, code, actor=who.actor, now=now)
 
     # The unit of work has committed (with its audit event) before the name reaches the page.
     name = await blocking(request, run)
@@ -293,7 +293,10 @@ async def create_invites(request: web.Request) -> web.StreamResponse:
     days = _bounded_int(posted.get("days"), 1, MAX_INVITE_DAYS)
     if count is None or days is None:
         context = await _invites_context(request)
-        context["form"] = {"count": str(posted.get("count", ""))[:8], "days": str(posted.get("days", ""))[:8]}
+        context["form"] = {
+            "count": str(posted.get("count", ""))[:8],
+            "days": str(posted.get("days", ""))[:8],
+        }
         context["error"] = _(
             "Give a number of invites from 1 to {count} and a number of days from 1 to {days}."
         ).format(count=MAX_INVITES_AT_ONCE, days=MAX_INVITE_DAYS)
