@@ -13,7 +13,7 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, load_only
 from fieldvault.config.study import StudyDefinition, parse_study
 from fieldvault.config.study_limits import StudyLimits
 from fieldvault.config.study_problems import StudyValidationError
+from fieldvault.domain.errors import StudyNotFound
 from fieldvault.domain.participants import get_participant
 from fieldvault.domain.permissions import Role
 from fieldvault.domain.retention.deadlines import reminder_due, study_deadline
@@ -122,8 +123,11 @@ def my_studies(session: Session, roles: Mapping[str, Role], now: dt.datetime) ->
 def study_summary(
     session: Session, study_id: str, now: dt.datetime, role: Role | None = None
 ) -> StudySummary:
-    """The summary of ``study_id`` or StudyNotFound."""
-    return summarise(get_study(session, study_id), role, now)
+    """The summary of ``study_id`` or StudyNotFound (without reading its 10 kB definition)."""
+    study = session.get(Study, study_id, options=[_SUMMARY_COLUMNS])
+    if study is None:
+        raise StudyNotFound(f"no study {study_id!r}", study_id=study_id)
+    return summarise(study, role, now)
 
 
 @dataclass(frozen=True)
@@ -259,25 +263,38 @@ def _consent_folds(session: Session, participant_ids: Sequence[int]) -> dict[int
     return folds
 
 
-def _reconsent(definition: StudyDefinition, state: str, fold: _Fold) -> bool:
-    """``consent.needs_reconsent`` from a fold already read."""
-    if State(state) not in HOLDS_CONSENT or fold.version is None or fold.language is None:
+_HOLDING = frozenset(s.value for s in HOLDS_CONSENT)
+
+
+def current_letters(definition: StudyDefinition) -> dict[str, str]:
+    """The current letter version of each of the study's languages (hashed once per page)."""
+    return {lang: definition.letter_version(lang) for lang in definition.languages}
+
+
+def _reconsent(letters: Mapping[str, str], state: str, fold: _Fold) -> bool:
+    """``consent.needs_reconsent`` from a fold already read and the current letter versions."""
+    if state not in _HOLDING or fold.version is None or fold.language is None:
         return False
-    if fold.language not in definition.languages:
-        return True
-    return definition.letter_version(fold.language) != fold.version
+    return letters.get(fold.language) != fold.version
 
 
-def _row(definition: StudyDefinition, person: Participant, fold: _Fold) -> ParticipantRow:
+class _Person(Protocol):
+    code: str
+    pseudonym: str | None
+    state: str
+    variables: dict[str, Any]
+
+
+def _row(letters: Mapping[str, str], person: _Person, fold: _Fold) -> ParticipantRow:
     return ParticipantRow(
         code=person.code,
         pseudonym=person.pseudonym,
         state=person.state,
-        consent=dict(fold.items),
+        consent=fold.items,
         letter_version=fold.version,
         language=fold.language,
-        reconsent_needed=_reconsent(definition, person.state, fold),
-        variables=dict(person.variables or {}),
+        reconsent_needed=_reconsent(letters, person.state, fold),
+        variables=person.variables or {},
     )
 
 
@@ -285,8 +302,7 @@ def participant_page(
     session: Session, study_id: str, *, page: int = 1, per_page: int = PER_PAGE
 ) -> ParticipantPage:
     """One page of participants with their current consent per item (three queries)."""
-    get_study(session, study_id)
-    definition = load_definition(session, study_id)
+    definition = load_definition(session, study_id)  # StudyNotFound for an unknown study
     total = int(
         session.scalar(
             select(func.count()).select_from(Participant).where(Participant.study_id == study_id)
@@ -294,16 +310,24 @@ def participant_page(
         or 0
     )
     page = clamp_page(page, total, per_page)
-    people = session.scalars(
-        select(Participant)
+    # Plain columns, not ORM objects: a page is read, never changed, and rows are cheaper.
+    people = session.execute(
+        select(
+            Participant.id,
+            Participant.code,
+            Participant.pseudonym,
+            Participant.state,
+            Participant.variables,
+        )
         .where(Participant.study_id == study_id)
         .order_by(Participant.id)
         .offset((page - 1) * per_page)
         .limit(per_page)
     ).all()
     folds = _consent_folds(session, [p.id for p in people])
+    letters = current_letters(definition)
     return ParticipantPage(
-        rows=[_row(definition, p, folds[p.id]) for p in people],
+        rows=[_row(letters, p, folds[p.id]) for p in people],
         items=item_columns(definition),
         variables=[v.name for v in definition.participant_variables],
         total=total,
@@ -368,7 +392,7 @@ def participant_detail(session: Session, study_id: str, code: str) -> Participan
             )
         )
     return ParticipantDetail(
-        row=_row(definition, person, fold),
+        row=_row(current_letters(definition), person, fold),
         items=item_columns(definition),
         registered_at=as_utc(person.created_at),
         state_changed_at=as_utc(person.state_changed_at),
@@ -386,7 +410,6 @@ class PaperForm:
 
 def paper_form(session: Session, study_id: str) -> PaperForm:
     """The items and languages a paper consent answers."""
-    get_study(session, study_id)
     definition = load_definition(session, study_id)
     return PaperForm(item_columns(definition), list(definition.languages))
 
