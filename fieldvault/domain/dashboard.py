@@ -104,8 +104,14 @@ def summarise(study: Study, role: Role | None, now: dt.datetime) -> StudySummary
     )
 
 
+# The definition's hash too: ``load_definition`` reads it from a study already loaded.
 _SUMMARY_COLUMNS = load_only(
-    Study.id, Study.title, Study.timezone, Study.processing_end, Study.ended_at
+    Study.id,
+    Study.title,
+    Study.timezone,
+    Study.processing_end,
+    Study.ended_at,
+    Study.definition_sha256,
 )
 
 
@@ -677,7 +683,9 @@ def reminder_schedule(session: Session, study_id: str) -> list[ReminderRow]:
     queued = {
         n.dedupe_key.rsplit(":", 1)[1]: n
         for n in session.scalars(
-            select(Notice).where(Notice.study_id == study_id, Notice.dedupe_key.startswith(prefix))
+            select(Notice).where(
+                Notice.study_id == study_id, Notice.dedupe_key.startswith(prefix, autoescape=True)
+            )
         )
     }
     rows = []
