@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session, load_only, selectinload
 
 from fieldvault.config.study import StudyDefinition, parse_study
 from fieldvault.config.study_limits import StudyLimits
@@ -374,6 +374,7 @@ def participant_detail(session: Session, study_id: str, code: str) -> Participan
     definition = load_definition(session, study_id)
     records = session.scalars(
         select(ConsentRecord)
+        .options(selectinload(ConsentRecord.decisions))  # all decisions in one more query
         .where(ConsentRecord.participant_id == person.id)
         .order_by(ConsentRecord.id)
     ).all()
