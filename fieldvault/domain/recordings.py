@@ -27,6 +27,7 @@ from fieldvault.domain.consent import State
 from fieldvault.domain.errors import DomainError
 from fieldvault.domain.participants import get_participant
 from fieldvault.domain.retention.deadlines import study_deadline
+from fieldvault.domain.states import HOLDS_CONSENT
 from fieldvault.domain.studies import get_study, load_definition
 from fieldvault.errors import NotFoundError
 from fieldvault.media.probe import AudioInfo, AudioLimits, AudioProblem, StreamReader, probe
@@ -80,8 +81,11 @@ def accept_recording(
     language: str | None,
     source: str,
     now: dt.datetime,
+    actor: str | None = None,
 ) -> Recording:
     """Encrypt and keep one interview's audio files and queue its transcription, or refuse.
+
+    The audit names ``actor`` (a logged-in researcher, ``researcher:<id>``), else ``source``.
 
     No research-database transaction is open while a file arrives, is encrypted or is probed
     (a slow link or a long decode must not lock out consents, withdrawals or the sweep): each
@@ -96,13 +100,14 @@ def accept_recording(
         raise ValueError(f"unknown source {source!r}")
     if not files:
         raise RecordingRefused("no audio file given")
-    language = _check_intake(research, study_id, code, language, source, len(files), now)
-    _check_track_count(services, study_id, code, source, len(files), now)
+    who = actor or source
+    language = _check_intake(research, study_id, code, language, who, len(files), now)
+    _check_track_count(services, study_id, code, who, len(files), now)
     reserved: list[BlobObject] = []
     try:
         tracks = _receive_tracks(services, study_id, code, files, reserved, now)
         try:
-            return _record(research, study_id, code, tracks, language, source, now)
+            return _record(research, study_id, code, tracks, language, source, now, who)
         except StaleDataError:
             # SQLite reads outside the write transaction, so the row lock above does not hold
             # there: a clean-up that deleted the row meanwhile shows as an update of no row.
@@ -110,7 +115,7 @@ def accept_recording(
     except BaseException as exc:
         _discard(services, reserved)
         if isinstance(exc, RecordingRefused):
-            _audit_refusal(research, study_id, code, source, exc.reason, len(files), now)
+            _audit_refusal(research, study_id, code, who, exc.reason, len(files), now)
         raise
 
 
@@ -223,6 +228,7 @@ def _record(
     language: str | None,
     source: str,
     now: dt.datetime,
+    actor: str,
 ) -> Recording:
     """The one short writing transaction: check again, then keep the recording and its job."""
     with transaction(research) as session:
@@ -249,7 +255,7 @@ def _record(
         audit.append(
             session,
             audit.Event.UPLOAD_ACCEPTED,
-            actor=source,
+            actor=actor,
             study_id=study_id,
             participant_code=code,
             details={
@@ -473,3 +479,15 @@ def format_text(document: dict[str, Any]) -> str:
             f"{seg['text']}{mark}"
         )
     return "\n".join(lines)
+
+
+def recordable_codes(session: Session, study_id: str) -> list[str]:
+    """The codes of the study's participants whose recording may be accepted now (rule 1)."""
+    get_study(session, study_id)
+    held = [state.value for state in HOLDS_CONSENT]
+    rows = session.scalars(
+        select(Participant)
+        .where(Participant.study_id == study_id, Participant.state.in_(held))
+        .order_by(Participant.code)
+    )
+    return [p.code for p in rows if consent.may_hold_recording(session, p)]
