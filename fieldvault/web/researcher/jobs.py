@@ -94,10 +94,16 @@ class JobBoard:
     """One poller per study, shared by every open jobs page of that study."""
 
     def __init__(
-        self, *, poll_s: float = 1.0, stream_s: float = 300.0, per_account: int = 4
+        self,
+        *,
+        poll_s: float = 1.0,
+        stream_s: float = 300.0,
+        per_account: int = 4,
+        heartbeat_s: float = HEARTBEAT_S,
     ) -> None:
         """Poll at most every ``poll_s``; end a stream after ``stream_s``; cap per account."""
         self.poll_s, self.stream_s, self.per_account = poll_s, stream_s, per_account
+        self.heartbeat_s = heartbeat_s
         self._watches: dict[str, _Watch] = {}
         self._open: collections.Counter[int] = collections.Counter()
         self.closing = asyncio.Event()
@@ -235,14 +241,14 @@ async def job_events(request: web.Request) -> web.StreamResponse:
                 getting = asyncio.ensure_future(queue.get())
                 done, _pending = await asyncio.wait(
                     {getting, closing},
-                    timeout=min(left, HEARTBEAT_S),
+                    timeout=min(left, board.heartbeat_s),
                     return_when=asyncio.FIRST_COMPLETED,
                 )
                 if getting in done:
                     await response.write(_event(getting.result()))
                     continue
                 getting.cancel()
-                if not done:
+                if not done and deadline > loop.time():
                     await response.write(b": still here\n\n")
         except ConnectionError:
             pass  # the page was closed
