@@ -266,11 +266,11 @@ def test_the_jobs_stream_sends_a_jobs_progress_as_its_row_changes(
     _serve(services, scenario, board)
 
 
-def test_a_job_stream_ends_after_its_time_and_needs_a_login(
+def test_a_job_stream_ends_after_its_time_is_capped_per_account_and_needs_a_login(
     services: Services, study_id: str
 ) -> None:
     email = add_member(services, study_id, Role.RESEARCHER, NOW)
-    board = JobBoard(poll_s=0.05, stream_s=0.5)
+    board = JobBoard(poll_s=0.05, stream_s=0.5, per_account=1)
 
     async def scenario(http: aiohttp.ClientSession, app: web.Application) -> None:
         events = f"/studies/{study_id}/jobs/events"
@@ -281,6 +281,8 @@ def test_a_job_stream_ends_after_its_time_and_needs_a_login(
             async with asyncio.timeout(BOUND_S):
                 _, first = await _next_event(stream.content)
                 assert first == {"jobs": []}
+                async with http.get(events) as second:  # one stream per account here
+                    assert second.status == 429
                 assert await stream.content.read() == b""  # ended by the server, bounded
 
     _serve(services, scenario, board)
