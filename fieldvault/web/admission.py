@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import email.message
-import hmac
 import logging
 from dataclasses import dataclass
 
@@ -34,6 +33,7 @@ from fieldvault.errors import NotFoundError
 from fieldvault.storage.db import transaction
 from fieldvault.storage.services import Services
 from fieldvault.web.keys import AUDIT_BUDGET, CLOCK, EXECUTOR, SERVICES, UPLOAD_LIMIT, UPLOAD_SLOTS
+from fieldvault.web.researcher.access import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, csrf_matches
 from fieldvault.web.uploads import UploadTooLarge
 
 log = logging.getLogger("fieldvault.web")
@@ -42,10 +42,6 @@ log = logging.getLogger("fieldvault.web")
 FORM_OVERHEAD = 1024 * 1024
 # The audit's word for each refusal answered with a plain HTTP status.
 _HTTP_REASONS = {400: "bad-form", 401: "unauthorized", 415: "unsupported-type", 429: "busy"}
-# What the researcher web app names its cookie and CSRF header (web/researcher/access.py).
-SESSION_COOKIE = "fv_session"
-CSRF_HEADER = "X-CSRF-Token"
-CSRF_FIELD = "csrf"
 MAX_CSRF = 128  # the session's secret is 43 characters; anything much longer is no secret
 
 
@@ -194,11 +190,6 @@ async def admit(request: web.Request) -> Caller:
         await _audit(request, exc, known)
         raise
     return caller
-
-
-def csrf_matches(expected: str, given: str) -> bool:
-    """Constant-time comparison of the session's CSRF secret with what the request sent."""
-    return bool(expected) and hmac.compare_digest(expected.encode(), given.encode())
 
 
 async def _first_field(reader: MultipartReader) -> str | None:

@@ -20,13 +20,7 @@ from fieldvault import __version__, metrics
 from fieldvault.domain.recordings import accept_recording, speaker_label
 from fieldvault.storage.readiness import storage_probes
 from fieldvault.storage.services import Services
-from fieldvault.web.admission import (
-    CSRF_HEADER,
-    SESSION_COOKIE,
-    admit,
-    bearer,
-    check_csrf_field,
-)
+from fieldvault.web.admission import admit, bearer, check_csrf_field
 from fieldvault.web.errors import answer
 from fieldvault.web.keys import (
     CLOCK,
@@ -41,6 +35,7 @@ from fieldvault.web.keys import (
     Probes,
 )
 from fieldvault.web.limits import StallGuard
+from fieldvault.web.researcher.access import CSRF_HEADER, SESSION_COOKIE
 from fieldvault.web.uploads import Files, stream_upload
 
 log = logging.getLogger("fieldvault.web")

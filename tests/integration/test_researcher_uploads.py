@@ -72,12 +72,13 @@ async def _log_in(http: aiohttp.ClientSession, email: str, study_id: str) -> str
         return csrf_of(await page.text())
 
 
-def _form(*, csrf: str | None = None, language: str = "en") -> aiohttp.FormData:
+def _form(*, csrf: str | None = None, language: str = "en", tracks: int = 1) -> aiohttp.FormData:
     form = aiohttp.FormData(default_to_multipart=True)
     if csrf is not None:
         form.add_field("csrf", csrf)
     form.add_field("language", language)
-    form.add_field("file", SPEECH, filename="interview_en.ogg", content_type="audio/ogg")
+    for n in range(tracks):  # per-speaker tracks of one interview
+        form.add_field("file", SPEECH, filename=f"speaker-{n}.ogg", content_type="audio/ogg")
     return form
 
 
@@ -113,10 +114,12 @@ def test_a_logged_in_researcher_uploads_with_the_csrf_header_and_is_audited_by_n
         async with http.post(url, data=_form(), headers={"X-CSRF-Token": "forged"}) as forged:
             assert forged.status == 403 and (await forged.json())["error"] == "csrf"
         assert _recordings(services) == 0
-        async with http.post(url, data=_form(), headers={"X-CSRF-Token": csrf}) as answer:
+        headers = {"X-CSRF-Token": csrf}
+        async with http.post(url, data=_form(tracks=2), headers=headers) as answer:
             assert answer.status == 201, await answer.text()
             body = await answer.json()
-            assert body["transcription"] == "queued" and len(body["tracks"]) == 1
+            assert body["transcription"] == "queued"
+            assert [t["speaker"] for t in body["tracks"]] == ["speaker-1", "speaker-2"]
 
     _serve(services, scenario)
     [accepted] = _events(services, audit.Event.UPLOAD_ACCEPTED)
