@@ -22,7 +22,8 @@ from yarl import URL
 
 from fieldvault.compose import build_web_app
 from fieldvault.config.study import parse_study
-from fieldvault.domain import studies
+from fieldvault.domain import consent, recordings, studies
+from fieldvault.domain.participants import get_participant, list_participants
 from fieldvault.domain.permissions import Role
 from fieldvault.storage import audit
 from fieldvault.storage.db import transaction
@@ -33,7 +34,7 @@ from fieldvault.web.researcher.jobs import JOB_BOARD, JobBoard
 from tests.researcher_web import add_member, csrf_of, log_in
 
 from .conftest import EXAMPLE, NOW
-from .recording_helpers import DATA, participant
+from .recording_helpers import DATA, WEEK, give_consent, participant
 from .test_export import SEGMENTS, add_participant, add_transcript
 
 SPEECH = (DATA / "interview_en.ogg").read_bytes()
@@ -330,3 +331,30 @@ def test_the_export_download_is_a_zip_of_the_chosen_formats_audited_by_name(
     assert event.actor.startswith("researcher:")
     assert event.details["formats"] == ["qdpx", "txt"] and event.details["delivery"] == "download"
     assert event.details["participant_codes"] == [kari]
+
+
+def test_the_upload_page_lists_exactly_those_who_may_be_recorded(
+    services: Services, study_id: str
+) -> None:
+    consented = participant(services, study_id)
+    refused = participant(services, study_id, recording=False)
+    again = participant(services, study_id, recording=False)
+    give_consent(services, study_id, again, recording=True)  # read again and said yes
+    withdrawn = participant(services, study_id)
+    with transaction(services.research) as session:
+        person = get_participant(session, study_id, withdrawn)
+        consent.withdraw(
+            session, person, channel="web", now=NOW, items=frozenset({"interview-recording"})
+        )
+        [invite] = consent.create_invites(session, study_id, 1, WEEK, NOW)
+    with transaction(services.research) as session:
+        invited = consent.redeem_invite(session, invite, NOW).code
+    with transaction(services.research) as session:
+        listed = recordings.recordable_codes(session, study_id)
+        one_by_one = sorted(
+            p.code
+            for p in list_participants(session, study_id)
+            if consent.may_hold_recording(session, p)
+        )
+    assert listed == one_by_one == sorted([consented, again])
+    assert not {refused, withdrawn, invited} & set(listed)
