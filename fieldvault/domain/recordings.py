@@ -35,6 +35,7 @@ from fieldvault.domain.interviews import (
 )
 from fieldvault.domain.participants import get_participant
 from fieldvault.domain.retention.deadlines import study_deadline
+from fieldvault.domain.states import HOLDS_CONSENT
 from fieldvault.domain.studies import get_study, load_definition
 from fieldvault.errors import NotFoundError
 from fieldvault.media.probe import AudioInfo, AudioLimits, AudioProblem, StreamReader, probe
@@ -44,6 +45,8 @@ from fieldvault.storage.crypto import DecryptionError
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import (
     BlobObject,
+    ConsentDecision,
+    ConsentRecord,
     Participant,
     Recording,
     RecordingTrack,
@@ -89,12 +92,14 @@ def accept_recording(
     source: str,
     now: dt.datetime,
     interview: InterviewFacts | None = None,
+    actor: str | None = None,
 ) -> Recording:
     """Encrypt and keep one interview's audio files and queue its transcription, or refuse.
 
     ``interview`` is what the upload says about the interview (date, interviewer, mode, host
     track); it is checked before anything is stored. Without a date, the first track's
     container creation time gives it when it has a usable one.
+    The audit names ``actor`` (a logged-in researcher, ``researcher:<id>``), else ``source``.
 
     No research-database transaction is open while a file arrives, is encrypted or is probed
     (a slow link or a long decode must not lock out consents, withdrawals or the sweep): each
@@ -109,14 +114,15 @@ def accept_recording(
         raise ValueError(f"unknown source {source!r}")
     if not files:
         raise RecordingRefused("no audio file given")
-    language = _check_intake(research, study_id, code, language, source, len(files), now)
+    who = actor or source
+    language = _check_intake(research, study_id, code, language, who, len(files), now)
     interview = _check_interview(research, study_id, interview, now)
-    _check_track_count(services, study_id, code, source, len(files), now)
+    _check_track_count(services, study_id, code, who, len(files), now)
     reserved: list[BlobObject] = []
     try:
         tracks = _receive_tracks(services, study_id, code, files, reserved, now)
         try:
-            return _record(research, study_id, code, tracks, language, source, now, interview)
+            return _record(research, study_id, code, tracks, language, source, now, interview, who)
         except StaleDataError:
             # SQLite reads outside the write transaction, so the row lock above does not hold
             # there: a clean-up that deleted the row meanwhile shows as an update of no row.
@@ -124,7 +130,7 @@ def accept_recording(
     except BaseException as exc:
         _discard(services, reserved)
         if isinstance(exc, RecordingRefused):
-            _audit_refusal(research, study_id, code, source, exc.reason, len(files), now)
+            _audit_refusal(research, study_id, code, who, exc.reason, len(files), now)
         raise
 
 
@@ -238,6 +244,7 @@ def _record(
     source: str,
     now: dt.datetime,
     interview: InterviewFacts,
+    actor: str,
 ) -> Recording:
     """The one short writing transaction: check again, then keep the recording and its job."""
     with transaction(research) as session:
@@ -265,7 +272,7 @@ def _record(
         audit.append(
             session,
             audit.Event.UPLOAD_ACCEPTED,
-            actor=source,
+            actor=actor,
             study_id=study_id,
             participant_code=code,
             details={
@@ -529,3 +536,30 @@ def format_text(document: dict[str, Any]) -> str:
             f"{seg['text']}{mark}"
         )
     return "\n".join(lines)
+
+
+def recordable_codes(session: Session, study_id: str) -> list[str]:
+    """The codes of the study's participants whose recording may be accepted now (rule 1).
+
+    The same answer as ``consent.may_hold_recording`` for each of them, in two queries: the
+    current decision on the recording item is the last one in record order, as
+    ``consent.current_consent`` folds it.
+    """
+    get_study(session, study_id)
+    item = load_definition(session, study_id).recording_item_id
+    held = [state.value for state in HOLDS_CONSENT]
+    rows = session.execute(
+        select(Participant.code, ConsentDecision.granted)
+        .join(ConsentRecord, ConsentRecord.participant_id == Participant.id)
+        .join(ConsentDecision, ConsentDecision.record_id == ConsentRecord.id)
+        .where(
+            Participant.study_id == study_id,
+            Participant.state.in_(held),
+            ConsentDecision.item_id == item,
+        )
+        .order_by(ConsentRecord.id)
+    )
+    granted: dict[str, bool] = {}
+    for code, decision in rows:
+        granted[code] = decision
+    return sorted(code for code, yes in granted.items() if yes)

@@ -30,8 +30,11 @@ def record_refused_upload(
     study_id: str | None = None,
     code: str | None = None,
     suppressed: int = 0,
+    actor: str | None = None,
 ) -> None:
     """Audit one upload refused before its body; ``suppressed`` earlier ones were not written.
+
+    The event names ``actor`` (a logged-in researcher) when known, else ``source``.
 
     ``study_id`` and ``code`` are given only for a caller authorised for the study.
     """
@@ -41,7 +44,7 @@ def record_refused_upload(
     audit.append(
         session,
         audit.Event.UPLOAD_REJECTED,
-        actor=source,
+        actor=actor or source,
         study_id=study_id,
         participant_code=code if study_id and code and _CODE.fullmatch(code) else None,
         details=details,

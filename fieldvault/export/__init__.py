@@ -5,12 +5,21 @@ Everything here reads the small contract in :mod:`fieldvault.export.model`; only
 point that writes (atomically, after the leak guard and schema validation, with an audit event).
 """
 
-from fieldvault.export.bundle import FORMATS, ExportResult, build_files, parse_formats, write_export
+from fieldvault.export.bundle import (
+    FORMATS,
+    ExportArchive,
+    ExportResult,
+    build_files,
+    export_archive,
+    parse_formats,
+    write_export,
+)
 from fieldvault.export.guard import LeakError
 from fieldvault.export.model import ExportError, ExportSegment, ExportStudy, ExportTranscript
 
 __all__ = [
     "FORMATS",
+    "ExportArchive",
     "ExportError",
     "ExportResult",
     "ExportSegment",
@@ -18,6 +27,7 @@ __all__ = [
     "ExportTranscript",
     "LeakError",
     "build_files",
+    "export_archive",
     "parse_formats",
     "write_export",
 ]

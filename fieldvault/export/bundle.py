@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from fieldvault.domain.participants import list_participants
 from fieldvault.export import documents, overview, qdpx, subtitles
+from fieldvault.export.archive import zip_bytes
 from fieldvault.export.collect import collect
 from fieldvault.export.guard import Needle, check_approved, needles_for, scan
 from fieldvault.export.model import ExportError, ExportStudy, file_stems
@@ -30,7 +31,16 @@ from fieldvault.storage import audit
 from fieldvault.storage.db import transaction
 from fieldvault.storage.services import Services
 
-__all__ = ["FORMATS", "ExportResult", "Progress", "build_files", "parse_formats", "write_export"]
+__all__ = [
+    "FORMATS",
+    "ExportArchive",
+    "ExportResult",
+    "Progress",
+    "build_files",
+    "export_archive",
+    "parse_formats",
+    "write_export",
+]
 
 FORMATS: tuple[str, ...] = ("qdpx", "qdc", "docx", "txt", "srt", "csv")
 _WRITERS = 8
@@ -198,18 +208,26 @@ def _write_tree(root: Path, files: dict[str, bytes], progress: Progress | None) 
                 progress("write", number, len(files))
 
 
-def write_export(
+@dataclass(frozen=True)
+class _Prepared:
+    """An export built, guarded and validated in memory, not yet audited."""
+
+    formats: list[str]
+    files: dict[str, bytes]
+    transcripts: int
+    codes: list[str]
+    sha256: str
+
+
+def _prepare(
     services: Services,
     study_id: str,
     formats: Sequence[str],
-    out_dir: Path,
-    now: dt.datetime,
-    *,
-    source: Source = collect,
-    progress: Progress | None = None,
+    source: Source,
+    progress: Progress | None,
     qdpx_timestamps: str = "maxqda",
-) -> ExportResult:
-    """Export a study's approved transcripts into the new folder ``out_dir``, all or nothing.
+) -> _Prepared:
+    """Every file of the export, after the leak guard and the schema checks.
 
     ``qdpx_timestamps`` is the form time stamps take in the QDPX text (``qdpx.TIMESTAMPS``).
     """
@@ -219,8 +237,6 @@ def write_export(
             f"unknown QDPX time stamp form {qdpx_timestamps!r}; choose from "
             f"{', '.join(qdpx.TIMESTAMPS)}"
         )
-    out_dir = Path(out_dir)
-    _check_target(out_dir)
     with transaction(services.research) as session:  # reads only
         study = source(session, study_id)
         check_approved(study)
@@ -234,8 +250,54 @@ def write_export(
     validate_files(files)
     if progress is not None:
         progress("check", 2, 2)
-    digest = content_digest(files)
     codes = sorted({t.participant_code for t in study.transcripts})
+    return _Prepared(chosen, files, len(study.transcripts), codes, content_digest(files))
+
+
+def _audit(
+    session: Session,
+    study_id: str,
+    prepared: _Prepared,
+    actor: str,
+    now: dt.datetime,
+    **extra: object,
+) -> None:
+    audit.append(
+        session,
+        audit.Event.EXPORT_CREATED,
+        actor=actor,
+        study_id=study_id,
+        details={
+            "formats": prepared.formats,
+            "transcripts": prepared.transcripts,
+            "participants": len(prepared.codes),
+            "participant_codes": prepared.codes,
+            "files": len(prepared.files),
+            "content_sha256": prepared.sha256,
+            **extra,
+        },
+        at=now,
+    )
+
+
+def write_export(
+    services: Services,
+    study_id: str,
+    formats: Sequence[str],
+    out_dir: Path,
+    now: dt.datetime,
+    *,
+    source: Source = collect,
+    progress: Progress | None = None,
+    actor: str = "researcher",
+    qdpx_timestamps: str = "maxqda",
+) -> ExportResult:
+    """Export a study's approved transcripts into the new folder ``out_dir``, all or nothing."""
+    parse_formats(formats)  # a wrong format is refused before the folder is looked at
+    out_dir = Path(out_dir)
+    _check_target(out_dir)
+    prepared = _prepare(services, study_id, formats, source, progress, qdpx_timestamps)
+    files = prepared.files
 
     # The files are written before the audit transaction begins, so the database's write lock
     # is held only for the append and the rename; a failed commit takes the files away again.
@@ -243,21 +305,7 @@ def write_export(
     placed = False
     try:
         with transaction(services.research) as session:
-            audit.append(
-                session,
-                audit.Event.EXPORT_CREATED,
-                actor="researcher",
-                study_id=study_id,
-                details={
-                    "formats": chosen,
-                    "transcripts": len(study.transcripts),
-                    "participants": len(codes),
-                    "participant_codes": codes,
-                    "files": len(files),
-                    "content_sha256": digest,
-                },
-                at=now,
-            )
+            _audit(session, study_id, prepared, actor, now)
             _check_target(out_dir)
             if out_dir.exists():
                 out_dir.rmdir()  # empty (checked); a directory is renamed onto a missing name
@@ -266,7 +314,49 @@ def write_export(
     except BaseException:
         shutil.rmtree(out_dir if placed else staging, ignore_errors=True)
         raise
-    return ExportResult(out_dir, sorted(files), len(study.transcripts), len(codes), digest)
+    return ExportResult(
+        out_dir, sorted(files), prepared.transcripts, len(prepared.codes), prepared.sha256
+    )
+
+
+@dataclass(frozen=True)
+class ExportArchive:
+    """An export as one ZIP in memory (what the web app's download sends)."""
+
+    filename: str
+    data: bytes
+    files: list[str]
+    transcripts: int
+    participants: int
+    sha256: str
+
+
+def export_archive(
+    services: Services,
+    study_id: str,
+    formats: Sequence[str],
+    now: dt.datetime,
+    *,
+    actor: str,
+    source: Source = collect,
+) -> ExportArchive:
+    """The same export as :func:`write_export`, as one ZIP, audited before it is handed out.
+
+    Nothing is written to disk: the files are built, guarded and validated in memory, the
+    audit event is committed (with ``"delivery": "download"``), then the ZIP is returned.
+    """
+    prepared = _prepare(services, study_id, formats, source, None)
+    data = zip_bytes(sorted(prepared.files.items()), now)
+    with transaction(services.research) as session:
+        _audit(session, study_id, prepared, actor, now, delivery="download")
+    return ExportArchive(
+        filename=f"{study_id}-export.zip",
+        data=data,
+        files=sorted(prepared.files),
+        transcripts=prepared.transcripts,
+        participants=len(prepared.codes),
+        sha256=prepared.sha256,
+    )
 
 
 def _stage(files: dict[str, bytes], out_dir: Path, progress: Progress | None) -> Path:

@@ -151,18 +151,20 @@ class UploadSlots:
     def __init__(self, per_token: int, total: int) -> None:
         """At most ``per_token`` uploads per token, ``total`` in all."""
         self.per_token, self.total = per_token, total
-        self._held: collections.Counter[int] = collections.Counter()
+        # Keyed by the API token's id, or by "researcher:<id>" for a logged-in researcher.
+        self._held: collections.Counter[int | str] = collections.Counter()
 
     @property
     def in_flight(self) -> int:
         """Uploads running now."""
         return sum(self._held.values())
 
-    def check(self, token_id: int) -> None:
-        """429 unless an upload with token ``token_id`` would get a slot now."""
+    def check(self, token_id: int | str) -> None:
+        """429 unless an upload by ``token_id`` (a token, or a researcher) would get a slot now."""
         if self._held[token_id] >= self.per_token:
+            who = "this API token already has" if isinstance(token_id, int) else "you already have"
             raise _busy(
-                f"this API token already has {self.per_token} uploads running; wait for one "
+                f"{who} {self.per_token} uploads running; wait for one "
                 "to finish (send them one after another), then send this one again"
             )
         if self.in_flight >= self.total:
@@ -172,8 +174,8 @@ class UploadSlots:
             )
 
     @contextlib.contextmanager
-    def hold(self, token_id: int) -> Iterator[None]:
-        """One slot for an upload with token ``token_id``; 429 when none is free."""
+    def hold(self, token_id: int | str) -> Iterator[None]:
+        """One slot for an upload by ``token_id`` (a token or a researcher); 429 if none is free."""
         self.check(token_id)
         self._held[token_id] += 1
         try:

@@ -7,18 +7,21 @@ import datetime as dt
 import functools
 import json
 import logging
+import re
 from collections.abc import Callable
 from importlib import resources
 from typing import Any, TypeVar, cast
+from urllib.parse import quote
 
 from aiohttp import HttpVersion11, MultipartReader, StreamReader, web
+from yarl import URL
 
 from fieldvault import __version__, metrics
 from fieldvault.domain.interviews import InterviewError, InterviewFacts, parse_interview_date
 from fieldvault.domain.recordings import RecordingRefused, accept_recording, speaker_label
 from fieldvault.storage.readiness import storage_probes
 from fieldvault.storage.services import Services
-from fieldvault.web.admission import admit
+from fieldvault.web.admission import admit, bearer, check_csrf_field
 from fieldvault.web.errors import answer
 from fieldvault.web.keys import (
     CLOCK,
@@ -33,12 +36,15 @@ from fieldvault.web.keys import (
     Probes,
 )
 from fieldvault.web.limits import StallGuard
+from fieldvault.web.researcher.access import CSRF_HEADER, SESSION_COOKIE
 from fieldvault.web.uploads import BadForm, Files, UploadFields, stream_upload
 
 log = logging.getLogger("fieldvault.web")
 
 T = TypeVar("T")
 
+# A participant code as the intake makes them (only such a code goes back into a redirect).
+CODE = re.compile(r"[A-Za-z0-9-]{1,32}")
 # How long /api/ready waits for each store before it calls it not ready.
 READY_TIMEOUT_S = 3.0
 
@@ -74,6 +80,7 @@ def _accept(
     files: Files,
     fields: UploadFields,
     now: dt.datetime,
+    actor: str | None,
 ) -> dict[str, Any]:
     recording = accept_recording(
         services,
@@ -84,6 +91,7 @@ def _accept(
         source="web",
         now=now,
         interview=_interview(fields),
+        actor=actor,
     )
     tracks = sorted(recording.tracks, key=lambda t: t.position)
     return {
@@ -199,20 +207,47 @@ async def expect_upload(request: web.Request) -> web.StreamResponse | None:
     return None
 
 
+def _plain_form(request: web.Request) -> bool:
+    """A browser's own form post from the upload page (no script): answered with redirects."""
+    return (
+        bearer(request) is None
+        and CSRF_HEADER not in request.headers
+        and bool(request.cookies.get(SESSION_COOKIE))
+        and "text/html" in request.headers.get("Accept", "")
+    )
+
+
 async def upload_recording(request: web.Request) -> web.Response:
     """Stream one interview's audio file(s) into the encrypted store and queue transcription."""
+    if not _plain_form(request):
+        return web.json_response(await _upload(request), status=201)
+    study_id, code = request.match_info["study"], request.match_info["code"]
+    try:
+        await _upload(request)
+    except Exception as exc:
+        # The JSON answer's ``error`` word, which the upload page shows in words.
+        error = json.loads(cast(bytes, answer(request, exc).body))["error"]
+        query = {"participant": code, "refused": error} if CODE.fullmatch(code) else {}
+        location = URL(f"/studies/{quote(study_id, safe='')}/upload").with_query(query)
+        raise web.HTTPSeeOther(str(location)) from None
+    raise web.HTTPSeeOther(f"/studies/{quote(study_id, safe='')}/jobs")
+
+
+async def _upload(request: web.Request) -> dict[str, Any]:
     services = request.app[SERVICES]
     study_id, code = request.match_info["study"], request.match_info["code"]
     # Again after an Expect handshake too: it costs one indexed lookup and keeps this
     # handler safe on its own.
-    token_id = await admit(request)
-    with request.app[UPLOAD_SLOTS].hold(token_id):
+    caller = await admit(request)
+    with request.app[UPLOAD_SLOTS].hold(caller.slot):
+        reader = _body(request)
+        await check_csrf_field(request, reader, caller)
         body = await stream_upload(
-            _body(request),
+            reader,
             limit=request.app[UPLOAD_LIMIT],
             run_blocking=_uploading(request),
             accept=lambda files, fields: _accept(
-                services, study_id, code, files, fields, request.app[CLOCK]()
+                services, study_id, code, files, fields, request.app[CLOCK](), caller.actor
             ),
         )
     metrics.UPLOADS.inc()
@@ -225,4 +260,4 @@ async def upload_recording(request: web.Request) -> web.Response:
             body["recording_id"],
             type(exc).__name__,
         )
-    return web.json_response(body, status=201)
+    return body
