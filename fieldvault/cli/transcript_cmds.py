@@ -18,9 +18,16 @@ from fieldvault.domain.redaction.reading import (
     pseudonymised_documents,
     raw_documents,
 )
-from fieldvault.domain.speakers import DISPLAY_MAX, ROLES, set_speaker, speakers_of
+from fieldvault.domain.speakers import (
+    DISPLAY_MAX,
+    ROLES,
+    export_speakers,
+    set_speaker,
+    speakers_of,
+)
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import utcnow
+from fieldvault.storage.services import Services
 
 
 @click.group("transcript")
@@ -50,9 +57,10 @@ def show(ctx: click.Context, study_id: str, code: str, fmt: str, raw: bool) -> N
     if fmt == "json":
         click.echo(json.dumps(view.documents, ensure_ascii=False, indent=2))
     else:
+        roles = _roles(services, view.documents)
         for doc in view.documents:
             click.echo(_heading(doc, study_id, code))
-            click.echo(format_segments(doc))
+            click.echo(format_segments(doc, roles.get(doc["transcript_id"])))
     if view.waiting:
         click.echo(
             f"{view.waiting} more transcript(s) of {code} not pseudonymised yet; run "
@@ -104,9 +112,21 @@ def approved(ctx: click.Context, study_id: str, code: str, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(documents, ensure_ascii=False, indent=2))
         return
+    roles = _roles(services, documents)
     for doc in documents:
         click.echo(f"# transcript {doc['transcript_id']} · {doc['language']} · approved")
-        click.echo(format_segments(doc))
+        click.echo(format_segments(doc, roles.get(doc["transcript_id"])))
+
+
+def _roles(
+    services: Services, documents: list[dict[str, Any]]
+) -> dict[int, dict[str, tuple[str, str | None]]]:
+    """Each document's speakers' roles, as the export will label them."""
+    with transaction(services.research) as session:
+        return {
+            doc["transcript_id"]: export_speakers(session, doc["transcript_id"], doc["segments"])
+            for doc in documents
+        }
 
 
 @transcript.command("speakers")
@@ -158,12 +178,17 @@ def speaker(
     click.echo(f"transcript {transcript_id}: {info.label} is the {info.role}{shown} (confirmed)")
 
 
-def format_segments(doc: dict[str, Any]) -> str:
-    """Pseudonymised segments as plain text: ``[h:mm:ss] speaker: text`` per line."""
+def format_segments(
+    doc: dict[str, Any], roles: dict[str, tuple[str, str | None]] | None = None
+) -> str:
+    """Pseudonymised segments as plain text: ``[h:mm:ss] speaker (role): text`` per line."""
     lines = []
+    roles = roles or {}
     for seg in doc["segments"]:
         start = int(seg["start"])
-        speaker = f" {seg['speaker']}:" if seg["speaker"] != "unknown" else ""
+        label = seg["speaker"]
+        role = f" ({roles[label][0]})" if label in roles else ""
+        speaker = f" {label}{role}:" if label != "unknown" or role else ""
         stamp = f"[{start // 3600:d}:{start // 60 % 60:02d}:{start % 60:02d}]"
         lines.append(f"{stamp}{speaker} {seg['text']}")
     return "\n".join(lines)
