@@ -86,8 +86,21 @@ def approve(ctx: click.Context, study_id: str, code: str, actor: str) -> None:
     problem = unsafe_character(actor, multiline=False) or too_long(actor.strip(), 64)
     if problem or not actor.strip():
         raise click.BadParameter(problem or "is empty", param_hint="--by")
-    count = approve_transcripts(services_from(ctx), study_id, code, utcnow(), actor.strip())
+    services = services_from(ctx)
+    count = approve_transcripts(services, study_id, code, utcnow(), actor.strip())
     click.echo(f"{count} pseudonymised transcript(s) of {code} approved")
+    with transaction(services.research) as session:
+        for doc in approved_documents(session, study_id, code):
+            guessed = [
+                i.label for i in speakers_of(session, doc["transcript_id"]) if not i.confirmed
+            ]
+            if guessed:
+                click.echo(
+                    f"note: the roles of {', '.join(guessed)} in transcript {doc['transcript_id']} "
+                    f"are a first guess; `fieldvault transcript speakers {doc['transcript_id']}` "
+                    "shows them (the export uses them as they stand)",
+                    err=True,
+                )
 
 
 @transcript.command("approved")
@@ -188,7 +201,8 @@ def format_segments(
         start = int(seg["start"])
         label = seg["speaker"]
         role = f" ({roles[label][0]})" if label in roles else ""
-        speaker = f" {label}{role}:" if label != "unknown" or role else ""
+        # A mixed track nobody split has no speaker to show, as in the export.
+        speaker = f" {label}{role}:" if label != "unknown" else ""
         stamp = f"[{start // 3600:d}:{start // 60 % 60:02d}:{start % 60:02d}]"
         lines.append(f"{stamp}{speaker} {seg['text']}")
     return "\n".join(lines)
