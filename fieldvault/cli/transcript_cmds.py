@@ -18,9 +18,16 @@ from fieldvault.domain.redaction.reading import (
     pseudonymised_documents,
     raw_documents,
 )
-from fieldvault.domain.speakers import DISPLAY_MAX, ROLES, set_speaker, speakers_of
+from fieldvault.domain.speakers import (
+    DISPLAY_MAX,
+    ROLES,
+    export_speakers,
+    set_speaker,
+    speakers_of,
+)
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import utcnow
+from fieldvault.storage.services import Services
 
 
 @click.group("transcript")
@@ -50,9 +57,10 @@ def show(ctx: click.Context, study_id: str, code: str, fmt: str, raw: bool) -> N
     if fmt == "json":
         click.echo(json.dumps(view.documents, ensure_ascii=False, indent=2))
     else:
+        roles = _roles(services, view.documents)
         for doc in view.documents:
             click.echo(_heading(doc, study_id, code))
-            click.echo(format_segments(doc))
+            click.echo(format_segments(doc, roles.get(doc["transcript_id"])))
     if view.waiting:
         click.echo(
             f"{view.waiting} more transcript(s) of {code} not pseudonymised yet; run "
@@ -78,8 +86,21 @@ def approve(ctx: click.Context, study_id: str, code: str, actor: str) -> None:
     problem = unsafe_character(actor, multiline=False) or too_long(actor.strip(), 64)
     if problem or not actor.strip():
         raise click.BadParameter(problem or "is empty", param_hint="--by")
-    count = approve_transcripts(services_from(ctx), study_id, code, utcnow(), actor.strip())
+    services = services_from(ctx)
+    count = approve_transcripts(services, study_id, code, utcnow(), actor.strip())
     click.echo(f"{count} pseudonymised transcript(s) of {code} approved")
+    with transaction(services.research) as session:
+        for doc in approved_documents(session, study_id, code):
+            guessed = [
+                i.label for i in speakers_of(session, doc["transcript_id"]) if not i.confirmed
+            ]
+            if guessed:
+                click.echo(
+                    f"note: the roles of {', '.join(guessed)} in transcript {doc['transcript_id']} "
+                    f"are a first guess; `fieldvault transcript speakers {doc['transcript_id']}` "
+                    "shows them (the export uses them as they stand)",
+                    err=True,
+                )
 
 
 @transcript.command("approved")
@@ -104,9 +125,21 @@ def approved(ctx: click.Context, study_id: str, code: str, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(documents, ensure_ascii=False, indent=2))
         return
+    roles = _roles(services, documents)
     for doc in documents:
         click.echo(f"# transcript {doc['transcript_id']} · {doc['language']} · approved")
-        click.echo(format_segments(doc))
+        click.echo(format_segments(doc, roles.get(doc["transcript_id"])))
+
+
+def _roles(
+    services: Services, documents: list[dict[str, Any]]
+) -> dict[int, dict[str, tuple[str, str | None]]]:
+    """Each document's speakers' roles, as the export will label them."""
+    with transaction(services.research) as session:
+        return {
+            doc["transcript_id"]: export_speakers(session, doc["transcript_id"], doc["segments"])
+            for doc in documents
+        }
 
 
 @transcript.command("speakers")
@@ -158,12 +191,18 @@ def speaker(
     click.echo(f"transcript {transcript_id}: {info.label} is the {info.role}{shown} (confirmed)")
 
 
-def format_segments(doc: dict[str, Any]) -> str:
-    """Pseudonymised segments as plain text: ``[h:mm:ss] speaker: text`` per line."""
+def format_segments(
+    doc: dict[str, Any], roles: dict[str, tuple[str, str | None]] | None = None
+) -> str:
+    """Pseudonymised segments as plain text: ``[h:mm:ss] speaker (role): text`` per line."""
     lines = []
+    roles = roles or {}
     for seg in doc["segments"]:
         start = int(seg["start"])
-        speaker = f" {seg['speaker']}:" if seg["speaker"] != "unknown" else ""
+        label = seg["speaker"]
+        role = f" ({roles[label][0]})" if label in roles else ""
+        # A mixed track nobody split has no speaker to show, as in the export.
+        speaker = f" {label}{role}:" if label != "unknown" else ""
         stamp = f"[{start // 3600:d}:{start // 60 % 60:02d}:{start % 60:02d}]"
         lines.append(f"{stamp}{speaker} {seg['text']}")
     return "\n".join(lines)

@@ -166,6 +166,16 @@ def test_exports_label_turns_by_role_with_the_interviews_metadata(
     text = files[f"txt/{pseudonym}.txt"].decode()
     assert text.startswith(f"{pseudonym}: Ja, hei. #00:00:02-0#\n\nI: Hva betyr det")
     assert f"{pseudonym}: Å være til stede." in text
+    # Every format labels the turns by role and keeps their times.
+    bracket = files[f"txt-hhmmss/{pseudonym}.txt"].decode()
+    assert bracket.startswith(f"[00:00:00] {pseudonym}: Ja, hei.\n\n[00:00:02] I: Hva betyr")
+    nvivo = files[f"nvivo/{pseudonym}.txt"].decode().splitlines()
+    assert nvivo[1].endswith(f"\t{pseudonym}") and nvivo[2].endswith("\tI")
+    srt = files[f"subtitles/{pseudonym}.srt"].decode()
+    assert f"{pseudonym}: Ja, hei." in srt and "I: Hva betyr det å være veileder?" in srt
+    with zipfile.ZipFile(io.BytesIO(files[f"docx/{pseudonym}.docx"])) as docx:
+        body = docx.read("word/document.xml").decode()
+    assert f">{pseudonym}: <" in body and ">I: <" in body
     # Lars's speakers were never stored (a transcript from before roles): the same first
     # guess is made from the approved text, so his turns are labelled by role too.
     lars_name = next(n for n in files if n.startswith("txt/") and pseudonym not in n)
@@ -298,6 +308,9 @@ def test_the_cli_lists_and_sets_speakers_and_interview_metadata(
     )
     assert changed.exit_code == 0, changed.output
     assert "speaker-2 is the interviewer (confirmed)" in changed.output
+    shown = runner.invoke(cli, ["transcript", "approved", study_id, kari], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "[0:00:02] speaker-2 (interviewer): Hva betyr det å være veileder?" in shown.output
     wrong = runner.invoke(
         cli, ["transcript", "speaker", str(tid), "speaker-7", "--role", "other"], env=env
     )

@@ -8,6 +8,8 @@ import io
 import zipfile
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from fieldvault.config.study import InterviewGuide, Theme
@@ -260,3 +262,30 @@ def test_guide_questions_are_recognised_in_each_study_language() -> None:
         "Tell me how you build trust when you meet a new client.",
         "Fortel om korleis du byggjer tillit i møte med ein ny brukar.",
     ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["interviewer", "informant"]),
+            st.floats(0.0, 5.0),  # pause before
+            st.floats(0.1, 29.0),  # length
+        ),
+        min_size=1,
+        max_size=80,
+    )
+)
+def test_paragraphs_keep_every_word_in_order_and_span_at_most_a_minute(
+    spec: list[tuple[str, float, float]],
+) -> None:
+    segments, clock = [], 0.0
+    for number, (speaker, pause, length) in enumerate(spec):
+        clock += pause
+        segments.append(ExportSegment(clock, clock + length, speaker, f"w{number}"))
+        clock += length
+    paragraphs = turns(dataclasses.replace(factory.transcript(), segments=segments))
+    assert " ".join(t.text for t in paragraphs).split() == [f"w{n}" for n in range(len(spec))]
+    for paragraph in paragraphs:
+        # Only a paragraph of one segment may be longer than a minute (never cut inside).
+        assert paragraph.end - paragraph.start <= MAX_PARAGRAPH_S or " " not in paragraph.text

@@ -18,6 +18,7 @@ from fieldvault.domain.redaction import bundle
 from fieldvault.domain.redaction.bundle import APPROVED, REVIEW
 from fieldvault.domain.redaction.errors import NothingToReview, PseudonymisationError
 from fieldvault.domain.redaction.known import known_people, vault_leftovers
+from fieldvault.domain.speakers import speakers_of
 from fieldvault.pseudonymise import KnownPerson
 from fieldvault.storage import audit
 from fieldvault.storage.db import transaction
@@ -85,6 +86,10 @@ def _approve_row(
             "edited": len(data.get("edits", {})),
             # Approving with suspects nobody marked checked is allowed, and recorded.
             "suspects_unchecked": _unchecked_suspects(data),
+            # Likewise speakers whose role is still the first guess (domain/speakers.py).
+            "speakers_unconfirmed": sum(
+                not info.confirmed for info in speakers_of(session, row.transcript_id)
+            ),
         },
         at=now,
     )
