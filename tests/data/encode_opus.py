@@ -1,4 +1,4 @@
-"""Encode a WAV file as Ogg/Opus (like a Telegram voice note) with PyAV: encode_opus.py IN OUT [BPS]."""
+"""Encode a WAV file as Ogg/Opus (like a Telegram voice note) with PyAV: IN OUT [BIT_RATE]."""
 
 from __future__ import annotations
 
