@@ -3,7 +3,10 @@
 One run, the same synthetic >= 5-minute English audio (the fixture clips concatenated),
 the same base weights, beam 5, no conditioning on previous text. Each contender runs in its own
 process so its peak RSS is its own. The pipeline is the whole fieldvault path: encrypted intake
--> queue -> decrypt -> decode -> transcribe -> encrypt -> store.
+-> queue -> decrypt -> decode -> transcribe -> encrypt -> store. faster-whisper direct is the
+library called as its README shows (batched, VAD filter, its defaults) with word timestamps, as
+the pipeline asks for them; it also runs once more without them, to show what they cost. The
+WER of each against the reference and of the pipeline against faster-whisper direct are printed.
 
     .venv/bin/python bench/transcription.py [--minutes 5] [--skip-reference] [--device cuda]
 """
@@ -23,11 +26,14 @@ import time
 import wave
 from pathlib import Path
 
-from fieldvault.storage.db import transaction
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from fieldvault.storage.db import transaction  # noqa: E402  (after the repository is on the path)
+from tests.wer import wer  # noqa: E402
+
 DATA = ROOT / "tests" / "data"
-CLIPS = ("interview_en", "track_interviewer", "track_informant")
+CLIPS = ("fidelity_en", "interview_en", "track_interviewer", "track_informant")
 
 
 def build_audio(folder: Path, minutes: float) -> tuple[Path, float, str]:
@@ -84,9 +90,9 @@ def child_openai(audio: Path, model_dir: Path, device: str) -> dict[str, object]
 
 
 def child_faster(
-    audio: Path, model_dir: Path, device: str, compute: str, batch_size: int
+    audio: Path, model_dir: Path, device: str, compute: str, batch_size: int, words: bool = True
 ) -> dict[str, object]:
-    """faster-whisper called directly with the pipeline's options (batched unless 0)."""
+    """faster-whisper called directly with its own defaults (batched unless 0), beam 5."""
     from faster_whisper import BatchedInferencePipeline, WhisperModel
 
     model = WhisperModel(str(model_dir / "base"), device=device, compute_type=compute)
@@ -98,7 +104,7 @@ def child_faster(
             beam_size=5,
             vad_filter=True,
             batch_size=batch_size,
-            without_timestamps=False,
+            word_timestamps=words,
         )
     else:
         segments, _ = model.transcribe(
@@ -107,6 +113,7 @@ def child_faster(
             beam_size=5,
             vad_filter=True,
             condition_on_previous_text=False,
+            word_timestamps=words,
         )
     text = " ".join(s.text.strip() for s in segments)
     seconds = time.perf_counter() - start
@@ -180,20 +187,6 @@ def child_pipeline(
     return {"seconds": seconds, "intake_s": intake, "text": text, "rss_mb": peak_rss_mb()}
 
 
-def wer(reference: str, hypothesis: str) -> float:
-    """Word error rate (word-level Levenshtein over the reference length)."""
-    import re
-
-    ref = re.findall(r"\w+", reference.lower())
-    hyp = re.findall(r"\w+", hypothesis.lower())
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1] / max(1, len(ref))
-
-
 def run_child(mode: str, args: argparse.Namespace, audio: Path, model_dir: Path) -> dict:
     """Run one contender in a fresh process and return its JSON line."""
     cmd = [
@@ -240,9 +233,14 @@ def main() -> None:
     if args.child:
         if args.child == "openai":
             result = child_openai(args.audio, args.model_dir, args.device)
-        elif args.child in {"faster", "sequential"}:
+        elif args.child in {"faster", "sequential", "no-words"}:
             result = child_faster(
-                args.audio, args.model_dir, args.device, args.compute_type, args.batch_size
+                args.audio,
+                args.model_dir,
+                args.device,
+                args.compute_type,
+                args.batch_size,
+                words=args.child != "no-words",
             )
         else:
             result = child_pipeline(
@@ -272,7 +270,7 @@ def main() -> None:
                 print(f"  sequential: {results['sequential']['seconds']:.1f} s", flush=True)
         runs: dict[str, list[dict]] = {"pipeline": []}
         if not args.pipeline_only:
-            runs = {"faster": [], "pipeline": []}
+            runs = {"faster": [], "no-words": [], "pipeline": []}
         # Interleaved and repeated: on a shared 2-core machine one run varies by +-15 %.
         for _ in range(args.repeat):
             for mode in runs:
@@ -285,6 +283,7 @@ def main() -> None:
         "openai": "openai-whisper (reference)",
         "sequential": f"faster-whisper {args.compute_type}, unbatched",
         "faster": f"faster-whisper {args.compute_type}, direct",
+        "no-words": "  the same without word timestamps",
         "pipeline": "fieldvault pipeline",
     }
     print(
@@ -301,6 +300,10 @@ def main() -> None:
     direct, pipeline = results["faster"]["seconds"], results["pipeline"]["seconds"]
     print(f"\n(median of {args.repeat} interleaved runs for faster-whisper and the pipeline)")
     print(f"pipeline / faster-whisper direct: {pipeline / direct:.2f}x (target <= 1.10)")
+    fidelity = wer(results["faster"]["text"], results["pipeline"]["text"])
+    print(f"WER of the pipeline against faster-whisper direct: {fidelity:.4f} (target <= 0.01)")
+    plain = results["no-words"]["seconds"]
+    print(f"word timestamps cost faster-whisper: {direct / plain:.2f}x its time without them")
     print(f"  of which encrypted intake (encrypt + probe): {results['pipeline']['intake_s']:.1f} s")
     if "openai" in results:
         ref = results["openai"]["seconds"]

@@ -34,6 +34,7 @@ from fieldvault.workers import jobs, weights
 from fieldvault.workers.queue import Worker, build_engine, build_huey
 from fieldvault.workers.transcription import Engine
 from tests.audio_files import encoded
+from tests.wer import wer, words
 
 from .conftest import NOW
 from .recording_helpers import DATA, decode_pcm, participant, wav_bytes
@@ -42,21 +43,6 @@ pytestmark = pytest.mark.slow
 
 # Words of the English reference that must never appear in clear anywhere on disk.
 SECRET_WORDS = (b"counselor", b"welfare office", b"finding a job")
-
-
-def words(text: str) -> list[str]:
-    return re.findall(r"[\wæøå]+", text.lower().replace("-", " "))
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    """Word error rate: word-level Levenshtein distance over the reference length."""
-    ref, hyp = words(reference), words(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1] / max(1, len(ref))
 
 
 @pytest.fixture(autouse=True)
@@ -379,10 +365,14 @@ def test_the_batched_engine_gives_exactly_what_faster_whisper_gives_with_its_own
     samples = decode_pcm(DATA / "interview_en.ogg").astype("float32") / 32768
     ours = list(engine.transcribe(samples, "en").segments)
     theirs, _ = BatchedInferencePipeline(engine._model).transcribe(
-        samples, language="en", beam_size=5, vad_filter=True, without_timestamps=False
+        samples, language="en", beam_size=5, vad_filter=True, word_timestamps=True
     )
-    expected = [(round(s.start, 3), round(s.end, 3), s.text.strip()) for s in theirs]
-    assert [(round(s.start, 3), round(s.end, 3), s.text) for s in ours] == expected
+    theirs = list(theirs)
+    expected = [
+        (round(w.start, 3), round(w.end, 3), w.word.strip()) for s in theirs for w in s.words
+    ]
+    assert [(round(w.start, 3), round(w.end, 3), w.text) for s in ours for w in s.words] == expected
+    assert " ".join(s.text for s in ours) == " ".join(s.text.strip() for s in theirs)
     # Ours also kept the VAD's speech chunks: every segment knows how much of it was speech.
     assert all(s.speech_share is not None and s.speech_share > 0.5 for s in ours)
 

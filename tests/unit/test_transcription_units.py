@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import os
 from pathlib import Path
 
@@ -16,9 +17,12 @@ from fieldvault.workers import weights
 from fieldvault.workers.transcription import (
     SAMPLE_RATE,
     Segment,
+    Word,
     compression_ratio,
     flag,
+    placed,
     repeated_phrase,
+    sentences,
     speech_intervals,
     speech_share,
     split_points,
@@ -171,3 +175,36 @@ def test_long_audio_is_cut_in_the_quiet_near_each_ten_minutes() -> None:
     for cut, (lo, hi) in zip(cuts[1:-1], quiet, strict=True):
         assert lo * SAMPLE_RATE <= cut <= hi * SAMPLE_RATE
     assert split_points(audio[: 14 * 60 * SAMPLE_RATE]) == [0, 14 * 60 * SAMPLE_RATE]
+
+
+def test_a_chunks_words_are_cut_after_sentence_ends_and_before_long_pauses() -> None:
+    from faster_whisper.transcribe import Word as WhisperWord
+
+    said = [
+        (0.0, " Yes."),
+        (0.5, " We"),
+        (0.8, " moved"),
+        (1.1, " here"),
+        (4.0, " in"),
+        (4.3, " May?"),
+    ]
+    heard = [WhisperWord(start, start + 0.3, text, 0.9) for start, text in said]
+    parts = sentences(heard)
+    assert [[w.word for w in part] for part in parts] == [
+        [" Yes."],
+        [" We", " moved", " here"],  # 2.6 s of silence before "in"
+        [" in", " May?"],
+    ]
+
+
+def test_placed_moves_words_with_their_piece_and_never_lets_them_go_back() -> None:
+    def heard(start: float, end: float) -> Segment:
+        words = [Word(start, (start + end) / 2, "a", 0.9), Word((start + end) / 2, end, "b.", 0.9)]
+        return Segment(start - 1.5, end, "a b.", -0.2, 0.01, 1.1, words=words)
+
+    # The second piece starts at 10 s; its first word ran back over the first piece's end.
+    first = list(placed([heard(1.0, 3.0), heard(4.0, 10.5)], 0.0, 0.0))
+    second = list(placed([heard(0.2, 2.0)], 10.0, first[-1].end))
+    times = [(w.start, w.end) for s in [*first, *second] for w in s.words]
+    assert times == sorted(times) and all(a[1] <= b[0] for a, b in itertools.pairwise(times))
+    assert [(s.start, s.end) for s in [*first, *second]] == [(1.0, 3.0), (4.0, 10.5), (10.5, 12.0)]
