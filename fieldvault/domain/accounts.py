@@ -314,8 +314,10 @@ def finish_login(session: Session, token: str, now: dt.datetime) -> str:
     return open_session(session, account, now)
 
 
-def resolve_session(session: Session, token: str, now: dt.datetime) -> tuple[Researcher, str]:
-    """Who holds the session ``token`` and its CSRF secret; the session's idle clock restarts."""
+def resolve_session(
+    session: Session, token: str, now: dt.datetime, *, touch: bool = True
+) -> tuple[Researcher, str]:
+    """Who holds the session ``token`` and its CSRF secret; the idle clock restarts (``touch``)."""
     row = _session_row(session, token)
     if (
         row is None
@@ -328,7 +330,7 @@ def resolve_session(session: Session, token: str, now: dt.datetime) -> tuple[Res
     account = session.get(ResearcherAccount, row.account_id)
     if account is None or account.disabled_at is not None:
         raise SessionInvalid("you are not logged in, or your session has expired")
-    if now - as_utc(row.last_seen_at) >= SEEN_EVERY:  # not a write on every request
+    if touch and now - as_utc(row.last_seen_at) >= SEEN_EVERY:  # not a write every request
         row.last_seen_at = now
     return researcher(session, account), row.csrf
 

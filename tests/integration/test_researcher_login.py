@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Awaitable, Callable
 
 import aiohttp
+import pytest
 from aiohttp import web
+from sqlalchemy import select
 from yarl import URL
 
+from fieldvault.domain import accounts
 from fieldvault.domain.permissions import Role
+from fieldvault.storage.db import transaction
+from fieldvault.storage.models import ResearcherAccount
 from fieldvault.storage.services import Services
 from fieldvault.web.app import create_app
 from tests.researcher_web import PASSWORD, add_member, csrf_of
@@ -86,3 +92,26 @@ def test_a_page_that_needs_a_login_sends_a_stranger_to_the_login_form(
             assert home.status == 303 and home.headers["Location"] == "/studies"
 
     _serve(services, scenario)
+
+
+def test_a_passive_request_such_as_an_event_stream_does_not_keep_an_idle_session_alive(
+    services: Services, study_id: str
+) -> None:
+    add_member(services, study_id, Role.RESEARCHER, NOW)
+    minute, idle = dt.timedelta(minutes=1), accounts.SESSION_IDLE
+
+    def new_session() -> str:
+        with transaction(services.research) as session:
+            account = session.scalars(select(ResearcherAccount)).one()
+            return accounts.open_session(session, account, NOW)
+
+    passive = new_session()
+    with transaction(services.research) as session:  # the jobs stream reconnects by itself
+        accounts.resolve_session(session, passive, NOW + idle - minute, touch=False)
+    with transaction(services.research) as session, pytest.raises(accounts.SessionInvalid):
+        accounts.resolve_session(session, passive, NOW + idle + minute)
+    clicked = new_session()
+    with transaction(services.research) as session:  # a page the researcher asks for counts
+        accounts.resolve_session(session, clicked, NOW + idle - minute)
+    with transaction(services.research) as session:
+        accounts.resolve_session(session, clicked, NOW + idle + minute)

@@ -59,6 +59,9 @@ class PageRule:
     path: str
     action: Action | None
     login: bool = True
+    # A request the browser makes by itself (an event stream reconnecting) is not activity:
+    # it must not keep an idle session alive.
+    passive: bool = False
 
 
 PAGES = web.AppKey("researcher_pages", dict[str, PageRule])
@@ -86,8 +89,12 @@ def page(
     name: str,
     action: Action | None,
     login: bool = True,
+    passive: bool = False,
 ) -> None:
-    """Add a researcher route that needs ``action`` (in ``{study}``) or, with None, a login."""
+    """Add a researcher route that needs ``action`` (in ``{study}``) or, with None, a login.
+
+    ``passive``: the route checks the session without restarting its idle clock.
+    """
     if action is not None and "{" + STUDY_PARAM + "}" not in path:
         raise ValueError(f"route {name} needs an action but has no {{study}} in {path}")
     if action is not None and not login:
@@ -95,7 +102,7 @@ def page(
     app.router.add_route(method, path, handler, name=name)
     if PAGES not in app:
         app[PAGES] = {}
-    app[PAGES][name] = PageRule(name, method, path, action, login)
+    app[PAGES][name] = PageRule(name, method, path, action, login, passive)
 
 
 def rule_of(request: web.Request) -> PageRule | None:
@@ -111,7 +118,7 @@ def current(request: web.Request) -> Researcher:
     return request[RESEARCHER]
 
 
-async def _resolve(request: web.Request) -> tuple[Researcher, str] | None:
+async def _resolve(request: web.Request, *, touch: bool = True) -> tuple[Researcher, str] | None:
     token = request.cookies.get(SESSION_COOKIE, "")
     if len(token) < 32:
         return None
@@ -120,7 +127,7 @@ async def _resolve(request: web.Request) -> tuple[Researcher, str] | None:
     def run() -> tuple[Researcher, str] | None:
         with transaction(services.research) as session:
             try:
-                return accounts.resolve_session(session, token, now)
+                return accounts.resolve_session(session, token, now, touch=touch)
             except SessionInvalid:
                 return None
 
@@ -170,7 +177,7 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
     rule = rule_of(request)
     if rule is None or not rule.login:
         return await handler(request)
-    resolved = await _resolve(request)
+    resolved = await _resolve(request, touch=not rule.passive)
     if resolved is None:
         if request.method in SAFE_METHODS and not request.path.endswith("/events"):
             raise web.HTTPSeeOther("/login")

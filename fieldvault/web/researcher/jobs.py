@@ -182,6 +182,7 @@ def setup(app: web.Application) -> None:
         job_events,
         name="r.jobs.events",
         action=Action.VIEW_JOBS,
+        passive=True,  # an open jobs page must not keep an idle session alive
     )
 
 
