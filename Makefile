@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine (see README):
 #   make run   — install, initialise the embedded default (SQLite + local folder), register the
-#                example study, and start fieldvault
+#                example study, create the demo study the first time (`fieldvault demo`: prints
+#                the dashboard's address and login), and start fieldvault
 #   make test  — install with the test tools, lint, type-check and run the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -23,6 +24,7 @@ run: $(STAMP)
 	$(BIN)/fieldvault init
 	$(BIN)/fieldvault study check $(EXAMPLE)
 	$(BIN)/fieldvault study list | grep -q nav-veileder || $(BIN)/fieldvault study create $(EXAMPLE)
+	$(BIN)/fieldvault demo --if-missing
 	$(BIN)/fieldvault serve
 
 lint: $(STAMP)
