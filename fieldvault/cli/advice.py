@@ -97,6 +97,10 @@ ADVICE: dict[str, str] = {
     "backup.not_sqlite": "README 'Backups' shows the pg_dump commands",
     "backup.inside_data_dir": "give a folder outside the data dir, on other storage",
     "backup.target_not_empty": "give a new folder, or empty {target} first",
+    # Researcher accounts of the web app (domain/accounts.py).
+    "account.role_unknown": "give --role owner, researcher, supervisor or dpo",
+    "account.email_invalid": "give the researcher's e-mail address, e.g. kari@uni.example",
+    "account.not_found": "`fieldvault researcher add EMAIL --study S --role R` creates it",
 }
 
 

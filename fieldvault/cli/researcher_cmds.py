@@ -1,4 +1,4 @@
-"""``fieldvault researcher``: ``link-code`` (the bot) and ``api-token`` (the web API)."""
+"""``fieldvault researcher``: ``add`` (web accounts), ``link-code`` (bot), ``api-token`` (API)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import datetime as dt
 import click
 
 from fieldvault.cli.context import services_from, settings_from
+from fieldvault.domain import second_factor
+from fieldvault.domain.accounts import LINK_VALIDITY, add_researcher
 from fieldvault.domain.api_tokens import create_token, revoke_token
+from fieldvault.domain.permissions import Role
 from fieldvault.domain.researcher_links import create_link_code
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import utcnow
@@ -15,7 +18,50 @@ from fieldvault.storage.models import utcnow
 
 @click.group()
 def researcher() -> None:
-    """Researchers' Telegram accounts and API tokens."""
+    """Researchers' web accounts, Telegram accounts and API tokens."""
+
+
+@researcher.command("add")
+@click.argument("email")
+@click.option("--study", "study_id", required=True, metavar="STUDY", help="The study's id.")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice([role.value for role in Role]),
+    help="What they may do in the study (ARCHITECTURE.md 'Researcher web app').",
+)
+@click.pass_context
+def add(ctx: click.Context, email: str, study_id: str, role: str) -> None:
+    """Give EMAIL a role in a study; a new account gets a one-time set-password link."""
+    services = services_from(ctx)
+    with transaction(services.research) as session:
+        account, code = add_researcher(session, email, study_id, role, actor="cli", now=utcnow())
+        address = account.email
+    click.echo(f"{address} is {role} in {study_id}.")
+    if code is None:
+        click.echo("The account has a password already: it logs in as before.")
+        return
+    base = settings_from(ctx).public_base_url.rstrip("/")
+    click.echo(f"{base}/set-password/{code}")
+    click.echo(
+        f"Send this link to them yourself; it works once and expires in {LINK_VALIDITY.days} "
+        "days. It is shown only now and only its hash is kept.",
+        err=True,
+    )
+
+
+@researcher.command("reset-second-factor")
+@click.argument("email")
+@click.pass_context
+def reset_second_factor(ctx: click.Context, email: str) -> None:
+    """Forget EMAIL's TOTP second factor (a lost phone) and log it out everywhere."""
+    services = services_from(ctx)
+    with transaction(services.research) as session:
+        second_factor.reset(session, email, actor="cli", now=utcnow())
+    click.echo(
+        f"{email.strip().lower()} logs in with the password alone now, and is asked to enrol "
+        "again where a study requires a second factor."
+    )
 
 
 @researcher.command("link-code")

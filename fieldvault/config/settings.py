@@ -181,6 +181,20 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8080",
         description="Base URL of the web front end, used in web invite links.",
     )
+    oidc_discovery_url: str | None = Field(
+        default=None,
+        description="OpenID Connect login for researchers (e.g. Feide): the provider's "
+        "discovery URL (…/.well-known/openid-configuration); unset means password login only.",
+    )
+    oidc_client_id: str | None = Field(
+        default=None, description="The client id registered with the OpenID Connect provider."
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="The client secret registered with the OpenID Connect provider."
+    )
+    oidc_name: str = Field(
+        default="Feide", description="What the login page calls the OpenID Connect provider."
+    )
     web_host: str = Field(
         default="127.0.0.1",
         description="Address the web app (upload API) listens on; put a TLS proxy in front of "
@@ -333,6 +347,16 @@ class Settings(BaseSettings):
         if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("use one of DEBUG, INFO, WARNING, ERROR")
         return upper
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        given = (self.oidc_discovery_url, self.oidc_client_id, self.oidc_client_secret)
+        if any(value is not None for value in given) and None in given:
+            raise ValueError(
+                "OpenID Connect login needs all of FIELDVAULT_OIDC_DISCOVERY_URL, "
+                "FIELDVAULT_OIDC_CLIENT_ID and FIELDVAULT_OIDC_CLIENT_SECRET (or none of them)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _webhook_has_secret(self) -> Settings:

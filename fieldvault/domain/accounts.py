@@ -6,6 +6,8 @@ rehashed at the next login when those parameters change. Secrets the browser or 
 only, as for API tokens (nothing there to brute-force).
 
 A session expires after ``SESSION_IDLE`` without a request, and after ``SESSION_MAX`` in all.
+A login whose account has a second factor first opens a ``totp`` session, good for
+``PENDING_MAX`` and for nothing but entering the code; the code then opens a new, full one.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from fieldvault.storage.models import (
     ResearcherAccount,
     ResearcherSession,
     StudyMember,
+    StudySecurity,
     as_utc,
 )
 
@@ -37,6 +40,9 @@ LINK_VALIDITY = dt.timedelta(days=7)
 SESSION_IDLE = dt.timedelta(minutes=30)
 SESSION_MAX = dt.timedelta(hours=12)
 SEEN_EVERY = dt.timedelta(seconds=30)
+PENDING_MAX = dt.timedelta(minutes=5)
+FULL = "full"
+AWAITING_CODE = "totp"
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
 MAX_EMAIL = 254
@@ -73,6 +79,8 @@ class Researcher:
     account_id: int
     email: str
     roles: dict[str, Role]
+    second_factor: bool = False  # a TOTP second factor is enrolled
+    second_factor_required: frozenset[str] = frozenset()  # studies whose owner requires one
 
     @property
     def actor(self) -> str:
@@ -83,6 +91,10 @@ class Researcher:
         """Whether this researcher may take ``action`` in ``study_id``."""
         role = self.roles.get(study_id)
         return role is not None and may(role, action)
+
+    def must_enrol(self, study_id: str) -> bool:
+        """Whether ``study_id`` requires a second factor this researcher has not enrolled."""
+        return study_id in self.second_factor_required and not self.second_factor
 
 
 def secret_hash(secret: str) -> str:
@@ -199,9 +211,18 @@ def set_password(session: Session, code: str, password: str, now: dt.datetime) -
 
 
 def authenticate(
-    session: Session, email: str, password: str, now: dt.datetime
+    session: Session,
+    email: str,
+    password: str,
+    now: dt.datetime,
+    *,
+    hasher: PasswordHasher | None = None,
 ) -> ResearcherAccount:
-    """The active account with this e-mail and password; rehashed when parameters changed."""
+    """The active account with this e-mail and password; rehashed when parameters changed.
+
+    ``hasher`` holds today's parameters (argon2-cffi's defaults unless a test gives others).
+    """
+    hasher = hasher or _hasher
     try:
         address = normalised_email(email)
     except AccountError:
@@ -216,9 +237,8 @@ def authenticate(
         raise LoginFailed("wrong e-mail or password")
     if not _verify(stored, password):
         raise LoginFailed("wrong e-mail or password")
-    if _hasher.check_needs_rehash(stored):
-        account.password_hash = _hasher.hash(password)
-    account.last_login_at = now
+    if hasher.check_needs_rehash(stored):
+        account.password_hash = hasher.hash(password)
     return account
 
 
@@ -232,29 +252,74 @@ def _verify(stored: str, password: str) -> bool:
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
-def open_session(session: Session, account: ResearcherAccount, now: dt.datetime) -> str:
-    """A new logged-in session for ``account``; returns the cookie's secret."""
+def open_session(
+    session: Session, account: ResearcherAccount, now: dt.datetime, *, stage: str = FULL
+) -> str:
+    """A new session for ``account`` (logged in, or awaiting its code); the cookie's secret."""
     token = secrets.token_urlsafe(32)
     session.add(
         ResearcherSession(
             token_hash=secret_hash(token),
             account_id=account.id,
             csrf=secrets.token_urlsafe(32),
+            stage=stage,
             created_at=now,
             last_seen_at=now,
-            expires_at=now + SESSION_MAX,
+            expires_at=now + (SESSION_MAX if stage == FULL else PENDING_MAX),
         )
     )
     return token
 
 
-def resolve_session(session: Session, token: str, now: dt.datetime) -> tuple[Researcher, str]:
-    """Who holds the session ``token`` and its CSRF secret; the session's idle clock restarts."""
-    row = session.scalars(
+def needs_code(account: ResearcherAccount) -> bool:
+    """Whether logging in to ``account`` asks for a TOTP code after the password."""
+    return account.totp_enrolled_at is not None
+
+
+def begin_login(session: Session, account: ResearcherAccount, now: dt.datetime) -> tuple[str, bool]:
+    """After the password (or OIDC): a session token, and whether it still awaits a code."""
+    if needs_code(account):
+        return open_session(session, account, now, stage=AWAITING_CODE), True
+    account.last_login_at = now
+    return open_session(session, account, now), False
+
+
+def _session_row(session: Session, token: str) -> ResearcherSession | None:
+    return session.scalars(
         select(ResearcherSession).where(ResearcherSession.token_hash == secret_hash(token))
     ).one_or_none()
+
+
+def awaiting_code(session: Session, token: str, now: dt.datetime) -> ResearcherAccount:
+    """The account whose login ``token`` waits for its second factor."""
+    row = _session_row(session, token)
     if (
         row is None
+        or row.stage != AWAITING_CODE
+        or row.ended_at is not None
+        or as_utc(row.expires_at) <= now
+    ):
+        raise SessionInvalid("your login has expired: start again with your password")
+    account = session.get(ResearcherAccount, row.account_id)
+    if account is None or account.disabled_at is not None:
+        raise SessionInvalid("your login has expired: start again with your password")
+    return account
+
+
+def finish_login(session: Session, token: str, now: dt.datetime) -> str:
+    """The code was right: the waiting session ends and a new, full one opens (its token)."""
+    account = awaiting_code(session, token, now)
+    end_session(session, token, now)
+    account.last_login_at = now
+    return open_session(session, account, now)
+
+
+def resolve_session(session: Session, token: str, now: dt.datetime) -> tuple[Researcher, str]:
+    """Who holds the session ``token`` and its CSRF secret; the session's idle clock restarts."""
+    row = _session_row(session, token)
+    if (
+        row is None
+        or row.stage != FULL
         or row.ended_at is not None
         or as_utc(row.expires_at) <= now
         or as_utc(row.last_seen_at) + SESSION_IDLE <= now
@@ -271,13 +336,40 @@ def resolve_session(session: Session, token: str, now: dt.datetime) -> tuple[Res
 def researcher(session: Session, account: ResearcherAccount) -> Researcher:
     """``account`` with its roles."""
     members = session.scalars(select(StudyMember).where(StudyMember.account_id == account.id))
-    return Researcher(account.id, account.email, {m.study_id: Role(m.role) for m in members})
+    roles = {m.study_id: Role(m.role) for m in members}
+    required = session.scalars(
+        select(StudySecurity.study_id).where(
+            StudySecurity.study_id.in_(list(roles)), StudySecurity.require_second_factor
+        )
+    )
+    return Researcher(
+        account.id,
+        account.email,
+        roles,
+        second_factor=account.totp_enrolled_at is not None,
+        second_factor_required=frozenset(required),
+    )
 
 
 def end_session(session: Session, token: str, now: dt.datetime) -> None:
     """Log out: the session ``token`` ends (nothing happens when it is unknown)."""
-    row = session.scalars(
-        select(ResearcherSession).where(ResearcherSession.token_hash == secret_hash(token))
-    ).one_or_none()
+    row = _session_row(session, token)
     if row is not None and row.ended_at is None:
         row.ended_at = now
+
+
+def account_for_verified_email(session: Session, email: str) -> ResearcherAccount:
+    """The active account of an e-mail address a trusted provider verified (OIDC login).
+
+    Never creates one: roles are given only by ``fieldvault researcher add``.
+    """
+    try:
+        address = normalised_email(email)
+    except AccountError:
+        raise LoginFailed("no account has that e-mail address") from None
+    account = session.scalars(
+        select(ResearcherAccount).where(ResearcherAccount.email == address)
+    ).one_or_none()
+    if account is None or account.disabled_at is not None:
+        raise LoginFailed("no account has that e-mail address")
+    return account

@@ -101,6 +101,8 @@ class Event(StrEnum):
     API_TOKEN_REVOKED = "api_token.revoked"
     ACCOUNT_ADDED = "account.added"  # a researcher account, or its role in a study
     ACCOUNT_PASSWORD_SET = "account.password_set"
+    ACCOUNT_SECOND_FACTOR = "account.second_factor"  # a TOTP second factor was enrolled
+    STUDY_SECURITY = "study.security"  # an owner changed what the study's logins require
     IDENTITY_REVEALED = "identity.revealed"  # a researcher looked up a participant's name
 
 

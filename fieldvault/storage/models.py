@@ -505,6 +505,22 @@ class ResearcherAccount(ResearchBase):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The TOTP secret, sealed (AES-256-GCM) under a key derived from the content key
+    # ``totp_key_id`` (domain/second_factor.py); enrolled once a code from it was confirmed.
+    totp_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    totp_key_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    totp_enrolled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)  # no replays
+
+
+class StudySecurity(ResearchBase):
+    """What a study's owner requires of its members' logins (a second factor)."""
+
+    __tablename__ = "study_security"
+
+    study_id: Mapped[str] = mapped_column(ForeignKey("studies.id"), primary_key=True)
+    require_second_factor: Mapped[bool] = mapped_column(Boolean, default=False)
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class StudyMember(ResearchBase):
@@ -541,6 +557,8 @@ class ResearcherSession(ResearchBase):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("researcher_accounts.id"), index=True)
     csrf: Mapped[str] = mapped_column(String(64))
+    # "full": logged in; "totp": the password (or OIDC) was right, the second factor is awaited.
+    stage: Mapped[str] = mapped_column(String(8), default="full", server_default="full")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -6,6 +6,8 @@ runs, answers:
 
 - not logged in: a redirect to ``/login`` (GET) or 401;
 - a study the researcher is not a member of: exactly the 404 of a study that does not exist;
+- a member of a study that requires a second factor they have not enrolled: a redirect to
+  ``/account/second-factor`` (GET) or 403;
 - a member whose role lacks the action: 403;
 - a state-changing request without the session's CSRF token (form field ``csrf`` or header
   ``X-CSRF-Token``): 403.
@@ -34,6 +36,18 @@ CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
 STUDY_PARAM = "study"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+ENROL_PATH = "/account/second-factor"
+# Researcher pages: scripts and styles from this origin only (no inline script or handler),
+# no plug-ins, no <base> tricks, forms post here only, never framed.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 @dataclass(frozen=True)
@@ -140,8 +154,19 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
         study_id = request.match_info.get(STUDY_PARAM, "")
         if study_id not in who.roles:
             raise NotYours()
+        if who.must_enrol(study_id):
+            if request.method in SAFE_METHODS:
+                raise web.HTTPSeeOther(ENROL_PATH)
+            raise RoleForbids()
         if not who.may(study_id, rule.action):
             raise RoleForbids()
     if request.method not in SAFE_METHODS and not csrf_matches(csrf, await _csrf_given(request)):
         raise web.HTTPForbidden(text="the form is out of date: reload the page and try again")
     return await handler(request)
+
+
+async def page_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: never framed anywhere; the strict policy on researcher pages."""
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    if rule_of(request) is not None:
+        response.headers.update(PAGE_HEADERS)

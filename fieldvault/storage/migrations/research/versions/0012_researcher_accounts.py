@@ -1,5 +1,7 @@
 """Researcher accounts for the web app: accounts, study roles, set-password links, sessions.
 
+Also each account's sealed TOTP secret and each study's login requirements (study_security).
+
 Revision ID: 0012
 Revises: 0009
 Create Date: 2026-12-04 02:20:00
@@ -22,7 +24,7 @@ WHEN = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    """Create the four tables."""
+    """Create the five tables."""
     op.create_table(
         "researcher_accounts",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -31,6 +33,10 @@ def upgrade() -> None:
         sa.Column("created_at", WHEN, nullable=False),
         sa.Column("last_login_at", WHEN, nullable=True),
         sa.Column("disabled_at", WHEN, nullable=True),
+        sa.Column("totp_sealed", sa.LargeBinary(), nullable=True),
+        sa.Column("totp_key_id", sa.String(length=64), nullable=True),
+        sa.Column("totp_enrolled_at", WHEN, nullable=True),
+        sa.Column("totp_last_step", sa.Integer(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_researcher_accounts")),
         sa.UniqueConstraint("email", name=op.f("uq_researcher_accounts_email")),
     )
@@ -74,6 +80,7 @@ def upgrade() -> None:
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("account_id", sa.Integer(), nullable=False),
         sa.Column("csrf", sa.String(length=64), nullable=False),
+        sa.Column("stage", sa.String(length=8), nullable=False, server_default="full"),
         sa.Column("created_at", WHEN, nullable=False),
         sa.Column("last_seen_at", WHEN, nullable=False),
         sa.Column("expires_at", WHEN, nullable=False),
@@ -89,10 +96,21 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_researcher_sessions_account_id"), "researcher_sessions", ["account_id"]
     )
+    op.create_table(
+        "study_security",
+        sa.Column("study_id", sa.String(length=63), nullable=False),
+        sa.Column("require_second_factor", sa.Boolean(), nullable=False),
+        sa.Column("changed_at", WHEN, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["study_id"], ["studies.id"], name=op.f("fk_study_security_study_id_studies")
+        ),
+        sa.PrimaryKeyConstraint("study_id", name=op.f("pk_study_security")),
+    )
 
 
 def downgrade() -> None:
-    """Drop the four tables."""
+    """Drop the five tables."""
+    op.drop_table("study_security")
     op.drop_index(op.f("ix_researcher_sessions_account_id"), table_name="researcher_sessions")
     op.drop_table("researcher_sessions")
     op.drop_index(op.f("ix_account_links_account_id"), table_name="account_links")
