@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from fieldvault import __version__
 from fieldvault.config.study import StudyDefinition
-from fieldvault.domain.errors import ConsentError, InviteError
+from fieldvault.domain.errors import ConsentError, InviteError, InviteNotFound
 from fieldvault.domain.participants import get_participant, new_participant
 from fieldvault.domain.states import HOLDS_CONSENT, State, transition
 from fieldvault.domain.studies import get_study, load_definition
@@ -54,7 +54,13 @@ def hash_invite_code(code: str) -> str:
 
 
 def create_invites(
-    session: Session, study_id: str, count: int, expires_in: dt.timedelta, now: dt.datetime
+    session: Session,
+    study_id: str,
+    count: int,
+    expires_in: dt.timedelta,
+    now: dt.datetime,
+    *,
+    actor: str = "researcher",
 ) -> list[str]:
     """Create ``count`` one-time invites; return the codes, which are never stored in the clear."""
     if count < 1 or count > 1000:
@@ -81,7 +87,7 @@ def create_invites(
     audit.append(
         session,
         audit.Event.INVITE_CREATED,
-        actor="researcher",
+        actor=actor,
         study_id=study_id,
         details={"count": count, "expires_at": (now + expires_in).isoformat()},
         at=now,
@@ -94,7 +100,8 @@ def redeem_invite(
 ) -> Participant:
     """Use an invite once: create the participant it invites, or raise InviteError."""
     invite = session.scalar(select(Invite).where(Invite.code_hash == hash_invite_code(code)))
-    if invite is None:
+    # A revoked invite is refused exactly like an unknown one: it is no longer an invitation.
+    if invite is None or invite.revoked_at is not None:
         raise InviteError(
             "this invitation is not valid; ask the researcher for a new link", code="invite.unknown"
         )
@@ -131,6 +138,53 @@ def redeem_invite(
         at=now,
     )
     return participant
+
+
+def open_invite(session: Session, study_id: str, code: str, now: dt.datetime) -> Invite:
+    """The invite ``code`` of ``study_id`` while it can still be used, else InviteError (reads)."""
+    invite = session.scalar(select(Invite).where(Invite.code_hash == hash_invite_code(code)))
+    if invite is None or invite.study_id != study_id or invite.revoked_at is not None:
+        raise InviteError("this invitation is not valid", code="invite.unknown")
+    if invite.used_at is not None:
+        raise InviteError("this invitation has already been used", code="invite.used")
+    if as_utc(invite.expires_at) <= now:
+        raise InviteError("this invitation has expired", code="invite.expired")
+    return invite
+
+
+def revoke_invite(
+    session: Session, study_id: str, invite_id: int, *, actor: str, now: dt.datetime
+) -> Invite:
+    """Withdraw an unused invite of ``study_id`` so that it can no longer be redeemed."""
+    invite = session.get(Invite, invite_id)
+    if invite is None or invite.study_id != study_id:
+        raise InviteNotFound(f"study {study_id!r} has no invite {invite_id}")
+    if invite.used_at is not None:
+        raise InviteError(
+            "this invitation has already been used; withdraw the participant instead",
+            code="invite.used",
+        )
+    if invite.revoked_at is not None:
+        raise InviteError("this invitation has already been revoked", code="invite.revoked")
+    # Conditional, like redeeming: a redemption racing the revocation wins or loses cleanly.
+    changed = session.execute(
+        update(Invite)
+        .where(Invite.id == invite.id, Invite.used_at.is_(None), Invite.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise InviteError("this invitation was used or revoked a moment ago", code="invite.used")
+    invite.revoked_at = now
+    audit.append(
+        session,
+        audit.Event.INVITE_REVOKED,
+        actor=actor,
+        study_id=study_id,
+        details={"invite": invite.id},
+        at=now,
+    )
+    return invite
 
 
 # --- consent -----------------------------------------------------------------------------

@@ -36,6 +36,12 @@ class StudyNotFound(NotFoundError):
     code = "study.not_found"
 
 
+class InviteNotFound(NotFoundError):
+    """No such invite in that study."""
+
+    code = "invite.not_found"
+
+
 class ParticipantNotFound(NotFoundError):
     """No such participant in that study (or not yours)."""
 

@@ -93,7 +93,7 @@ def invited_study(session: Session, code: str, now: dt.datetime) -> str:
     Raises the same ``InviteError`` codes as ``consent.redeem_invite`` (unknown, used, expired).
     """
     invite = session.scalar(select(Invite).where(Invite.code_hash == hash_invite_code(code)))
-    if invite is None:
+    if invite is None or invite.revoked_at is not None:  # revoked: refused as unknown
         raise InviteError("this invitation is not valid", code="invite.unknown")
     if invite.used_at is not None:
         raise InviteError("this invitation has already been used", code="invite.used")

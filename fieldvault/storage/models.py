@@ -103,6 +103,8 @@ class Invite(ResearchBase):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     participant_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id"), nullable=True)
+    # Set when a researcher withdrew the invite before it was used (migration 0013).
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class ConsentRecord(ResearchBase):

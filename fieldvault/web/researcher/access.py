@@ -9,8 +9,8 @@ runs, answers:
 - a member of a study that requires a second factor they have not enrolled: a redirect to
   ``/account/second-factor`` (GET) or 403;
 - a member whose role lacks the action: 403;
-- a state-changing request without the session's CSRF token (form field ``csrf`` or header
-  ``X-CSRF-Token``): 403.
+- a state-changing request without the session's CSRF token (form field ``csrf``, the first
+  part of a multipart form, or header ``X-CSRF-Token``): 403.
 
 So a handler never checks membership itself; the authorisation test walks ``PAGES``.
 """
@@ -21,7 +21,7 @@ import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from aiohttp import web
+from aiohttp import BodyPartReader, MultipartReader, web
 
 from fieldvault.domain import accounts
 from fieldvault.domain.accounts import Researcher, SessionInvalid
@@ -64,6 +64,9 @@ class PageRule:
 PAGES = web.AppKey("researcher_pages", dict[str, PageRule])
 RESEARCHER = web.RequestKey("fv_researcher", Researcher)
 SESSION_CSRF = web.RequestKey("fv_session_csrf", str)
+# A multipart form's reader, past its ``csrf`` part (see ``_multipart_csrf``).
+MULTIPART = web.RequestKey("fv_multipart", MultipartReader)
+MAX_CSRF_BYTES = 512
 
 
 class NotYours(web.HTTPNotFound):
@@ -129,7 +132,29 @@ async def _csrf_given(request: web.Request) -> str:
     if request.content_type == "application/x-www-form-urlencoded":
         value = (await request.post()).get(CSRF_FIELD)  # cached: the handler reads it again
         return value if isinstance(value, str) else ""
+    if request.content_type == "multipart/form-data":
+        return await _multipart_csrf(request)
     return ""
+
+
+async def _multipart_csrf(request: web.Request) -> str:
+    """The ``csrf`` field a plain (no-JavaScript) multipart form sends as its first part.
+
+    ``request.post()`` would spool file parts to unencrypted temporary files, so the stream is
+    read part by part instead: the first part must be the token (forms put the hidden field
+    first); the handler reads the rest from :data:`MULTIPART`.
+    """
+    reader = await request.multipart()
+    request[MULTIPART] = reader
+    part = await reader.next()
+    if not isinstance(part, BodyPartReader) or part.name != CSRF_FIELD:
+        return ""
+    value = bytearray()
+    while chunk := await part.read_chunk(256):
+        value += chunk
+        if len(value) > MAX_CSRF_BYTES:
+            return ""
+    return value.decode("ascii", errors="replace")
 
 
 def csrf_matches(expected: str, given: str) -> bool:
