@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 EXAMPLE := fieldvault/config/examples/nav-veileder.toml
 
-.PHONY: run install test lint catalogs chromium bench bench-transcription bench-web bench-scale clean-venv
+.PHONY: run install test lint catalogs chromium importers bench bench-transcription bench-web bench-scale clean-venv
 
 $(STAMP):
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +47,13 @@ chromium:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
-test: $(STAMP) chromium lint
+# REFI-QDA importers that are not ours (qualitative-coding's `qc`, pyrefiqda) for
+# tests/integration/test_refi_importers.py, in a venv of their own: their pins clash with ours
+# (tests/importers/venv.py says why). Rebuilt only when tests/importers/requirements.txt changes.
+importers: $(STAMP)
+	$(BIN)/python -m tests.importers.venv
+
+test: $(STAMP) chromium importers lint
 	$(BIN)/pytest
 
 bench: $(STAMP)

@@ -41,6 +41,19 @@ ADVICE: dict[str, str] = {
         "FIELDVAULT_MAX_RECORDING_TRACKS"
     ),
     "transcript.not_found": "`fieldvault jobs {study_id}` shows the transcription jobs",
+    # Speakers and interview metadata (domain/speakers.py, domain/interviews.py).
+    "speaker.no_transcript": (
+        "`fieldvault transcript show STUDY CODE` names each transcript's number"
+    ),
+    "speaker.unknown_label": "`fieldvault transcript speakers {transcript_id}` lists them",
+    "speaker.bad_role": "give --role interviewer, informant or other",
+    "speaker.bad_display": "give a shorter --display (at most {limit} characters)",
+    "recording.not_found": "`fieldvault jobs` lists recordings with their numbers",
+    "interview.bad_date": "give the day the interview took place, e.g. --date 2021-03-10",
+    "interview.bad_mode": "give --mode in_person, video or phone",
+    "interview.bad_interviewer": "give a short label such as initials (at most {limit})",
+    "interview.bad_host_track": "count tracks from 1, in the order the files were uploaded",
+    "recording.bad-interview": "correct the interview option and upload again; nothing was kept",
     # The study's pseudonymisation (domain/redaction/).
     "review.nothing_waiting": "`fieldvault jobs {study_id}` shows the transcription jobs",
     "review.unknown_item": "`fieldvault review {study_id} {participant}` lists items 1 to {count}",

@@ -15,6 +15,7 @@ from fieldvault.cli import (
     model_cmds,
     participant_cmds,
     pseudonymise_cmds,
+    recording_cmds,
     researcher_cmds,
     retention_cmds,
     review_cmds,
@@ -44,6 +45,7 @@ def register(root: click.Group) -> None:
     root.add_command(worker_cmds.worker)
     root.add_command(scheduler_cmds.scheduler)
     root.add_command(worker_cmds.jobs)
+    root.add_command(recording_cmds.recording)
     root.add_command(transcript_cmds.transcript)
     root.add_command(model_cmds.models)
     root.add_command(bot_cmds.bot)

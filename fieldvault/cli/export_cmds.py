@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from fieldvault.cli.context import services_from
 from fieldvault.export import FORMATS, write_export
+from fieldvault.export.qdpx import TIMESTAMPS
 from fieldvault.storage.models import utcnow
 
 _STAGES = {
@@ -38,8 +39,22 @@ _STAGES = {
     type=click.Path(file_okay=False, path_type=Path),
     help="A new (or empty) folder to write the export into.",
 )
+@click.option(
+    "--qdpx-timestamps",
+    type=click.Choice(TIMESTAMPS),
+    default="maxqda",
+    show_default=True,
+    help="Time stamps in the QDPX text: MAXQDA's #hh:mm:ss-d# at each paragraph's end, "
+    "[hh:mm:ss] in front of it (QualCoder), or none.",
+)
 @click.pass_context
-def export(ctx: click.Context, study_id: str, formats: tuple[str, ...], out_dir: Path) -> None:
+def export(
+    ctx: click.Context,
+    study_id: str,
+    formats: tuple[str, ...],
+    out_dir: Path,
+    qdpx_timestamps: str,
+) -> None:
     """Export approved, pseudonymised transcripts (QDPX, QDC, DOCX, TXT, SRT/VTT, CSV)."""
     services = services_from(ctx)
     names = [part for value in formats for part in value.split(",") if part.strip()]
@@ -59,7 +74,15 @@ def export(ctx: click.Context, study_id: str, formats: tuple[str, ...], out_dir:
                 task, description=_STAGES.get(stage, stage), completed=done, total=total
             )
 
-        result = write_export(services, study_id, names, out_dir, utcnow(), progress=report)
+        result = write_export(
+            services,
+            study_id,
+            names,
+            out_dir,
+            utcnow(),
+            progress=report,
+            qdpx_timestamps=qdpx_timestamps,
+        )
     click.echo(
         f"exported {result.transcripts} approved transcript(s) of {result.participants} "
         f"participant(s) to {result.out_dir} ({len(result.files)} files)"

@@ -1,4 +1,4 @@
-"""``fieldvault transcript``: ``show`` (pseudonymised, or ``--raw``), ``approve``, ``approved``."""
+"""``fieldvault transcript``: show, approve, approved; speakers and speaker (their roles)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from fieldvault.cli.context import services_from
+from fieldvault.config.text_checks import too_long, unsafe_character
 from fieldvault.domain.recordings import format_text
 from fieldvault.domain.redaction.approval import approve as approve_transcripts
 from fieldvault.domain.redaction.bundle import APPROVED
@@ -17,6 +18,7 @@ from fieldvault.domain.redaction.reading import (
     pseudonymised_documents,
     raw_documents,
 )
+from fieldvault.domain.speakers import DISPLAY_MAX, ROLES, set_speaker, speakers_of
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import utcnow
 
@@ -62,10 +64,21 @@ def show(ctx: click.Context, study_id: str, code: str, fmt: str, raw: bool) -> N
 @transcript.command("approve")
 @click.argument("study_id", metavar="STUDY")
 @click.argument("code", metavar="CODE")
+@click.option(
+    "--by",
+    "actor",
+    default="researcher",
+    show_default=True,
+    metavar="LABEL",
+    help="Who approves: a researcher's label such as initials (the QDPX project's user).",
+)
 @click.pass_context
-def approve(ctx: click.Context, study_id: str, code: str) -> None:
+def approve(ctx: click.Context, study_id: str, code: str, actor: str) -> None:
     """Approve the reviewed pseudonymised transcripts: they become exportable research data."""
-    count = approve_transcripts(services_from(ctx), study_id, code, utcnow())
+    problem = unsafe_character(actor, multiline=False) or too_long(actor.strip(), 64)
+    if problem or not actor.strip():
+        raise click.BadParameter(problem or "is empty", param_hint="--by")
+    count = approve_transcripts(services_from(ctx), study_id, code, utcnow(), actor.strip())
     click.echo(f"{count} pseudonymised transcript(s) of {code} approved")
 
 
@@ -94,6 +107,55 @@ def approved(ctx: click.Context, study_id: str, code: str, fmt: str) -> None:
     for doc in documents:
         click.echo(f"# transcript {doc['transcript_id']} · {doc['language']} · approved")
         click.echo(format_segments(doc))
+
+
+@transcript.command("speakers")
+@click.argument("transcript_id", metavar="TRANSCRIPT_ID", type=int)
+@click.pass_context
+def speakers(ctx: click.Context, transcript_id: int) -> None:
+    """List a transcript's speakers: label, role, display label, and whether it is confirmed."""
+    services = services_from(ctx)
+    with transaction(services.research) as session:
+        infos = speakers_of(session, transcript_id)
+    for info in infos:
+        state = "confirmed" if info.confirmed else f"guessed: {info.guessed_because}"
+        display = f"  “{info.display}”" if info.display else ""
+        click.echo(f"{info.label:<12} {info.role:<12}{display}  ({state})")
+    if not all(info.confirmed for info in infos):
+        click.echo(
+            f"confirm or change with `fieldvault transcript speaker {transcript_id} LABEL "
+            f"--role {'|'.join(ROLES)} [--display TEXT]`",
+            err=True,
+        )
+
+
+@transcript.command("speaker")
+@click.argument("transcript_id", metavar="TRANSCRIPT_ID", type=int)
+@click.argument("label", metavar="LABEL")
+@click.option("--role", required=True, type=click.Choice(ROLES), help="The speaker's role.")
+@click.option(
+    "--display",
+    metavar="TEXT",
+    help=f"The label shown for the speaker (at most {DISPLAY_MAX} characters; never a name).",
+)
+@click.pass_context
+def speaker(
+    ctx: click.Context, transcript_id: int, label: str, role: str, display: str | None
+) -> None:
+    """Set a speaker's role (interviewer, informant, other) and display label; confirms it."""
+    services = services_from(ctx)
+    with transaction(services.research) as session:
+        info = set_speaker(
+            session,
+            transcript_id,
+            label,
+            role=role,
+            display=display,
+            actor="researcher",
+            now=utcnow(),
+        )
+    shown = f" shown as “{info.display}”" if info.display else ""
+    click.echo(f"transcript {transcript_id}: {info.label} is the {info.role}{shown} (confirmed)")
 
 
 def format_segments(doc: dict[str, Any]) -> str:

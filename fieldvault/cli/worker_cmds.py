@@ -16,6 +16,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 
 from fieldvault.cli.context import configure_logging, serve_metrics, services_from, settings_from
+from fieldvault.cli.recording_cmds import interview_facts, interview_options
 from fieldvault.compose import build_worker
 from fieldvault.domain.recordings import JobView, accept_recording, list_jobs
 from fieldvault.storage.db import transaction
@@ -36,11 +37,21 @@ log = logging.getLogger("fieldvault.worker")
     metavar="xx",
     help="Language of the interview (no, nn, en…); default: the study's transcription_language.",
 )
+@interview_options
 @click.pass_context
 def upload(
-    ctx: click.Context, study_id: str, code: str, files: tuple[Path, ...], language: str | None
+    ctx: click.Context,
+    study_id: str,
+    code: str,
+    files: tuple[Path, ...],
+    language: str | None,
+    interview_date: str | None,
+    interviewer: str | None,
+    mode: str | None,
+    host_track: int | None,
 ) -> None:
     """Encrypt one interview's recording (several files = per-speaker tracks) and queue it."""
+    facts = interview_facts(interview_date, interviewer, mode, host_track)
     services = services_from(ctx)
     with contextlib.ExitStack() as stack:
         opened = [(path.name, stack.enter_context(path.open("rb"))) for path in files]
@@ -52,6 +63,7 @@ def upload(
             language=language,
             source="cli",
             now=utcnow(),
+            interview=facts,
         )
     # Queue it now so a running worker starts at once; a worker's sweep would find it anyway.
     try:

@@ -25,6 +25,14 @@ from fieldvault.config.study import StudyDefinition
 from fieldvault.domain import consent
 from fieldvault.domain.consent import State
 from fieldvault.domain.errors import DomainError
+from fieldvault.domain.interviews import (
+    CONTAINER,
+    InterviewError,
+    InterviewFacts,
+    apply_facts,
+    check_facts,
+    container_date,
+)
 from fieldvault.domain.participants import get_participant
 from fieldvault.domain.retention.deadlines import study_deadline
 from fieldvault.domain.studies import get_study, load_definition
@@ -80,8 +88,13 @@ def accept_recording(
     language: str | None,
     source: str,
     now: dt.datetime,
+    interview: InterviewFacts | None = None,
 ) -> Recording:
     """Encrypt and keep one interview's audio files and queue its transcription, or refuse.
+
+    ``interview`` is what the upload says about the interview (date, interviewer, mode, host
+    track); it is checked before anything is stored. Without a date, the first track's
+    container creation time gives it when it has a usable one.
 
     No research-database transaction is open while a file arrives, is encrypted or is probed
     (a slow link or a long decode must not lock out consents, withdrawals or the sweep): each
@@ -97,12 +110,13 @@ def accept_recording(
     if not files:
         raise RecordingRefused("no audio file given")
     language = _check_intake(research, study_id, code, language, source, len(files), now)
+    interview = _check_interview(research, study_id, interview, now)
     _check_track_count(services, study_id, code, source, len(files), now)
     reserved: list[BlobObject] = []
     try:
         tracks = _receive_tracks(services, study_id, code, files, reserved, now)
         try:
-            return _record(research, study_id, code, tracks, language, source, now)
+            return _record(research, study_id, code, tracks, language, source, now, interview)
         except StaleDataError:
             # SQLite reads outside the write transaction, so the row lock above does not hold
             # there: a clean-up that deleted the row meanwhile shows as an update of no row.
@@ -223,6 +237,7 @@ def _record(
     language: str | None,
     source: str,
     now: dt.datetime,
+    interview: InterviewFacts,
 ) -> Recording:
     """The one short writing transaction: check again, then keep the recording and its job."""
     with transaction(research) as session:
@@ -244,6 +259,7 @@ def _record(
             row.plaintext_size = obj.plaintext_size
             kept.append((row, info))
         recording = _add_rows(session, participant, kept, language, source, now)
+        _interview_facts(session, recording, interview, kept, now)
         if State(participant.state) is State.CONSENTED:
             consent.transition(participant, State.INTERVIEWED, now)
         audit.append(
@@ -263,6 +279,46 @@ def _record(
         session.flush()
         session.refresh(recording, ["tracks"])
         return recording
+
+
+def _check_interview(
+    research: sessionmaker[Session],
+    study_id: str,
+    interview: InterviewFacts | None,
+    now: dt.datetime,
+) -> InterviewFacts:
+    """The upload's interview facts checked against the study, before anything is stored."""
+    if interview is None:
+        return InterviewFacts()
+    with transaction(research) as session:
+        definition = load_definition(session, study_id)
+    try:
+        return check_facts(interview, definition, now)
+    except InterviewError as exc:
+        raise RecordingRefused(str(exc), "bad-interview", **exc.facts) from None
+
+
+def _interview_facts(
+    session: Session,
+    recording: Recording,
+    interview: InterviewFacts,
+    tracks: list[tuple[BlobObject, AudioInfo]],
+    now: dt.datetime,
+) -> None:
+    """Store the upload's interview facts, or the date the container was stamped with."""
+    host = interview.host_track
+    if host is not None and host >= len(tracks):
+        raise RecordingRefused(
+            f"host track {host + 1} does not exist: the upload has {len(tracks)} track(s)",
+            "bad-interview",
+        )
+    apply_facts(recording, interview)
+    if interview.date is None:
+        definition = load_definition(session, recording.study_id)
+        stamped = next((info.created_at for _, info in tracks if info.created_at), None)
+        day = container_date(stamped, definition, now)
+        if day is not None:
+            apply_facts(recording, InterviewFacts(date=day), source=CONTAINER)
 
 
 def _cleaned_up_meanwhile(code: str) -> RecordingRefused:

@@ -42,8 +42,9 @@ Source = Callable[[Session, str], ExportStudy]
 _README = """\
 fieldvault export of study {study}: approved, pseudonymised transcripts only.
 
-{study}.qdpx        REFI-QDA project (MAXQDA, NVivo, ATLAS.ti, QualCoder): transcripts, cases
-                    with variables, codebook, interview-guide themes as codes
+{study}.qdpx        REFI-QDA project (MAXQDA, NVivo, ATLAS.ti, QualCoder): transcripts (with
+                    time stamps, and their participant's variables as document variables),
+                    cases with variables, codebook, interview-guide themes as codes
 {study}.qdc         the codebook alone (REFI-QDA)
 docx/               one Word transcript per interview (f4/MAXQDA time stamps) and overview.docx
 txt/                plain text, "I:" / pseudonym labels, #hh:mm:ss-d# at each paragraph's end
@@ -86,7 +87,11 @@ def parse_formats(names: Iterable[str]) -> list[str]:
 
 
 def build_files(
-    study: ExportStudy, formats: Sequence[str], progress: Progress | None = None
+    study: ExportStudy,
+    formats: Sequence[str],
+    progress: Progress | None = None,
+    *,
+    qdpx_timestamps: str = "maxqda",
 ) -> dict[str, bytes]:
     """Every file of the export as relative POSIX path -> bytes (nothing is written)."""
     if not study.transcripts:
@@ -108,7 +113,7 @@ def build_files(
             progress("build", done, total)
 
     if "qdpx" in formats:
-        files[f"{study_id}.qdpx"] = qdpx.project_qdpx(study)
+        files[f"{study_id}.qdpx"] = qdpx.project_qdpx(study, qdpx_timestamps)
         step()
     if "qdc" in formats:
         files[f"{study_id}.qdc"] = qdpx.codebook_xml(study)
@@ -202,16 +207,25 @@ def write_export(
     *,
     source: Source = collect,
     progress: Progress | None = None,
+    qdpx_timestamps: str = "maxqda",
 ) -> ExportResult:
-    """Export a study's approved transcripts into the new folder ``out_dir``, all or nothing."""
+    """Export a study's approved transcripts into the new folder ``out_dir``, all or nothing.
+
+    ``qdpx_timestamps`` is the form time stamps take in the QDPX text (``qdpx.TIMESTAMPS``).
+    """
     chosen = parse_formats(formats)
+    if qdpx_timestamps not in qdpx.TIMESTAMPS:
+        raise ExportError(
+            f"unknown QDPX time stamp form {qdpx_timestamps!r}; choose from "
+            f"{', '.join(qdpx.TIMESTAMPS)}"
+        )
     out_dir = Path(out_dir)
     _check_target(out_dir)
     with transaction(services.research) as session:  # reads only
         study = source(session, study_id)
         check_approved(study)
         needles = _identity_needles(services, session, study_id)
-    files = build_files(study, chosen, progress)
+    files = build_files(study, chosen, progress, qdpx_timestamps=qdpx_timestamps)
     if progress is not None:
         progress("check", 0, 2)
     scan(files, needles)

@@ -38,6 +38,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufeff\ufffe\uffff]")
 _BREAKS = re.compile(r"\s*(?:\r\n|\r|\n|\u2028|\u2029)\s*")
 _INTERVIEWER = re.compile(r"^interviewer(\d*)$")
 _UNKNOWN = frozenset({"", "unknown"})
+# No paragraph spans more than about this much speech: a coder codes paragraphs, and a
+# 40-minute monologue in one paragraph cannot be coded in parts.
+MAX_PARAGRAPH_S = 60.0
 
 
 class ExportError(FieldvaultError):
@@ -67,6 +70,11 @@ class ExportTranscript:
     segments: Sequence[ExportSegment]
     # When the researcher approved the pseudonymised text; the guard refuses None (rule 3).
     approved_at: dt.datetime | None = None
+    # Who approved it: a researcher's label (the QDPX project's user), never an informant.
+    approved_by: str | None = None
+    # Interview metadata (domain/interviews.py): the interviewer's label and the mode.
+    interviewer: str | None = None
+    mode: str | None = None
 
     @property
     def display_name(self) -> str:
@@ -155,17 +163,48 @@ def turns(transcript: ExportTranscript) -> tuple[Turn, ...]:
     return transcript.turns
 
 
-def _merge(segments: Sequence[ExportSegment]) -> list[Turn]:
-    merged: list[Turn] = []
+def _merge(segments: Sequence[ExportSegment], longest: float = MAX_PARAGRAPH_S) -> list[Turn]:
+    """One paragraph per speaker turn; a turn longer than ``longest`` is broken at its pauses."""
+    runs: list[list[ExportSegment]] = []
     for segment in segments:
-        if merged and merged[-1].speaker == segment.speaker:
-            last = merged[-1]
-            end = max(last.end, segment.end)
-            merged[-1] = Turn(last.start, end, last.speaker, f"{last.text} {segment.text}")
+        if runs and runs[-1][-1].speaker == segment.speaker:
+            runs[-1].append(segment)
         else:
-            end = max(segment.end, segment.start)
-            merged.append(Turn(segment.start, end, segment.speaker, segment.text))
+            runs.append([segment])
+    merged: list[Turn] = []
+    for run in runs:
+        for part in _at_pauses(run, longest):
+            end = max(max(s.end for s in part), part[0].start)
+            text = " ".join(s.text for s in part)
+            merged.append(Turn(part[0].start, end, part[0].speaker, text))
     return merged
+
+
+def _at_pauses(run: list[ExportSegment], longest: float) -> list[list[ExportSegment]]:
+    """``run`` cut at its largest pause, again and again, until no part spans over ``longest``.
+
+    A single segment is never cut: the approved text no longer lines up with the engine's word
+    times (pseudonymisation and edits change words), and Whisper's segments last under 30 s.
+    """
+    parts: list[list[ExportSegment]] = []
+    pending = [run]
+    while pending:  # bounded: every cut makes two shorter, non-empty parts
+        part = pending.pop()
+        if len(part) == 1 or max(s.end for s in part) - part[0].start <= longest:
+            parts.append(part)
+            continue
+        reach = [part[0].end]
+        for segment in part[1:]:
+            reach.append(max(reach[-1], segment.end))
+        # Where speech pauses longest (gap between one segment's end and the next's start);
+        # ties go to the cut nearest the middle, so the parts come out even.
+        middle = (len(part) - 1) / 2
+        cut = max(
+            range(1, len(part)),
+            key=lambda i: (part[i].start - reach[i - 1], -abs(i - 0.5 - middle)),
+        )
+        pending += [part[cut:], part[:cut]]
+    return parts
 
 
 _UNSAFE_IN_NAME = re.compile(r"[^\w\- ]+")

@@ -8,6 +8,19 @@ MAXQDA, NVivo, ATLAS.ti and QualCoder on real files:
   exclusive;
 - the project has an ``origin``; every TextSource has a ``plainTextPath``; every Note a date;
 - no empty container elements; every code name non-empty and unique (compared case-blind).
+- QualCoder ignores a ``SourceRef`` inside a named ``Case``; it reads *source* variables. So each
+  transcript carries its participant's variables (and its interview's date, interviewer, mode)
+  as ``VariableValue`` of its ``TextSource`` too, which QualCoder, MAXQDA and NVivo attach to
+  the document, besides the case's.
+- The project's users are the researchers who approved the transcripts (their labels, never an
+  informant's identity); each source is created by its approver, the guide pre-coding by
+  ``fieldvault``, since a machine made it.
+- Time stamps stay in the text (``TIMESTAMPS``): MAXQDA's ``#hh:mm:ss-d#`` at the end of each
+  paragraph by default, or ``[hh:mm:ss]`` in front of it (QualCoder's form), or none.
+- Code names are unique after folding case and diacritics: a guide theme titled like a
+  codebook code («Relasjonsbygging» and the code «relasjonsbygging») codes onto that code
+  instead of making a second one, and a later codebook code folding like an earlier one is
+  merged into it (its children move under the first).
 
 GUIDs are UUID 5 names under a fixed namespace, derived from the study id and what the element
 stands for (a code's name, a participant code), so exporting the same material twice gives the
@@ -20,13 +33,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from lxml import etree
 
 from fieldvault import __version__
+from fieldvault.export import timecode
 from fieldvault.export.archive import zip_bytes
 from fieldvault.export.model import (
     ExportError,
@@ -51,7 +66,9 @@ from fieldvault.export.qdpx_check import (
 __all__ = [
     "CODEBOOK_NS",
     "PROJECT_NS",
+    "TIMESTAMPS",
     "check_qdpx",
+    "code_key",
     "codebook_xml",
     "guid",
     "project_qdpx",
@@ -65,6 +82,20 @@ _GUID_NAMESPACE = uuid.UUID("135f6f52-7378-5e15-a018-6fd47ca3a120")
 _WORD = re.compile(r"\w+")
 _QUESTION_MIN_WORDS = 4
 _QUESTION_MIN_SHARE = 0.7
+# How time stamps appear in the QDPX text: MAXQDA's f4 form at a paragraph's end (default, as
+# the seed study coded in MAXQDA), the bracket form in front (QualCoder), or none.
+TIMESTAMPS: tuple[str, ...] = ("maxqda", "bracket", "none")
+_NOT_ALNUM = re.compile(r"[\W_]+")
+_LETTERS = str.maketrans({"ø": "o", "æ": "ae", "ł": "l", "đ": "d", "ß": "ss"})
+
+
+def code_key(name: str) -> str:
+    """What two code names are compared by: case, diacritics and punctuation folded away."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    # ø, æ and ł have no decomposition; fold them to the letters they are typed as.
+    bare = bare.casefold().translate(_LETTERS)
+    return _NOT_ALNUM.sub(" ", bare).strip()
 
 
 def guid(study_id: str, *parts: str) -> str:
@@ -108,21 +139,34 @@ def _codes(study: ExportStudy) -> tuple[list[_Code], dict[str, str]]:
     definition = study.definition
     taken: set[str] = set()
     nodes: dict[str, _Code] = {}
+    by_key: dict[str, _Code] = {}
     for code in definition.codebook.codes:
         name = clean_text(code.name)
         if not name:
             raise ExportError("a code in the study's codebook has an empty name; name it")
-        nodes[code.name] = _Code(
+        earlier = by_key.get(code_key(name))
+        if earlier is not None:  # folds like an earlier code: the same code, merged into it
+            nodes[code.name] = earlier
+            continue
+        node = _Code(
             guid=guid(definition.id, "code", code.name),
             name=_unique(name, taken, "2"),
             description=clean_text(code.description),
             colour=code.colour.upper() if code.colour else None,
             codable=True,
         )
+        nodes[code.name] = by_key[code_key(name)] = node
     roots: list[_Code] = []
+    placed: set[int] = set()
     for code in definition.codebook.codes:
+        node = nodes[code.name]
+        if id(node) in placed:
+            continue
+        placed.add(id(node))
         parent = nodes.get(code.parent) if code.parent else None
-        (parent.children if parent else roots).append(nodes[code.name])
+        if parent is node:
+            parent = None
+        (parent.children if parent else roots).append(node)
 
     theme_codes: dict[str, str] = {}
     themes = definition.interview_guide.themes
@@ -140,6 +184,10 @@ def _codes(study: ExportStudy) -> tuple[list[_Code], dict[str, str]]:
             if not title:
                 raise ExportError(f"interview guide theme {theme.id!r} has an empty title")
             questions = [clean_text(localised(q, language, fallback)) for q in theme.questions]
+            same = by_key.get(code_key(title))
+            if same is not None:  # a code of that name exists: the theme codes onto it
+                theme_codes[theme.id] = same.guid
+                continue
             node = _Code(
                 guid=guid(definition.id, "theme", theme.id),
                 name=_unique(title, taken, label(study, "theme")),
@@ -148,8 +196,10 @@ def _codes(study: ExportStudy) -> tuple[list[_Code], dict[str, str]]:
                 codable=True,
             )
             guide.children.append(node)
+            by_key[code_key(title)] = node
             theme_codes[theme.id] = node.guid
-        roots.append(guide)
+        if guide.children:
+            roots.append(guide)
     return roots, theme_codes
 
 
@@ -191,33 +241,46 @@ class _Paragraph:
     text: str
 
 
-def _paragraphs(transcript: ExportTranscript) -> tuple[str, list[_Paragraph]]:
+def _paragraphs(
+    transcript: ExportTranscript, timestamps: str = "maxqda"
+) -> tuple[str, list[_Paragraph]]:
     parts: list[str] = []
     paragraphs: list[_Paragraph] = []
     offset = 0
     for turn in turns(transcript):
         line = labelled(speaker_label(turn.speaker, transcript), turn.text)
+        if timestamps == "maxqda":
+            line = f"{line} {timecode.f4(turn.end)}"
+        elif timestamps == "bracket":
+            line = f"{timecode.bracket(turn.start)} {line}"
         paragraphs.append(_Paragraph(offset, offset + len(line), turn.speaker, turn.text))
         parts.append(line)
         offset += len(line) + 2  # the blank line between paragraphs
     return "\n\n".join(parts) + "\n", paragraphs
 
 
-def source_text(transcript: ExportTranscript) -> str:
+def source_text(transcript: ExportTranscript, timestamps: str = "maxqda") -> str:
     """The plain text of a transcript as stored in ``sources/``: ``Label: text`` paragraphs."""
-    return _paragraphs(transcript)[0]
+    return _paragraphs(transcript, timestamps)[0]
 
 
-def _question_index(study: ExportStudy, language: str) -> list[tuple[str, str, frozenset[str]]]:
-    """(theme id, question, its words) for every guide question long enough to recognise."""
+def _question_index(study: ExportStudy) -> list[tuple[str, str, frozenset[str]]]:
+    """(theme id, question, its words) for every guide question, in every study language.
+
+    An interview may be held in any of the study's languages (and Whisper names Norwegian
+    ``no``, not ``nb``), so each question is recognised in each language it is written in.
+    """
     index = []
-    fallback = study.definition.languages
+    languages = study.definition.languages
     for theme in study.definition.interview_guide.themes:
         for question in theme.questions:
-            text = clean_text(localised(question, language, fallback))
-            words = frozenset(_WORD.findall(text.casefold()))
-            if len(words) >= _QUESTION_MIN_WORDS:
-                index.append((theme.id, text, words))
+            texts = dict.fromkeys(
+                clean_text(localised(question, lang, languages)) for lang in languages
+            )
+            for text in texts:
+                words = frozenset(_WORD.findall(text.casefold()))
+                if len(words) >= _QUESTION_MIN_WORDS:
+                    index.append((theme.id, text, words))
     return index
 
 
@@ -225,7 +288,7 @@ def _aligned_questions(
     study: ExportStudy, transcript: ExportTranscript, paragraphs: Sequence[_Paragraph]
 ) -> Iterator[tuple[int, str, str]]:
     """(paragraph index, theme id, question) where the interviewer asks a guide question."""
-    questions = _question_index(study, transcript.language)
+    questions = _question_index(study)
     if not questions:
         return
     for number, paragraph in enumerate(paragraphs):
@@ -264,6 +327,8 @@ def _variables(study: ExportStudy) -> list[tuple[str, str, str, str]]:
         ("interview_date", "Date", "Date of the (first) interview"),
         ("duration_minutes", "Integer", "Total recorded interview time in minutes"),
         ("language", "Text", "Language of the interview (nb, nn, en)"),
+        ("interviewer", "Text", "Who interviewed (a researcher's label)"),
+        ("interview_mode", "Text", "How the interview was held: in_person, video or phone"),
     ]
     names = {v[1] for v in declared}
     for name, _, _ in builtin:
@@ -299,16 +364,46 @@ def _variable_value(
         _sub(element, "TextValue").text = clean_text(str(value))
 
 
-def project_xml(study: ExportStudy) -> tuple[bytes, list[tuple[str, bytes]]]:
+def _approver(transcript: ExportTranscript) -> str | None:
+    """The label of the researcher who approved a transcript, made safe for a user name."""
+    name = clean_text(transcript.approved_by or "")[:64]
+    return name or None
+
+
+def _users(study: ExportStudy) -> tuple[str, dict[str, str], str]:
+    """The program's user GUID, approver label -> user GUID, and the project's creating user."""
+    study_id = study.definition.id
+    approvers = sorted({a for t in study.transcripts if (a := _approver(t))})
+    machine = guid(study_id, "user", "fieldvault")
+    by_name = {
+        name: machine if name.casefold() == "fieldvault" else guid(study_id, "user", "user", name)
+        for name in approvers
+    }
+    dated = [t for t in study.transcripts if t.approved_at and _approver(t)]
+    latest = max(dated, key=lambda t: (t.approved_at, t.participant_code), default=None)
+    creator = by_name[_approver(latest) or ""] if latest is not None else machine
+    return machine, by_name, creator
+
+
+def project_xml(
+    study: ExportStudy, timestamps: str = "maxqda"
+) -> tuple[bytes, list[tuple[str, bytes]]]:
     """``project.qde`` and the ``sources/`` entries of the QDPX archive."""
     definition = study.definition
     if not study.transcripts:
         raise ExportError(f"nothing to export: study {definition.id!r} has no approved transcripts")
+    if timestamps not in TIMESTAMPS:
+        raise ExportError(
+            f"unknown QDPX time stamp form {timestamps!r}; choose from {', '.join(TIMESTAMPS)}"
+        )
     stamp = _stamp(study)
-    user = guid(definition.id, "user", "fieldvault")
-    root = _project_root(definition.title, user, stamp)
+    user, approvers, creator = _users(study)
+    root = _project_root(definition.title, creator, stamp)
     users = _sub(root, "Users")
     _sub(users, "User", guid=user, name="fieldvault")
+    for name, approver_guid in approvers.items():
+        if name.casefold() != "fieldvault":  # one user per name: importers match by name
+            _sub(users, "User", guid=approver_guid, name=name)
     codes, theme_codes = _codes(study)
     if codes:
         codes_element = _sub(_sub(root, "CodeBook"), "Codes")
@@ -323,9 +418,11 @@ def project_xml(study: ExportStudy) -> tuple[bytes, list[tuple[str, bytes]]]:
     entries: list[tuple[str, bytes]] = []
     for number, transcript in enumerate(study.transcripts):
         source_guid = source_guids[number]
+        authors = _Authors(approvers.get(_approver(transcript) or "", user), user, stamp)
         text = _text_source(
-            sources, study, transcript, source_guid, stems[number], theme_codes, user, stamp
+            sources, study, transcript, source_guid, stems[number], theme_codes, authors, timestamps
         )
+        _source_variables(sources[-1], variables, transcript)
         entries.append((f"sources/{source_guid}.txt", text.encode("utf-8")))
     _notes(root, study, user, stamp)
     return _serialise(root), entries
@@ -389,10 +486,50 @@ def _cases(
             sum(study.transcripts[n].duration_s for n in numbers) / 60
         )
         values["language"] = first.language
+        values["interviewer"] = _first_known(study.transcripts[n].interviewer for n in numbers)
+        values["interview_mode"] = _first_known(study.transcripts[n].mode for n in numbers)
         for variable in variables:
             _variable_value(case, variable, values[variable[1]], code)
         for n in numbers:
             _sub(case, "SourceRef", targetGUID=source_guids[n])
+
+
+def _first_known(values: Iterable[str | None]) -> str | None:
+    return next((v for v in values if v), None)
+
+
+def _transcript_values(
+    variables: list[tuple[str, str, str, str]], transcript: ExportTranscript
+) -> dict[str, object]:
+    """One transcript's variable values: its participant's, and its own interview's."""
+    values: dict[str, object] = {
+        name: transcript.variables.get(name) for _, name, _, _ in variables
+    }
+    date = transcript.interview_date
+    values["interview_date"] = date.isoformat() if date else None
+    values["duration_minutes"] = round(transcript.duration_s / 60)
+    values["language"] = transcript.language
+    values["interviewer"] = transcript.interviewer
+    values["interview_mode"] = transcript.mode
+    return values
+
+
+def _source_variables(
+    source: etree._Element,
+    variables: list[tuple[str, str, str, str]],
+    transcript: ExportTranscript,
+) -> None:
+    """The transcript's variables as the source's own (QualCoder reads these, not cases)."""
+    values = _transcript_values(variables, transcript)
+    for variable in variables:
+        _variable_value(source, variable, values[variable[1]], transcript.participant_code)
+
+
+@dataclass(frozen=True)
+class _Authors:
+    source: str  # the approving researcher's user GUID
+    machine: str  # fieldvault's, for what it made by itself (the guide pre-coding)
+    stamp: str
 
 
 def _text_source(
@@ -402,20 +539,23 @@ def _text_source(
     source_guid: str,
     name: str,
     theme_codes: dict[str, str],
-    user: str,
-    stamp: str,
+    authors: _Authors,
+    timestamps: str,
 ) -> str:
     """One ``TextSource`` with a coded selection per guide question; returns its plain text."""
     study_id = study.definition.id
+    stamp = authors.stamp
+    user = authors.machine
     dated = {"creatingUser": user, "creationDateTime": stamp}
-    text, paragraphs = _paragraphs(transcript)
+    text, paragraphs = _paragraphs(transcript, timestamps)
     source = _sub(
         sources,
         "TextSource",
         guid=source_guid,
         name=name,
         plainTextPath=f"internal://{source_guid}.txt",
-        **dated,
+        creatingUser=authors.source,
+        creationDateTime=stamp,
     )
     aligned = list(_aligned_questions(study, transcript, paragraphs))
     for position, (index, theme_id, question) in enumerate(aligned):
@@ -457,9 +597,9 @@ def _notes(root: etree._Element, study: ExportStudy, user: str, stamp: str) -> N
     _sub(root, "NoteRef", targetGUID=note_guid)
 
 
-def project_qdpx(study: ExportStudy) -> bytes:
+def project_qdpx(study: ExportStudy, timestamps: str = "maxqda") -> bytes:
     """The whole project as a ``.qdpx`` archive (deterministic bytes)."""
-    qde, sources = project_xml(study)
+    qde, sources = project_xml(study, timestamps)
     return zip_bytes([("project.qde", qde), *sources], study.as_of)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -106,6 +107,9 @@ class AudioInfo:
     duration_s: float
     sample_rate: int
     channels: int
+    # The container's creation_time tag (phones, recorders, Zoom): when the interview was
+    # recorded, if the device's clock was set. None when absent or unreadable.
+    created_at: dt.datetime | None = None
 
 
 class StreamReader(io.RawIOBase):
@@ -333,6 +337,18 @@ def sniff_format(file: BinaryIO) -> str:
     raise AudioProblem(f"{NOT_READABLE} ({ACCEPTED_LABEL} expected)")
 
 
+def creation_time(value: object) -> dt.datetime | None:
+    """A container's ``creation_time`` tag (ISO 8601, UTC when no offset) as a time, or None."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    try:
+        stamp = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=dt.UTC)
+
+
 def probe(file: BinaryIO, limits: AudioLimits = DEFAULT_LIMITS) -> AudioInfo:
     """Open, demux and decode all of ``file``; AudioProblem when it is not sound, whole audio.
 
@@ -357,6 +373,7 @@ def probe(file: BinaryIO, limits: AudioLimits = DEFAULT_LIMITS) -> AudioInfo:
         if fmt not in ACCEPTED_CONTAINERS:
             raise AudioProblem(f"format {fmt!r} is not accepted ({ACCEPTED_LABEL} expected)")
         stream = container.streams.audio[0]
+        created_at = creation_time(container.metadata.get("creation_time"))
         declared = float(container.duration) / av.time_base if container.duration else None
         _check_claims(container, stream, declared, limits)
         decoded_end = _decode_bounded(container, stream, limits)
@@ -374,6 +391,7 @@ def probe(file: BinaryIO, limits: AudioLimits = DEFAULT_LIMITS) -> AudioInfo:
             raise AudioProblem(f"is truncated: {cut}")
         codec = stream.codec_context.name
         return AudioInfo(
+            created_at=created_at,
             container=fmt.split(",")[0],
             codec=codec,
             duration_s=decoded_end,

@@ -104,6 +104,8 @@ class Event(StrEnum):
     ACCOUNT_SECOND_FACTOR = "account.second_factor"  # a TOTP second factor was enrolled
     STUDY_SECURITY = "study.security"  # an owner changed what the study's logins require
     IDENTITY_REVEALED = "identity.revealed"  # a researcher looked up a participant's name
+    SPEAKER_SET = "speaker.set"  # a transcript speaker's role confirmed or changed
+    RECORDING_UPDATED = "recording.updated"  # interview metadata (date, interviewer, mode)
 
 
 # Detail keys that name or reach a person. Compared after lower-casing and dropping everything

@@ -262,6 +262,15 @@ class Recording(ResearchBase):
     source: Mapped[str] = mapped_column(String(16))  # cli | telegram | web
     duration_s: Mapped[float] = mapped_column(Float)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Interview metadata (issue 15, domain/interviews.py): the day the interview took place
+    # (the container's creation time, else the researcher's), where that date came from
+    # (container | researcher), the interviewer as a researcher's label (never an informant's
+    # identity), the mode (in_person | video | phone), and which track is the interviewer's.
+    interview_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    interview_date_source: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    interviewer: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    interview_mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    host_track: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     tracks: Mapped[list[RecordingTrack]] = relationship(
         back_populates="recording", order_by="RecordingTrack.position"
@@ -323,6 +332,24 @@ class Transcript(ResearchBase):
     segment_count: Mapped[int] = mapped_column(Integer)
     suspect_count: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class TranscriptSpeaker(ResearchBase):
+    """A speaker of a raw transcript: its role in the interview and the label shown for it."""
+
+    __tablename__ = "transcript_speakers"
+    __table_args__ = (UniqueConstraint("transcript_id", "label"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    transcript_id: Mapped[int] = mapped_column(ForeignKey("transcripts.id"), index=True)
+    label: Mapped[str] = mapped_column(String(32))  # as in the segments: speaker-1, unknown
+    role: Mapped[str] = mapped_column(String(16))  # interviewer | informant | other
+    display: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Why the first guess was made (counts and rules, never a word of the text).
+    guessed_because: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 # --- retention: deletion deadlines, withdrawal purges, notices (issue 6) ----------------------

@@ -67,7 +67,7 @@ def _status(exc: Exception) -> tuple[int, str]:
             return 409, "study-ended"
         if exc.reason == "interrupted":
             return 409, "interrupted"
-        if exc.reason in {"too-long", "too-many-tracks"}:
+        if exc.reason in {"too-long", "too-many-tracks", "bad-interview"}:
             return 422, exc.reason
         return 422, "bad-audio"
     return 422, "refused"

@@ -20,6 +20,7 @@ import functools
 import io
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import BinaryIO, TypeVar, overload
 
 from aiohttp import BodyPartReader, MultipartReader
@@ -30,8 +31,21 @@ T = TypeVar("T")
 
 CHUNK = 256 * 1024  # one encryption segment
 IN_FLIGHT = 4 * 1024 * 1024  # most plaintext bytes waiting between the loop and the domain
-MAX_FIELD = 64  # the language field is a code such as "nb"; anything longer is refused
+MAX_FIELD = 256  # a language code, a date, a mode or a short label; anything longer is refused
 Files = Sequence[tuple[str, BinaryIO]]
+# The optional text fields of the form, before the files (the domain needs them first).
+FIELDS = ("language", "interview_date", "interviewer", "mode", "host_track")
+
+
+@dataclass(frozen=True)
+class UploadFields:
+    """The form's text fields as sent (None: not sent); the view turns them into facts."""
+
+    language: str | None = None
+    interview_date: str | None = None
+    interviewer: str | None = None
+    mode: str | None = None
+    host_track: str | None = None
 
 
 def describe_size(n: int) -> str:
@@ -233,20 +247,23 @@ async def _read_field(part: BodyPartReader) -> str:
     while chunk := await part.read_chunk(MAX_FIELD + 1):
         value += chunk
         if len(value) > MAX_FIELD:
-            raise BadForm(f"the form field {part.name!r} is too long for a language code")
+            raise BadForm(f"the form field {part.name!r} is too long (at most {MAX_FIELD} bytes)")
     return value.decode("utf-8", errors="replace").strip()
 
 
-async def _language_field(part: BodyPartReader, *, files_started: bool) -> str | None:
-    """The optional ``language`` field (before any file); any other field is refused."""
-    if part.name != "language":
+async def _text_field(
+    part: BodyPartReader, fields: UploadFields, *, files_started: bool
+) -> UploadFields:
+    """``fields`` with one optional text field (before any file); unknown fields are refused."""
+    if part.name not in FIELDS:
         raise BadForm(
             f"unexpected form field {part.name!r}; send audio files as file parts "
-            "(curl -F file=@interview.m4a) and optionally a 'language' field"
+            "(curl -F file=@interview.m4a) and optionally the fields "
+            + ", ".join(repr(f) for f in FIELDS)
         )
     if files_started:
-        raise BadForm("put the 'language' field before the files in the form")
-    return await _read_field(part) or None
+        raise BadForm(f"put the {part.name!r} field before the files in the form")
+    return replace(fields, **{part.name: await _read_field(part) or None})
 
 
 async def _forward(part: BodyPartReader, channel: Channel, total: int, limit: int) -> int:
@@ -265,22 +282,23 @@ async def stream_upload(
     *,
     limit: int,
     run_blocking: Callable[[Callable[[], T]], asyncio.Future[T]],
-    accept: Callable[[Files, str | None], T],
+    accept: Callable[[Files, UploadFields], T],
 ) -> T:
-    """Feed the form's file parts to ``accept(files, language)`` in a thread, as they arrive.
+    """Feed the form's file parts to ``accept(files, fields)`` in a thread, as they arrive.
 
     ``run_blocking`` runs a callable in a worker thread (``loop.run_in_executor``). The
-    optional ``language`` field must come before the files, since the domain needs it first.
+    optional text fields (``FIELDS``: language, interview date, interviewer, mode, host track)
+    must come before the files, since the domain needs them first.
     """
     loop = asyncio.get_running_loop()
     channel = Channel(loop)
     future: asyncio.Future[T] | None = None
-    language: str | None = None
+    fields = UploadFields()
     total = 0
 
-    def consume(files: Files, lang: str | None) -> T:
+    def consume(files: Files, given: UploadFields) -> T:
         try:
-            return accept(files, lang)
+            return accept(files, given)
         finally:
             channel.consumer_done()
 
@@ -289,17 +307,17 @@ async def stream_upload(
             if not isinstance(part, BodyPartReader):
                 raise BadForm("nested multipart bodies are not accepted; send plain file parts")
             if part.filename is None:
-                language = await _language_field(part, files_started=future is not None)
+                fields = await _text_field(part, fields, files_started=future is not None)
                 continue
             name = part.filename
             if future is None:
-                future = run_blocking(functools.partial(consume, Tracks(channel, name), language))
+                future = run_blocking(functools.partial(consume, Tracks(channel, name), fields))
             else:
                 await channel.put(_Part(name))
             total = await _forward(part, channel, total, limit)
         if future is None:
             # No file at all: the domain words the refusal, as for every front end.
-            return await run_blocking(lambda: accept([], language))
+            return await run_blocking(lambda: accept([], fields))
         await channel.put(_END)
     except _ConsumerGone:
         pass  # the domain refused before reading everything; its exception is the answer

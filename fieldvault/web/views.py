@@ -14,7 +14,8 @@ from typing import Any, TypeVar, cast
 from aiohttp import HttpVersion11, MultipartReader, StreamReader, web
 
 from fieldvault import __version__, metrics
-from fieldvault.domain.recordings import accept_recording, speaker_label
+from fieldvault.domain.interviews import InterviewError, InterviewFacts, parse_interview_date
+from fieldvault.domain.recordings import RecordingRefused, accept_recording, speaker_label
 from fieldvault.storage.readiness import storage_probes
 from fieldvault.storage.services import Services
 from fieldvault.web.admission import admit
@@ -32,7 +33,7 @@ from fieldvault.web.keys import (
     Probes,
 )
 from fieldvault.web.limits import StallGuard
-from fieldvault.web.uploads import Files, stream_upload
+from fieldvault.web.uploads import BadForm, Files, UploadFields, stream_upload
 
 log = logging.getLogger("fieldvault.web")
 
@@ -52,12 +53,26 @@ def _uploading(request: web.Request) -> Callable[[Callable[[], T]], asyncio.Futu
     return request.app[UPLOAD_POOL].run
 
 
+def _interview(fields: UploadFields) -> InterviewFacts:
+    """The form's interview fields as facts (the domain checks them against the study)."""
+    host: int | None = None
+    if fields.host_track is not None:
+        if not fields.host_track.isdigit() or int(fields.host_track) < 1:
+            raise BadForm("the 'host_track' field is the number of the host's file, from 1")
+        host = int(fields.host_track) - 1
+    try:
+        date = parse_interview_date(fields.interview_date) if fields.interview_date else None
+    except InterviewError as exc:
+        raise RecordingRefused(str(exc), "bad-interview") from None
+    return InterviewFacts(date, fields.interviewer, fields.mode, host)
+
+
 def _accept(
     services: Services,
     study_id: str,
     code: str,
     files: Files,
-    language: str | None,
+    fields: UploadFields,
     now: dt.datetime,
 ) -> dict[str, Any]:
     recording = accept_recording(
@@ -65,9 +80,10 @@ def _accept(
         study_id=study_id,
         code=code,
         files=files,
-        language=language,
+        language=fields.language,
         source="web",
         now=now,
+        interview=_interview(fields),
     )
     tracks = sorted(recording.tracks, key=lambda t: t.position)
     return {
@@ -84,6 +100,13 @@ def _accept(
         ],
         "duration_s": round(recording.duration_s, 2),
         "language": recording.language or "detect",
+        "interview": {
+            "date": recording.interview_date.isoformat() if recording.interview_date else None,
+            "date_source": recording.interview_date_source,
+            "interviewer": recording.interviewer,
+            "mode": recording.interview_mode,
+            "host_track": (recording.host_track or 0) + 1,
+        },
         "transcription": "queued",
     }
 
@@ -188,8 +211,8 @@ async def upload_recording(request: web.Request) -> web.Response:
             _body(request),
             limit=request.app[UPLOAD_LIMIT],
             run_blocking=_uploading(request),
-            accept=lambda files, language: _accept(
-                services, study_id, code, files, language, request.app[CLOCK]()
+            accept=lambda files, fields: _accept(
+                services, study_id, code, files, fields, request.app[CLOCK]()
             ),
         )
     metrics.UPLOADS.inc()

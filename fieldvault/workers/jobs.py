@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from fieldvault.domain import consent
 from fieldvault.domain.consent import State
 from fieldvault.domain.recordings import recording_limits, speaker_label
+from fieldvault.domain.speakers import guess_roles
 from fieldvault.media.decode import decode_pieces
 from fieldvault.media.probe import AudioProblem, AudioTooLong, AudioTooManyStreams, StreamReader
 from fieldvault.storage import audit
@@ -378,6 +379,9 @@ def _store_transcript(
         )
         session.add(transcript)
         session.flush()
+        # The first guess of who is the interviewer, from the text in memory: only roles and
+        # counts are stored (domain/speakers.py); the researcher confirms it in review.
+        guess_roles(session, transcript.id, document["segments"], now=now)
         _audit_transcript(session, run, document, now)
         # The append holds the audit lock until commit, and a withdrawal appends too: what
         # this check sees stays true until the transcript is committed (module docstring).

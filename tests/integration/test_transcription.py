@@ -25,6 +25,7 @@ from fieldvault.config.settings import Settings, load_settings
 from fieldvault.domain.consent import State
 from fieldvault.domain.participants import get_participant
 from fieldvault.domain.recordings import accept_recording, format_text, read_transcripts
+from fieldvault.domain.speakers import speakers_of
 from fieldvault.storage import audit
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import AuditEvent, BlobObject, Transcript, TranscriptionJob
@@ -190,6 +191,11 @@ def test_per_speaker_tracks_give_speaker_labels_in_time_order(
     second = " ".join(s["text"] for s in doc["segments"] if s["speaker"] == "speaker-2")
     assert "how long" in first.lower()
     assert "seven years" in second.lower()
+    # The job stored the first guess of the roles: track 1 is the host's by default (issue 15).
+    with transaction(services.research) as session:
+        [transcript_id] = session.scalars(select(Transcript.id))
+        roles = [(s.label, s.role, s.confirmed) for s in speakers_of(session, transcript_id)]
+    assert roles == [("speaker-1", "interviewer", False), ("speaker-2", "informant", False)]
 
 
 # --- worker processes -----------------------------------------------------------------------

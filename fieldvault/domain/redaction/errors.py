@@ -16,3 +16,9 @@ class NothingToReview(NotFoundError):
     """The participant has no transcript to review or approve."""
 
     code = "pseudonymisation.nothing"
+
+
+class ReviewConflict(DomainError):
+    """Someone else saved the transcript's review since the caller last read it."""
+
+    code = "review.conflict"

@@ -18,7 +18,11 @@ from sqlalchemy.orm import Session
 
 from fieldvault.domain.redaction import bundle
 from fieldvault.domain.redaction.bundle import REVIEW
-from fieldvault.domain.redaction.errors import NothingToReview, PseudonymisationError
+from fieldvault.domain.redaction.errors import (
+    NothingToReview,
+    PseudonymisationError,
+    ReviewConflict,
+)
 from fieldvault.domain.redaction.job import pseudonymise_pending
 from fieldvault.domain.redaction.known import known_people
 from fieldvault.domain.redaction.numbering import pseudonymise_document
@@ -152,7 +156,13 @@ def redo(services: Services, study_id: str, code: str, now: dt.datetime) -> int:
 
 
 def reject(
-    services: Services, study_id: str, code: str, numbers: Sequence[int], now: dt.datetime
+    services: Services,
+    study_id: str,
+    code: str,
+    numbers: Sequence[int],
+    now: dt.datetime,
+    *,
+    version: str | None = None,
 ) -> int:
     """Undo automatic replacements (by review number): the original text stays in."""
 
@@ -169,11 +179,17 @@ def reject(
         data["rejected"] = sorted(set(data.get("rejected", [])) | local)
         return {"rejected": len(local)}
 
-    return _update_bundles(services, study_id, code, numbers, now, mark)
+    return _update_bundles(services, study_id, code, numbers, now, mark, version)
 
 
 def accept(
-    services: Services, study_id: str, code: str, numbers: Sequence[int], now: dt.datetime
+    services: Services,
+    study_id: str,
+    code: str,
+    numbers: Sequence[int],
+    now: dt.datetime,
+    *,
+    version: str | None = None,
 ) -> int:
     """Mark review items as checked: a replacement confirmed, a suspect seen and left as it is."""
 
@@ -181,11 +197,18 @@ def accept(
         data["accepted"] = sorted(set(data.get("accepted", [])) | set(mine.values()))
         return {"accepted": len(mine)}
 
-    return _update_bundles(services, study_id, code, numbers, now, mark)
+    return _update_bundles(services, study_id, code, numbers, now, mark, version)
 
 
 def edit(
-    services: Services, study_id: str, code: str, number: int, text: str, now: dt.datetime
+    services: Services,
+    study_id: str,
+    code: str,
+    number: int,
+    text: str,
+    now: dt.datetime,
+    *,
+    version: str | None = None,
 ) -> int:
     """Write ``text`` in place of review item ``number`` (a placeholder or a suspect's words)."""
     if not text.strip() or "\n" in text:
@@ -203,7 +226,7 @@ def edit(
         data["rejected"] = sorted(set(data.get("rejected", [])) - set(mine.values()))
         return {"edited": len(mine)}
 
-    return _update_bundles(services, study_id, code, [number], now, mark)
+    return _update_bundles(services, study_id, code, [number], now, mark, version)
 
 
 # Changes a bundle in place given {review number: number in the bundle}; returns audit details.
@@ -217,8 +240,14 @@ def _update_bundles(
     numbers: Sequence[int],
     now: dt.datetime,
     change: BundleChange,
+    version: str | None = None,
 ) -> int:
-    """Apply ``change`` to the bundles holding review items ``numbers``; store and audit each."""
+    """Apply ``change`` to the bundles holding review items ``numbers``; store and audit each.
+
+    With ``version`` (the redaction map's object id the caller last read, see
+    ``editor.transcript_editor``), a bundle whose map has been replaced since is refused with
+    ReviewConflict instead of being changed: an editor's autosave never overwrites unseen work.
+    """
     wanted = set(numbers)
     changed = 0
     with transaction(services.research) as session:
@@ -230,6 +259,17 @@ def _update_bundles(
             offset += count
             if not mine:
                 continue
+            if version is not None:
+                # Locked (PostgreSQL) so that two saves from the same version cannot both pass.
+                session.refresh(row, with_for_update=True)
+                if row.review_object_id != version:
+                    raise ReviewConflict(
+                        f"transcript {row.transcript_id} of {code} was saved by someone else "
+                        "since it was opened; reload it to see their changes",
+                        transcript_id=row.transcript_id,
+                        participant=code,
+                    )
+                data = bundle.load(services, session, row)
             details = change(data, mine)
             bundle.replace(services, session, row, data, now)
             changed += len(mine)
