@@ -65,6 +65,11 @@ bench-transcription: $(STAMP)
 bench-web: $(STAMP)
 	$(BIN)/python bench/web_consent.py
 
+# 50 researchers browsing a study of 500 participants, the review editor of a 60-minute transcript
+# in Chromium, audio seek (about 3 min on 2 cores); exits 1 when a target is missed.
+bench-web-researcher: $(STAMP) chromium
+	$(BIN)/python bench/web_researcher.py
+
 # Worker processes x threads against the engine alone, and uploads through two web processes
 # against a bare aiohttp sink, on PostgreSQL, Redis and SeaweedFS (about 7 min on 2 cores);
 # bench/scale_gpu.sh is the GPU variant.
