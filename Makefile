@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 EXAMPLE := fieldvault/config/examples/nav-veileder.toml
 
-.PHONY: run install test lint catalogs chromium importers bench bench-transcription bench-web bench-scale clean-venv
+.PHONY: run install test lint catalogs chromium importers bench bench-transcription bench-web bench-web-researcher bench-scale clean-venv
 
 $(STAMP):
 	$(PYTHON) -m venv $(VENV)
