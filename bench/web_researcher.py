@@ -61,6 +61,7 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
+from review_editor import lines, long_ogg  # noqa: E402  (the 60-minute audio and segments)
 from support import (  # noqa: E402  (bench/ is this script's own folder on sys.path)
     create_postgres_databases,
     database_env,
@@ -83,6 +84,7 @@ from fieldvault.storage.models import Recording, Transcript, TranscriptionJob, u
 from fieldvault.storage.services import Services, initialise, open_services  # noqa: E402
 from fieldvault.storage.vault import Identity  # noqa: E402
 from fieldvault.web.researcher.access import SESSION_COOKIE  # noqa: E402
+from tests.review_fixture import reviewable  # noqa: E402
 
 STUDY = DEMO_STUDY
 PASSWORD = "bench password, long enough"
@@ -224,9 +226,6 @@ def build_transcripts(services: Services, codes: list[str], now: dt.datetime) ->
 
 def build_long_review(services: Services, minutes: float, now: dt.datetime) -> tuple[int, int]:
     """The 60-minute transcript through intake and the pseudonymise job; (id, audio bytes)."""
-    from review_editor import lines, long_ogg  # bench/review_editor.py
-    from tests.review_fixture import reviewable
-
     audio = long_ogg(minutes)
     count = int(minutes * 60 / 3.6)
     fixture = reviewable(services, STUDY, now, lines=lines(count), audio=audio, segment_s=3.6)
@@ -443,7 +442,7 @@ async def seek_times(base: str, audio_url: str, token: str, size: int) -> list[f
 
 
 def row(what: str, figure: str, target: str, ok: bool) -> str:
-    return f"| {what:<44} | {figure:>22} | {target:>10} | {'ok' if ok else 'FAIL':<4} |"
+    return f"| {what:<52} | {figure:>26} | {target:>10} | {'ok' if ok else 'FAIL':<4} |"
 
 
 def main() -> int:
@@ -495,7 +494,7 @@ def run(args: argparse.Namespace) -> int:
             )
             tti, how, html_size = review_tti(base, editor, built.owner_email)
             seeks = asyncio.run(
-                seek_times(base, editor + "/audio/0", built.tokens[1], built.audio_bytes)
+                seek_times(base, editor + "/audio/0", built.tokens[-1], built.audio_bytes)
             )
         finally:
             stop_child(child)
@@ -517,7 +516,7 @@ def run(args: argparse.Namespace) -> int:
     seek_p95 = pct(seeks, 0.95)
     lines = [
         row("check", "figure", "target", True).replace("ok  ", "    "),
-        "|" + "-" * 46 + "|" + "-" * 24 + "|" + "-" * 12 + "|------|",
+        "|" + "-" * 54 + "|" + "-" * 28 + "|" + "-" * 12 + "|------|",
         row(
             f"browse p50 / p95 ({len(every)} pages)",
             f"{pct(every, 0.5):.1f} / {pct(every, 0.95):.1f} ms",
