@@ -66,7 +66,7 @@ bench-web: $(STAMP)
 	$(BIN)/python bench/web_consent.py
 
 # 50 researchers browsing a study of 500 participants, the review editor of a 60-minute transcript
-# in Chromium, audio seek (about 3 min on 2 cores); exits 1 when a target is missed.
+# in Chromium, audio seek (about 5 min on 2 cores); exits 1 when a target is missed.
 bench-web-researcher: $(STAMP) chromium
 	$(BIN)/python bench/web_researcher.py
 
