@@ -101,7 +101,12 @@ def test_totp_enrolment_and_a_login_with_a_code_then_logout(
     email = log_in_as(page, live_server, study_id, Role.OWNER)
     page.goto(f"{live_server.url}/login")
     assert serious_violations(page) == []
-    page.goto(f"{live_server.url}/account/second-factor")
+    # The owner requires a second factor for the study, and is sent to enrol at once.
+    page.goto(f"{live_server.url}/studies/{study_id}/security")
+    assert serious_violations(page) == []
+    page.check("#require-yes")
+    page.click("form.stack button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/account/second-factor")
     assert serious_violations(page) == []
     secret = re.sub(r"\s", "", page.inner_text("#secret"))
     loaded = page.evaluate("document.querySelector('img.qr').naturalWidth")
@@ -110,6 +115,8 @@ def test_totp_enrolment_and_a_login_with_a_code_then_logout(
     page.fill("#code", totp.at(live_server.clock.now))
     page.click("form.stack button[type=submit]")
     assert page.locator("p[role=status]").is_visible()
+    page.goto(f"{live_server.url}/studies/{study_id}/security")  # enrolled: the page opens
+    assert page.is_checked("#require-yes")
     page.click("form.logout button[type=submit]")
     page.wait_for_url(f"{live_server.url}/login")
     page.fill("#email", email)

@@ -178,7 +178,7 @@ def test_no_route_escapes_the_rules(services: Services) -> None:
         if rule.path.startswith("/studies/"):
             assert rule.action is not None and rule.login, f"{rule.path} needs an action"
         if rule.action is not None:
-            assert "{study}" in rule.path
+            assert "{study}" in rule.path and rule.login, rule.path
 
 
 def test_may_follows_the_table() -> None:

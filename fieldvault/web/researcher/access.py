@@ -90,6 +90,8 @@ def page(
     """Add a researcher route that needs ``action`` (in ``{study}``) or, with None, a login."""
     if action is not None and "{" + STUDY_PARAM + "}" not in path:
         raise ValueError(f"route {name} needs an action but has no {{study}} in {path}")
+    if action is not None and not login:
+        raise ValueError(f"route {name} needs an action, so it needs a login too")
     app.router.add_route(method, path, handler, name=name)
     if PAGES not in app:
         app[PAGES] = {}

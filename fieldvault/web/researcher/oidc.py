@@ -8,9 +8,11 @@ verified, names an existing account; nobody is created and no role is given here
 
 The flow's state, nonce and PKCE verifier wait in the ``fv_oidc`` cookie (HttpOnly, scoped to
 ``/login/oidc``, ten minutes). It is SameSite=Lax because it must come back with the
-provider's redirect, a cross-site navigation; the session cookie set at the end is Strict, so
-the callback answers with a page that moves on by itself (a redirect would still count as
-cross-site and arrive without it).
+provider's redirect, a cross-site navigation. The session cookie set at the end is Strict;
+the callback answers with a page that moves on by itself (a same-site navigation) rather than
+a redirect, because RFC 6265bis counts a redirect chain that began cross-site as cross-site,
+and a browser that follows it would drop the new cookie on the next request. (Chromium 156
+still sends it after a 303 too: the browser test passes either way.)
 """
 
 from __future__ import annotations
