@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session, load_only, selectinload
 
 from fieldvault.config.study import StudyDefinition, parse_study
 from fieldvault.config.study_limits import StudyLimits
@@ -104,8 +104,14 @@ def summarise(study: Study, role: Role | None, now: dt.datetime) -> StudySummary
     )
 
 
+# The definition's hash too: ``load_definition`` reads it from a study already loaded.
 _SUMMARY_COLUMNS = load_only(
-    Study.id, Study.title, Study.timezone, Study.processing_end, Study.ended_at
+    Study.id,
+    Study.title,
+    Study.timezone,
+    Study.processing_end,
+    Study.ended_at,
+    Study.definition_sha256,
 )
 
 
@@ -368,6 +374,7 @@ def participant_detail(session: Session, study_id: str, code: str) -> Participan
     definition = load_definition(session, study_id)
     records = session.scalars(
         select(ConsentRecord)
+        .options(selectinload(ConsentRecord.decisions))  # all decisions in one more query
         .where(ConsentRecord.participant_id == person.id)
         .order_by(ConsentRecord.id)
     ).all()
@@ -677,7 +684,9 @@ def reminder_schedule(session: Session, study_id: str) -> list[ReminderRow]:
     queued = {
         n.dedupe_key.rsplit(":", 1)[1]: n
         for n in session.scalars(
-            select(Notice).where(Notice.study_id == study_id, Notice.dedupe_key.startswith(prefix))
+            select(Notice).where(
+                Notice.study_id == study_id, Notice.dedupe_key.startswith(prefix, autoescape=True)
+            )
         )
     }
     rows = []

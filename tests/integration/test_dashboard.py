@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
+from fieldvault.config.study_limits import StudyLimits
 from fieldvault.domain import consent, dashboard, personal_links
 from fieldvault.domain.errors import InviteError, InviteNotFound
 from fieldvault.domain.participants import get_participant, register_participant
@@ -150,3 +151,15 @@ def test_events_are_filtered_by_type_and_code_and_paged_newest_first(
         assert dashboard.study_events(session, study_id, event="no.such").total == 0
     check = dashboard.verify_chain(services)
     assert check.ok and check.checked >= 4 and check.checkpoints >= 1
+
+
+def test_the_stored_study_file_is_checked_again_with_todays_limits(
+    services: Services, study_id: str
+) -> None:
+    with transaction(services.research) as session:
+        fine = dashboard.check_study(session, study_id, StudyLimits())
+        tight = dashboard.check_study(session, study_id, StudyLimits(letter_max_bytes=100))
+    assert fine.ok and fine.problems == []
+    assert set(fine.letter_versions) == {"nb", "nn", "en"}
+    assert not tight.ok and any(field.startswith("letter") for field, _ in tight.problems)
+    assert tight.items == fine.items  # still described, as registered

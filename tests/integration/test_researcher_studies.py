@@ -28,6 +28,7 @@ from fieldvault.storage.models import AuditEvent, BlobObject, ConsentRecord, Inv
 from fieldvault.storage.services import Services
 from fieldvault.storage.vault import Identity
 from fieldvault.web.app import create_app
+from fieldvault.web.researcher import studies as studies_pages
 from tests.researcher_web import add_member, csrf_of, log_in
 
 from .conftest import NOW
@@ -417,8 +418,9 @@ def test_a_paper_consent_is_registered_with_its_scan_stored_encrypted(
 
 
 def test_a_paper_consent_that_is_refused_stores_nothing_and_says_why(
-    services: Services, study_id: str
+    services: Services, study_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(studies_pages, "MAX_SCAN_BYTES", len(PDF) + 100)
     code = _participant(services, study_id)
     email = add_member(services, study_id, Role.OWNER, NOW)
     path = f"/studies/{study_id}/paper-consent"
@@ -439,8 +441,14 @@ def test_a_paper_consent_that_is_refused_stores_nothing_and_says_why(
             assert page.status == 400 and "no answer for consent item" in await page.text()
         async with http.post(path, data=_paper_form(token, "P-NOBODY", PDF)) as page:
             assert page.status == 400
+        async with http.post(path + "?lang=en", data=_paper_form(token, code, PDF * 2)) as big:
+            assert big.status == 413 and "too large" in await big.text()
         async with http.post(path, data=_paper_form(None, code, PDF)) as no_token:
             assert no_token.status == 403
+        last = _paper_form(None, code, b"%PDF-1.4 small")
+        last.add_field("csrf", token)  # the token must come first: after the scan it is refused
+        async with http.post(path, data=last) as late:
+            assert late.status == 403
         async with http.post(path, data=_paper_form("forged", code, PDF)) as forged:
             assert forged.status == 403
 
