@@ -1,4 +1,4 @@
-"""The review editor in Chromium: play from a segment, edit a replacement, rename, approve.
+"""The review editor in Chromium: play from a segment, edit, rename, a conflict, approve.
 
 The study holds a real clip (``tests/data/interview_en.ogg``) taken in by ``accept_recording``
 with a raw transcript stored as the job stores one and pseudonymised by the job's own function
@@ -34,6 +34,8 @@ def test_an_owner_reviews_plays_edits_renames_and_approves(
     fixture = reviewable(services, study_id, now)
     items = review.review_items(services, study_id, fixture.code, now)
     workplace = next(i for i in items if i.original == "NAV Volda")
+    own = next(i for i in items if i.original == "Kari Nordmann")
+    phone = next(i for i in items if i.original == "912 34 567")
     log_in_as(page, live_server, study_id, Role.OWNER)
 
     page.goto(f"{live_server.url}/studies/{study_id}/transcripts?lang=en")
@@ -84,6 +86,15 @@ def test_an_owner_reviews_plays_edits_renames_and_approves(
     page.screenshot(path=str(SCREENSHOT))
     assert serious_violations(page) == []
 
+    # Someone else saves while the page is open: the next autosave is refused, and says so.
+    review.edit(services, study_id, fixture.code, own.number, "[INFORMANTEN]", now)
+    page.locator(f"#text-{phone.number}").fill("[NUMMER]")
+    expect(page.locator("#save-state")).to_contain_text("Someone else saved")
+    assert serious_violations(page) == []
+    page.reload()
+    expect(page.locator(f"#text-{own.number}")).to_have_value("[INFORMANTEN]")
+    expect(page.locator(f"#text-{phone.number}")).to_have_value(phone.placeholder)
+
     page.click("#approve")
     expect(page.locator("p.ok")).to_be_visible()
     expect(page.locator("form.item")).to_have_count(0)
@@ -94,6 +105,6 @@ def test_an_owner_reviews_plays_edits_renames_and_approves(
             select(AuditEvent).where(AuditEvent.event == audit.Event.TRANSCRIPT_APPROVED.value)
         ).all()
         assert approved.actor.startswith("researcher:")
-        assert approved.details["edited"] == 1
+        assert approved.details["edited"] == 2  # the browser's and the other reviewer's
         roles = {s.label: s for s in speakers.speakers_of(session, fixture.transcript_id)}
     assert roles["speaker-1"].role == "interviewer" and roles["speaker-1"].display == "Forsker"

@@ -210,6 +210,36 @@ def test_the_editor_shows_segments_suspects_and_items_and_saves_them(
     assert len(_events(services, audit.Event.TRANSCRIPT_REVIEWED)) == 2
 
 
+def test_the_forms_work_without_javascript(
+    services: Services, study_id: str, fixture: Reviewable
+) -> None:
+    email = add_member(services, study_id, Role.RESEARCHER, NOW)
+    url = _editor(study_id, fixture)
+    items = review.review_items(services, study_id, fixture.code, NOW)
+    phone = next(i for i in items if i.original == "912 34 567")
+
+    async def scenario(http: aiohttp.ClientSession, csrf: str) -> None:
+        version = _version(services, fixture.transcript_id)
+        form = {"csrf": csrf, "version": version, "action": "accept", "text": phone.placeholder}
+        async with http.post(
+            f"{url}/items/{phone.number}", data=form, allow_redirects=False
+        ) as answer:
+            assert answer.status == 303
+            assert answer.headers["Location"] == f"{url}#item-{phone.number}"
+        stale = form | {"action": "edit", "text": "[NUMMER]"}  # the version before the accept
+        async with http.post(f"{url}/items/{phone.number}", data=stale) as refused:
+            assert refused.status == 400 and "reload" in await refused.text()
+        speaker = {"csrf": csrf, "role": "informant", "display": "Kari"}
+        async with http.post(
+            f"{url}/speakers/speaker-2", data=speaker, allow_redirects=False
+        ) as renamed:
+            assert renamed.status == 303
+
+    _serve(services, email, scenario)
+    after = {i.number: i for i in review.review_items(services, study_id, fixture.code, NOW)}
+    assert after[phone.number].status == "checked"
+
+
 def test_an_autosave_over_someone_elses_save_is_refused_not_overwritten(
     services: Services, study_id: str, fixture: Reviewable
 ) -> None:
