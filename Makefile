@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine (see README):
 #   make run   — install, initialise the embedded default (SQLite + local folder), register the
-#                example study, and start fieldvault
+#                example study, create the demo study the first time (`fieldvault demo`: prints
+#                the dashboard's address and login), and start fieldvault
 #   make test  — install with the test tools, lint, type-check and run the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 EXAMPLE := fieldvault/config/examples/nav-veileder.toml
 
-.PHONY: run install test lint catalogs chromium importers bench bench-transcription bench-web bench-scale clean-venv
+.PHONY: run install test lint catalogs chromium importers bench bench-transcription bench-web bench-web-researcher bench-scale clean-venv
 
 $(STAMP):
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +24,7 @@ run: $(STAMP)
 	$(BIN)/fieldvault init
 	$(BIN)/fieldvault study check $(EXAMPLE)
 	$(BIN)/fieldvault study list | grep -q nav-veileder || $(BIN)/fieldvault study create $(EXAMPLE)
+	$(BIN)/fieldvault demo --if-missing
 	$(BIN)/fieldvault serve
 
 lint: $(STAMP)
@@ -62,6 +64,11 @@ bench-transcription: $(STAMP)
 
 bench-web: $(STAMP)
 	$(BIN)/python bench/web_consent.py
+
+# 50 researchers browsing a study of 500 participants, the review editor of a 60-minute transcript
+# in Chromium, audio seek (about 5 min on 2 cores); exits 1 when a target is missed.
+bench-web-researcher: $(STAMP) chromium
+	$(BIN)/python bench/web_researcher.py
 
 # Worker processes x threads against the engine alone, and uploads through two web processes
 # against a bare aiohttp sink, on PostgreSQL, Redis and SeaweedFS (about 7 min on 2 cores);

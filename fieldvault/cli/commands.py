@@ -9,6 +9,7 @@ from fieldvault.cli import (
     backup_cmds,
     bot_cmds,
     consent_cmds,
+    demo_cmds,
     export_cmds,
     key_cmds,
     model_cmds,
@@ -55,3 +56,4 @@ def register(root: click.Group) -> None:
     root.add_command(terms_cmds.terms)
     root.add_command(review_cmds.review)
     root.add_command(export_cmds.export)
+    root.add_command(demo_cmds.demo)

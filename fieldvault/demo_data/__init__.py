@@ -1,0 +1,1 @@
+"""Files of ``fieldvault demo``: the demo study template, synthetic clips, a demo consent scan."""
