@@ -39,11 +39,15 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ENROL_PATH = "/account/second-factor"
 # Researcher pages: scripts and styles from this origin only (no inline script or handler),
 # no plug-ins, no <base> tricks, forms post here only, never framed.
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+# The same policy with inline (data:) images, for a page that shows QR codes it must not
+# serve from a URL holding the code; a handler sets it, and page_headers keeps it.
+PAGE_CSP_INLINE_IMAGES = PAGE_CSP.replace("img-src 'self';", "img-src 'self' data:;")
 PAGE_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
-        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    ),
+    "Content-Security-Policy": PAGE_CSP,
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
@@ -203,4 +207,7 @@ async def page_headers(request: web.Request, response: web.StreamResponse) -> No
     """``on_response_prepare``: never framed anywhere; the strict policy on researcher pages."""
     response.headers.setdefault("X-Frame-Options", "DENY")
     if rule_of(request) is not None:
+        inline_images = response.headers.get("Content-Security-Policy") == PAGE_CSP_INLINE_IMAGES
         response.headers.update(PAGE_HEADERS)
+        if inline_images:
+            response.headers["Content-Security-Policy"] = PAGE_CSP_INLINE_IMAGES

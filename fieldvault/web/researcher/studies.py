@@ -33,7 +33,7 @@ from fieldvault.web.invite_poster import (
     web_link,
 )
 from fieldvault.web.keys import CLOCK, SERVICES
-from fieldvault.web.researcher.access import MULTIPART, current, page
+from fieldvault.web.researcher.access import MULTIPART, PAGE_CSP_INLINE_IMAGES, current, page
 from fieldvault.web.researcher.pages import blocking, language, render, study_context
 
 MAX_INVITES_AT_ONCE = 50  # what one answer page shows, each with its QR code
@@ -41,10 +41,6 @@ MAX_INVITE_DAYS = 365
 MAX_SCAN_BYTES = 32 * 1024**2  # a signed form of a few pages, scanned
 MAX_FIELD_BYTES = 4096
 MAX_PARTS = 64
-# The invite answer page shows its QR codes inline: nothing is fetched with a code in its URL.
-INLINE_IMAGES_CSP = (
-    "default-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"
-)
 
 
 def setup(app: web.Application) -> None:
@@ -327,7 +323,8 @@ async def create_invites(request: web.Request) -> web.StreamResponse:
     context = study_page(request, summary, "participants")
     context |= {"made": made, "expires": (now + expires_in).date()}
     response = render(request, "researcher/invites_created.html", context)
-    response.headers["Content-Security-Policy"] = INLINE_IMAGES_CSP
+    # The invite answer page shows its QR codes inline: nothing is fetched with a code in a URL.
+    response.headers["Content-Security-Policy"] = PAGE_CSP_INLINE_IMAGES
     return response
 
 
