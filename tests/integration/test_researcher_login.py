@@ -2,45 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-from collections.abc import Awaitable, Callable
 
 import aiohttp
 import pytest
-from aiohttp import web
 from sqlalchemy import select
-from yarl import URL
 
 from fieldvault.domain import accounts
 from fieldvault.domain.permissions import Role
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import ResearcherAccount
 from fieldvault.storage.services import Services
-from fieldvault.web.app import create_app
+from tests.researcher_serve import Clock, Scenario, serve
 from tests.researcher_web import PASSWORD, add_member, csrf_of
 
 from .conftest import NOW
 
-Scenario = Callable[[aiohttp.ClientSession], Awaitable[None]]
-
 
 def _serve(services: Services, scenario: Scenario) -> None:
-    async def main() -> None:
-        runner = web.AppRunner(create_app(services, clock=lambda: NOW))
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        try:
-            jar = aiohttp.CookieJar(unsafe=True)
-            base = URL.build(scheme="http", host=host, port=port)
-            async with aiohttp.ClientSession(base, cookie_jar=jar) as http:
-                await scenario(http)
-        finally:
-            await runner.cleanup()
-
-    asyncio.run(main())
+    serve(services, Clock(NOW), scenario)
 
 
 def test_a_researcher_logs_in_and_out_with_a_session_cookie(

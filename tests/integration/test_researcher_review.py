@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 from collections.abc import Awaitable, Callable
 
@@ -10,9 +9,7 @@ import aiohttp
 import av
 import numpy as np
 import pytest
-from aiohttp import web
 from sqlalchemy import select
-from yarl import URL
 
 from fieldvault.config.study import parse_study
 from fieldvault.domain import speakers, studies
@@ -23,8 +20,8 @@ from fieldvault.storage import audit
 from fieldvault.storage.db import transaction
 from fieldvault.storage.models import AuditEvent, PseudonymisedTranscript
 from fieldvault.storage.services import Services
-from fieldvault.web.app import create_app
 from fieldvault.web.researcher.review_audio import MAX_RANGE, ByteRange, Unsatisfiable, parse_range
+from tests.researcher_serve import Clock, serve
 from tests.researcher_web import add_member, csrf_of, log_in
 from tests.review_fixture import Reviewable, reviewable
 
@@ -40,24 +37,13 @@ def _serve(services: Services, email: str, scenario: Scenario) -> None:
     The CSRF token is the session's, read from the logout form every logged-in page has.
     """
 
-    async def main() -> None:
-        runner = web.AppRunner(create_app(services, clock=lambda: NOW))
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        try:
-            jar = aiohttp.CookieJar(unsafe=True)
-            base = URL.build(scheme="http", host=host, port=port)
-            async with aiohttp.ClientSession(base, cookie_jar=jar) as http:
-                await log_in(http, email)
-                async with http.get("/studies/nav-veileder/transcripts") as page:
-                    csrf = csrf_of(await page.text())
-                await scenario(http, csrf)
-        finally:
-            await runner.cleanup()
+    async def logged_in(http: aiohttp.ClientSession) -> None:
+        await log_in(http, email)
+        async with http.get("/studies/nav-veileder/transcripts") as page:
+            csrf = csrf_of(await page.text())
+        await scenario(http, csrf)
 
-    asyncio.run(main())
+    serve(services, Clock(NOW), logged_in)
 
 
 @pytest.fixture

@@ -7,17 +7,14 @@ through the domain and the audit chain, never from the HTML alone.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import aiohttp
 import pytest
-from aiohttp import web
 from sqlalchemy import event, select
-from yarl import URL
 
 from fieldvault.domain import consent
 from fieldvault.domain.errors import InviteError
@@ -27,35 +24,23 @@ from fieldvault.storage.db import transaction
 from fieldvault.storage.models import AuditEvent, BlobObject, ConsentRecord, Invite, Study
 from fieldvault.storage.services import Services
 from fieldvault.storage.vault import Identity
-from fieldvault.web.app import create_app
 from fieldvault.web.researcher import studies as studies_pages
+from tests.researcher_serve import Clock, Scenario, serve
 from tests.researcher_web import add_member, csrf_of, log_in
 
 from .conftest import NOW
 
-Scenario = Callable[[aiohttp.ClientSession], Awaitable[None]]
 NAME = "Kari Nordmann-Testesen"
 PDF = b"%PDF-1.4\n% a scanned form\n" + b"0" * 2000
 ANSWERS = {"interview-recording": True, "identifiable-publication": False}
 
 
 def _serve(services: Services, scenario: Scenario, email: str) -> None:
-    async def main() -> None:
-        runner = web.AppRunner(create_app(services, clock=lambda: NOW))
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        try:
-            jar = aiohttp.CookieJar(unsafe=True)
-            base = URL.build(scheme="http", host=host, port=port)
-            async with aiohttp.ClientSession(base, cookie_jar=jar) as http:
-                await log_in(http, email)
-                await scenario(http)
-        finally:
-            await runner.cleanup()
+    async def logged_in(http: aiohttp.ClientSession) -> None:
+        await log_in(http, email)
+        await scenario(http)
 
-    asyncio.run(main())
+    serve(services, Clock(NOW), logged_in)
 
 
 def _participant(services: Services, study_id: str, name: str = NAME, **variables: str) -> str:
