@@ -58,7 +58,7 @@ from fieldvault.workers.leases import (
     claim,
     worker_id,
 )
-from fieldvault.workers.transcription import Engine, Segment, placed
+from fieldvault.workers.transcription import Engine, Segment, hear_pieces
 
 log = logging.getLogger(__name__)
 
@@ -311,33 +311,27 @@ def _hear(
     detected = recording.language
     limits = recording_limits(services.settings)
     for track, obj in tracks:
-        language = recording.language
-        heard_until = 0.0  # where the last segment of the track so far ends
         reader = StreamReader(partial(services.content.read, obj), obj.plaintext_size)
         # Piece by piece (about ten minutes each), so memory does not grow with the duration.
         pieces = decode_pieces(reader, limits=limits)  # type: ignore[arg-type]
         try:
-            for piece in pieces:
-                result = engine.transcribe(piece.samples, language)
-                language = language or result.language  # later pieces: the language heard
-                detected = detected or result.language
-                offset_s = piece.offset_s
-                del piece  # the engine holds the samples while its segments are read
-                # The lazy generator runs here, in this process.
-                for segment in placed(result.segments, offset_s, heard_until):
-                    heard_until = max(heard_until, segment.end)
-                    segment.speaker = speaker_label(track.position, len(tracks))
-                    segments.append(segment)
-                    if run.heartbeat.lost:
-                        raise LostLease()
-                    if time.monotonic() - last_update >= PROGRESS_EVERY_S:
-                        last_update = time.monotonic()
-                        share = (done_before + segment.end) / total
-                        _progress(services, run.job_id, run.me, share, started, recording.id)
+            # The lazy generator runs here, in this process.
+            for segment, language in hear_pieces(engine, pieces, recording.language):
+                detected = detected or language
+                segment.speaker = speaker_label(track.position, len(tracks))
+                segments.append(segment)
+                if run.heartbeat.lost:
+                    raise LostLease()
+                if time.monotonic() - last_update >= PROGRESS_EVERY_S:
+                    last_update = time.monotonic()
+                    share = (done_before + segment.end) / total
+                    _progress(services, run.job_id, run.me, share, started, recording.id)
         finally:
             pieces.close()
             reader.close()
         done_before += track.duration_s
+    # By the first word's start (segments are trimmed to their words): Whisper's own segment
+    # start can be seconds early after a silence, which put answers before their questions.
     segments.sort(key=lambda s: (s.start, s.speaker))
     return segments, detected
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from fieldvault.media.decode import PIECE_S, SAMPLE_RATE, quiet_cut
+from fieldvault.media.decode import PIECE_S, SAMPLE_RATE, Piece, quiet_cut
 
 # The engines (faster_whisper with CTranslate2 and onnxruntime, openai-whisper with torch) are
 # imported where a model is loaded or the VAD runs, never at module level: every fieldvault
@@ -41,15 +41,31 @@ BEAM_SIZE = 5
 # 6 runs as fast as 8 on two cores and keeps a 60-minute interview under 1.5 GB.
 BATCH_SIZE = 6
 # The VAD options that pipeline uses by default; the silence flag must hear what it heard.
+# (These are the pipeline's defaults, so the speech it is handed is the speech it would pick.)
 BATCHED_VAD_MAX_S = 30
 BATCHED_VAD: dict[str, Any] = {
     "max_speech_duration_s": BATCHED_VAD_MAX_S,
     "min_silence_duration_ms": 160,
 }
 
+# A chunk's text is cut into segments at sentence ends and at pauses this long between words,
+# so that no segment runs over a long silence (the batched pipeline gives one per 30 s chunk).
+PAUSE_SPLIT_S = 2.0
+_SENTENCE_END = ".?!。？！…"
+
 # faster-whisper computes the log-mel spectrogram of everything it is given at once (about
 # 1.2 GB of STFT for an hour), so long recordings are transcribed in pieces of about ten
 # minutes (media/decode.py PIECE_S), cut in the quietest half second near each boundary.
+
+
+@dataclass
+class Word:
+    """One word, its time (Whisper's cross-attention alignment) and its probability."""
+
+    start: float
+    end: float
+    text: str
+    probability: float
 
 
 @dataclass
@@ -66,6 +82,8 @@ class Segment:
     suspect: list[str] = field(default_factory=list)
     # Share of [start, end] that the VAD heard as speech; None where no VAD ran.
     speech_share: float | None = None
+    # Its words with their times; start and end are the first word's start and last's end.
+    words: list[Word] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -222,11 +240,16 @@ class FasterWhisperEngine:
         detected = language or info.language
 
         def convert() -> Iterator[Segment]:
-            yield from self._segments(first, 0.0)
+            after = 0.0  # where the last segment ended: times never go back
+            for segment in placed(self._segments(first), 0.0, after):
+                after = segment.end
+                yield segment
             for start, end in itertools.pairwise(pieces[1:]):
                 offset = start / SAMPLE_RATE
                 segments, _ = self._run(audio[start:end], detected, offset, speech)
-                yield from self._segments(segments, offset)
+                for segment in placed(self._segments(segments), offset, after):
+                    after = segment.end
+                    yield segment
 
         duration = len(audio) / SAMPLE_RATE
         return TranscribeResult(detected, duration, _flagged(convert(), lambda: speech))
@@ -256,13 +279,22 @@ class FasterWhisperEngine:
         Its VAD step is done here, with its own functions and options, so that the speech
         chunks can be kept for the silence flag without running the VAD twice: the speech is
         joined as the pipeline would join it and handed over as clips, and the timestamps are
-        mapped back as the pipeline would map them.
+        mapped back as the pipeline would map them. Its options are the pipeline's defaults
+        (text without timestamp tokens): with timestamp tokens each chunk is decoded once and
+        the text after its last closed timestamp pair is dropped (the sequential decoder would
+        seek back and decode it again; the batched one does not), which lost the last sentence
+        of many chunks. Times come from the words (cross-attention alignment) instead.
         """
         from faster_whisper.transcribe import restore_speech_timestamps
         from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
 
         assert self._batched is not None
-        options = {"language": language, "beam_size": BEAM_SIZE, "without_timestamps": False}
+        options = {
+            "language": language,
+            "beam_size": BEAM_SIZE,
+            "without_timestamps": True,
+            "word_timestamps": True,
+        }
         chunks = get_speech_timestamps(audio, VadOptions(**BATCHED_VAD))
         if not chunks:  # nothing to decode: let the pipeline say so (and detect the language)
             return self._batched.transcribe(
@@ -305,22 +337,51 @@ class FasterWhisperEngine:
             beam_size=BEAM_SIZE,
             vad_filter=False,
             condition_on_previous_text=False,
+            word_timestamps=True,
         )
         if chunks:
             segments = restore_speech_timestamps(segments, chunks, SAMPLE_RATE)
         return segments, info
 
     @staticmethod
-    def _segments(segments: Any, offset: float) -> Iterator[Segment]:
+    def _segments(segments: Any) -> Iterator[Segment]:
+        """faster-whisper's segments as ours, cut at sentence ends and long pauses."""
         for s in segments:
-            yield Segment(
-                start=float(s.start) + offset,
-                end=float(s.end) + offset,
-                text=s.text.strip(),
-                avg_logprob=float(s.avg_logprob),
-                no_speech_prob=float(s.no_speech_prob),
-                compression_ratio=float(s.compression_ratio),
-            )
+            if not s.words:
+                yield _scored(s, float(s.start), float(s.end), s.text.strip(), [])
+                continue
+            for part in sentences(s.words):
+                words = [
+                    Word(float(w.start), float(w.end), w.word.strip(), float(w.probability))
+                    for w in part
+                ]
+                text = "".join(w.word for w in part).strip()  # as Whisper joins them
+                yield _scored(s, words[0].start, words[-1].end, text, words)
+
+
+def _scored(decoded: Any, start: float, end: float, text: str, words: list[Word]) -> Segment:
+    """A segment with the scores of the decoded chunk it is part of (they describe that decode)."""
+    return Segment(
+        start=start,
+        end=end,
+        text=text,
+        avg_logprob=float(decoded.avg_logprob),
+        no_speech_prob=float(decoded.no_speech_prob),
+        compression_ratio=float(decoded.compression_ratio),
+        words=words,
+    )
+
+
+def sentences(words: list[Any]) -> list[list[Any]]:
+    """Whisper's words cut after each sentence end and before each pause of PAUSE_SPLIT_S."""
+    parts: list[list[Any]] = [[]]
+    for word in words:
+        if parts[-1] and word.start - parts[-1][-1].end >= PAUSE_SPLIT_S:
+            parts.append([])
+        parts[-1].append(word)
+        if word.word.strip().endswith(tuple(_SENTENCE_END)):
+            parts.append([])
+    return [part for part in parts if part]
 
 
 def split_points(audio: npt.NDArray[np.float32], piece_s: float = PIECE_S) -> list[int]:
@@ -335,15 +396,41 @@ def split_points(audio: npt.NDArray[np.float32], piece_s: float = PIECE_S) -> li
 
 
 def placed(segments: Iterable[Segment], offset_s: float, after_s: float) -> Iterator[Segment]:
-    """A piece's segments moved to where it starts (``offset_s``), none before ``after_s``.
+    """A piece's segments moved to where it starts (``offset_s``), each after the one before.
 
-    ``after_s`` is where the previous piece's last segment ended: a segment Whisper let run past
-    its piece's end must not overlap the next piece's, and times never go back.
+    ``after_s`` is where the previous piece's last segment ended: a segment (or word) Whisper
+    let run past its piece's end must not overlap the next one, and times never go back.
     """
     for segment in segments:
-        segment.start = max(segment.start + offset_s, after_s)
-        segment.end = max(segment.end + offset_s, segment.start)
+        for word in segment.words:
+            word.start = max(word.start + offset_s, after_s)
+            word.end = max(word.end + offset_s, word.start)
+            after_s = word.end
+        if segment.words:
+            segment.start, segment.end = segment.words[0].start, segment.words[-1].end
+        else:
+            segment.start = max(segment.start + offset_s, after_s)
+            segment.end = max(segment.end + offset_s, segment.start)
+        after_s = segment.end
         yield segment
+
+
+def hear_pieces(
+    engine: Engine, pieces: Iterable[Piece], language: str | None
+) -> Iterator[tuple[Segment, str]]:
+    """A track's segments piece by piece, at their time in the track, with the language heard.
+
+    The first piece's language (given or detected) is the language of the later pieces.
+    """
+    after = 0.0  # where the last segment so far ends
+    for piece in pieces:
+        result = engine.transcribe(piece.samples, language)
+        language = language or result.language
+        offset_s = piece.offset_s
+        del piece  # the engine holds the samples while its segments are read
+        for segment in placed(result.segments, offset_s, after):
+            after = segment.end
+            yield segment, result.language
 
 
 class OpenAIWhisperEngine:

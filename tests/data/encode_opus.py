@@ -1,4 +1,4 @@
-"""Encode a WAV file as Ogg/Opus (like a Telegram voice note) with PyAV: encode_opus.py IN OUT."""
+"""Encode a WAV file as Ogg/Opus (like a Telegram voice note) with PyAV: encode_opus.py IN OUT [BPS]."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import sys
 import av
 
 
-def main(src: str, dst: str) -> None:
+def main(src: str, dst: str, bit_rate: int = 24000) -> None:
     with av.open(src) as inp, av.open(dst, "w", format="ogg") as out:
         stream = out.add_stream("libopus", rate=48000, layout="mono")
-        stream.bit_rate = 24000
+        stream.bit_rate = bit_rate
         resampler = av.AudioResampler(format="s16", layout="mono", rate=48000)
         for frame in inp.decode(audio=0):
             for converted in resampler.resample(frame):
@@ -21,4 +21,4 @@ def main(src: str, dst: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2], *(int(a) for a in sys.argv[3:4]))
