@@ -36,9 +36,21 @@ log = logging.getLogger("fieldvault.worker")
     metavar="xx",
     help="Language of the interview (no, nn, en…); default: the study's transcription_language.",
 )
+@click.option(
+    "--speakers",
+    type=int,
+    metavar="N",
+    help="How many people speak in a single-track recording (for telling voices apart); "
+    "default: the study's [interviews] speakers.",
+)
 @click.pass_context
 def upload(
-    ctx: click.Context, study_id: str, code: str, files: tuple[Path, ...], language: str | None
+    ctx: click.Context,
+    study_id: str,
+    code: str,
+    files: tuple[Path, ...],
+    language: str | None,
+    speakers: int | None,
 ) -> None:
     """Encrypt one interview's recording (several files = per-speaker tracks) and queue it."""
     services = services_from(ctx)
@@ -52,6 +64,7 @@ def upload(
             language=language,
             source="cli",
             now=utcnow(),
+            speakers=speakers,
         )
     # Queue it now so a running worker starts at once; a worker's sweep would find it anyway.
     try:

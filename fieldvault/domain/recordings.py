@@ -21,7 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from fieldvault.config.languages import UnknownLanguage, interview_language
 from fieldvault.config.settings import Settings
-from fieldvault.config.study import StudyDefinition
+from fieldvault.config.study import MAX_SPEAKERS, StudyDefinition
 from fieldvault.domain import consent
 from fieldvault.domain.consent import State
 from fieldvault.domain.errors import DomainError
@@ -80,8 +80,12 @@ def accept_recording(
     language: str | None,
     source: str,
     now: dt.datetime,
+    speakers: int | None = None,
 ) -> Recording:
     """Encrypt and keep one interview's audio files and queue its transcription, or refuse.
+
+    ``speakers`` is how many voices a single-track recording holds, for diarization (None:
+    the study's ``[interviews] speakers``).
 
     No research-database transaction is open while a file arrives, is encrypted or is probed
     (a slow link or a long decode must not lock out consents, withdrawals or the sweep): each
@@ -96,13 +100,16 @@ def accept_recording(
         raise ValueError(f"unknown source {source!r}")
     if not files:
         raise RecordingRefused("no audio file given")
+    check_speakers(speakers)
     language = _check_intake(research, study_id, code, language, source, len(files), now)
     _check_track_count(services, study_id, code, source, len(files), now)
     reserved: list[BlobObject] = []
     try:
         tracks = _receive_tracks(services, study_id, code, files, reserved, now)
         try:
-            return _record(research, study_id, code, tracks, language, source, now)
+            return _record(
+                research, study_id, code, tracks, language, source, now, speakers=speakers
+            )
         except StaleDataError:
             # SQLite reads outside the write transaction, so the row lock above does not hold
             # there: a clean-up that deleted the row meanwhile shows as an update of no row.
@@ -112,6 +119,23 @@ def accept_recording(
         if isinstance(exc, RecordingRefused):
             _audit_refusal(research, study_id, code, source, exc.reason, len(files), now)
         raise
+
+
+def check_speakers(speakers: int | None) -> None:
+    """Refuse a speaker count diarization cannot be asked for (1 to MAX_SPEAKERS)."""
+    if speakers is not None and not 1 <= speakers <= MAX_SPEAKERS:
+        raise RecordingRefused(
+            f"{speakers} speakers: an interview has 1 to {MAX_SPEAKERS} speakers",
+            "bad-speakers",
+            limit=MAX_SPEAKERS,
+        )
+
+
+def diarization_speakers(session: Session, recording: Recording) -> int:
+    """How many voices to find in a single-track recording: the upload's, else the study's."""
+    if recording.speakers is not None:
+        return recording.speakers
+    return load_definition(session, recording.study_id).interviews.speakers
 
 
 def recording_limits(settings: Settings) -> AudioLimits:
@@ -223,6 +247,8 @@ def _record(
     language: str | None,
     source: str,
     now: dt.datetime,
+    *,
+    speakers: int | None = None,
 ) -> Recording:
     """The one short writing transaction: check again, then keep the recording and its job."""
     with transaction(research) as session:
@@ -244,6 +270,7 @@ def _record(
             row.plaintext_size = obj.plaintext_size
             kept.append((row, info))
         recording = _add_rows(session, participant, kept, language, source, now)
+        recording.speakers = speakers
         if State(participant.state) is State.CONSENTED:
             consent.transition(participant, State.INTERVIEWED, now)
         audit.append(

@@ -260,6 +260,8 @@ class Recording(ResearchBase):
     source: Mapped[str] = mapped_column(String(16))  # cli | telegram | web
     duration_s: Mapped[float] = mapped_column(Float)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # How many speakers the upload said a single-track interview has; None: the study's number.
+    speakers: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
 
     tracks: Mapped[list[RecordingTrack]] = relationship(
         back_populates="recording", order_by="RecordingTrack.position"

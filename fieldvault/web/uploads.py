@@ -20,6 +20,7 @@ import functools
 import io
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import BinaryIO, TypeVar, overload
 
 from aiohttp import BodyPartReader, MultipartReader
@@ -32,6 +33,14 @@ CHUNK = 256 * 1024  # one encryption segment
 IN_FLIGHT = 4 * 1024 * 1024  # most plaintext bytes waiting between the loop and the domain
 MAX_FIELD = 64  # the language field is a code such as "nb"; anything longer is refused
 Files = Sequence[tuple[str, BinaryIO]]
+
+
+@dataclass(frozen=True)
+class FormFields:
+    """The optional fields sent before the files: the language and the number of speakers."""
+
+    language: str | None = None
+    speakers: int | None = None
 
 
 def describe_size(n: int) -> str:
@@ -237,16 +246,25 @@ async def _read_field(part: BodyPartReader) -> str:
     return value.decode("utf-8", errors="replace").strip()
 
 
-async def _language_field(part: BodyPartReader, *, files_started: bool) -> str | None:
-    """The optional ``language`` field (before any file); any other field is refused."""
-    if part.name != "language":
+async def _form_field(
+    part: BodyPartReader, fields: FormFields, *, files_started: bool
+) -> FormFields:
+    """The optional ``language`` or ``speakers`` field (before any file); others are refused."""
+    if part.name not in ("language", "speakers"):
         raise BadForm(
             f"unexpected form field {part.name!r}; send audio files as file parts "
-            "(curl -F file=@interview.m4a) and optionally a 'language' field"
+            "(curl -F file=@interview.m4a) and optionally 'language' and 'speakers' fields"
         )
     if files_started:
-        raise BadForm("put the 'language' field before the files in the form")
-    return await _read_field(part) or None
+        raise BadForm(f"put the {part.name!r} field before the files in the form")
+    value = await _read_field(part) or None
+    if part.name == "language":
+        return replace(fields, language=value)
+    if value is None:
+        return replace(fields, speakers=None)
+    if not value.isdigit():
+        raise BadForm("the 'speakers' field is a whole number (how many people speak)")
+    return replace(fields, speakers=int(value))
 
 
 async def _forward(part: BodyPartReader, channel: Channel, total: int, limit: int) -> int:
@@ -265,22 +283,23 @@ async def stream_upload(
     *,
     limit: int,
     run_blocking: Callable[[Callable[[], T]], asyncio.Future[T]],
-    accept: Callable[[Files, str | None], T],
+    accept: Callable[[Files, FormFields], T],
 ) -> T:
-    """Feed the form's file parts to ``accept(files, language)`` in a thread, as they arrive.
+    """Feed the form's file parts to ``accept(files, fields)`` in a thread, as they arrive.
 
     ``run_blocking`` runs a callable in a worker thread (``loop.run_in_executor``). The
-    optional ``language`` field must come before the files, since the domain needs it first.
+    optional ``language`` and ``speakers`` fields must come before the files, since the
+    domain needs them first.
     """
     loop = asyncio.get_running_loop()
     channel = Channel(loop)
     future: asyncio.Future[T] | None = None
-    language: str | None = None
+    fields = FormFields()
     total = 0
 
-    def consume(files: Files, lang: str | None) -> T:
+    def consume(files: Files, given: FormFields) -> T:
         try:
-            return accept(files, lang)
+            return accept(files, given)
         finally:
             channel.consumer_done()
 
@@ -289,17 +308,17 @@ async def stream_upload(
             if not isinstance(part, BodyPartReader):
                 raise BadForm("nested multipart bodies are not accepted; send plain file parts")
             if part.filename is None:
-                language = await _language_field(part, files_started=future is not None)
+                fields = await _form_field(part, fields, files_started=future is not None)
                 continue
             name = part.filename
             if future is None:
-                future = run_blocking(functools.partial(consume, Tracks(channel, name), language))
+                future = run_blocking(functools.partial(consume, Tracks(channel, name), fields))
             else:
                 await channel.put(_Part(name))
             total = await _forward(part, channel, total, limit)
         if future is None:
             # No file at all: the domain words the refusal, as for every front end.
-            return await run_blocking(lambda: accept([], language))
+            return await run_blocking(lambda: accept([], fields))
         await channel.put(_END)
     except _ConsumerGone:
         pass  # the domain refused before reading everything; its exception is the answer

@@ -32,7 +32,7 @@ from fieldvault.web.keys import (
     Probes,
 )
 from fieldvault.web.limits import StallGuard
-from fieldvault.web.uploads import Files, stream_upload
+from fieldvault.web.uploads import Files, FormFields, stream_upload
 
 log = logging.getLogger("fieldvault.web")
 
@@ -57,7 +57,7 @@ def _accept(
     study_id: str,
     code: str,
     files: Files,
-    language: str | None,
+    fields: FormFields,
     now: dt.datetime,
 ) -> dict[str, Any]:
     recording = accept_recording(
@@ -65,9 +65,10 @@ def _accept(
         study_id=study_id,
         code=code,
         files=files,
-        language=language,
+        language=fields.language,
         source="web",
         now=now,
+        speakers=fields.speakers,
     )
     tracks = sorted(recording.tracks, key=lambda t: t.position)
     return {
@@ -84,6 +85,7 @@ def _accept(
         ],
         "duration_s": round(recording.duration_s, 2),
         "language": recording.language or "detect",
+        "speakers": recording.speakers,
         "transcription": "queued",
     }
 
@@ -188,8 +190,8 @@ async def upload_recording(request: web.Request) -> web.Response:
             _body(request),
             limit=request.app[UPLOAD_LIMIT],
             run_blocking=_uploading(request),
-            accept=lambda files, language: _accept(
-                services, study_id, code, files, language, request.app[CLOCK]()
+            accept=lambda files, fields: _accept(
+                services, study_id, code, files, fields, request.app[CLOCK]()
             ),
         )
     metrics.UPLOADS.inc()

@@ -243,7 +243,7 @@ class CamPlusPlusDiarizer:
         return np.concatenate(out).astype(np.float32)
 
     def cluster(self, prints: npt.NDArray[np.float32], n_speakers: int | None) -> list[int]:
-        """A speaker index per voice print: spectral clustering, ``n_speakers`` clusters if given."""
+        """A speaker index per voice print, by spectral clustering (``n_speakers`` if given)."""
         from senko.cluster.cluster_cpu import CommonClustering
 
         if n_speakers == 1 or len(prints) < 2:

@@ -138,7 +138,8 @@ def build(name: str, voices: dict[str, str], turns: list[tuple[str, str]]) -> No
             pcm = np.clip(np.concatenate(parts), -1, 1) * 32767
             out.writeframes(pcm.astype("<i2").tobytes())
         encoder = HERE / "encode_opus.py"
-        subprocess.run([sys.executable, str(encoder), str(wav), str(HERE / f"{name}.ogg")], check=True)
+        target = HERE / f"{name}.ogg"
+        subprocess.run([sys.executable, str(encoder), str(wav), str(target)], check=True)
     document = {"voices": voices, "duration_s": round(at / RATE, 3), "turns": reference}
     (HERE / f"{name}.json").write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n")
 

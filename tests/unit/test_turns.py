@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,8 +30,13 @@ TURNS = [SpeakerTurn(0.0, 2.0, 7), SpeakerTurn(2.2, 5.0, 3), SpeakerTurn(6.0, 8.
 
 def test_a_change_inside_a_segment_splits_it_with_its_own_text() -> None:
     segment = _segment(
-        [(0.1, 0.5, "How"), (0.5, 1.0, "are"), (1.0, 1.8, "you?"), (2.3, 2.8, "Fine,"),
-         (2.8, 3.4, "thanks.")],
+        [
+            (0.1, 0.5, "How"),
+            (0.5, 1.0, "are"),
+            (1.0, 1.8, "you?"),
+            (2.3, 2.8, "Fine,"),
+            (2.8, 3.4, "thanks."),
+        ],
         text="How are you? Fine, thanks.",
     )
     parts = label_speakers([segment], TURNS)
@@ -55,7 +62,7 @@ def test_a_word_in_a_gap_goes_to_the_nearest_turn() -> None:
 def test_a_segment_without_words_goes_by_its_span() -> None:
     segment = _segment([], text="(inaudible)")
     segment.start, segment.end = 2.4, 4.0
-    (who, part), = split(segment, TURNS)
+    ((who, part),) = split(segment, TURNS)
     assert who == 3 and part is segment
 
 
@@ -120,5 +127,5 @@ def test_no_word_is_lost_and_each_part_has_one_speaker(
         assert p.start == p.words[0].start and p.end == p.words[-1].end
         assert p.text == " ".join(w.text for w in p.words)
         assert len({speaker_at(w.start, w.end, turns) for w in p.words}) == 1
-    for before, after in zip(parts, parts[1:], strict=False):
+    for before, after in itertools.pairwise(parts):
         assert before.speaker != after.speaker  # parts are maximal runs
