@@ -8,6 +8,7 @@ and a median turn-boundary error of at most 0.5 s.
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 
@@ -99,6 +100,15 @@ def test_silence_has_no_turns(diarizer: CamPlusPlusDiarizer) -> None:
     import numpy as np
 
     assert diarizer.diarize(np.zeros(16000 * 3, dtype=np.float32), 2) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads Linux's /proc")
+def test_senkos_prebuilt_fbank_library_is_never_loaded(diarizer: CamPlusPlusDiarizer) -> None:
+    """Its libfbank_extractor.so (AVX-512) dies on AVX2-only CPUs; kaldi-native-fbank is used."""
+    _turns(diarizer, "dialogue_en")
+    maps = Path("/proc/self/maps").read_text()
+    assert "libfbank_extractor" not in maps
+    assert "kaldi_native_fbank" in maps
 
 
 def test_weights_that_are_not_the_pinned_ones_are_refused(
