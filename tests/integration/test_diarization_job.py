@@ -8,9 +8,13 @@ else from the study.
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from fieldvault.config.settings import Settings, load_settings
 from fieldvault.domain.recordings import (
@@ -157,3 +161,27 @@ def test_the_upload_says_how_many_speakers_else_the_study_does(
         with pytest.raises(RecordingRefused) as refused:
             _upload(services, study_id, code, [DATA / "track_informant.ogg"], speakers=bad)
         assert refused.value.code == "recording.bad-speakers"
+
+
+def test_the_upload_command_refuses_a_number_of_speakers_out_of_range(
+    services: Services, settings: Settings, study_id: str
+) -> None:
+    code = participant(services, study_id)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDVAULT_")} | {
+        "FIELDVAULT_DATA_DIR": str(settings.data_dir),
+        "FIELDVAULT_DATABASE_URL": settings.research_url,
+        "FIELDVAULT_VAULT_URL": settings.linkage_url,
+    }
+    clip = str(DATA / "track_informant.ogg")
+
+    def upload(*extra: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "fieldvault", "upload", study_id, code, clip, *extra]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+    # (The test study ended in 2021 and the command runs at today's date, so only the check
+    # before intake can be seen here; the domain test above stores a given number.)
+    refused = upload("--speakers", "0")
+    assert refused.returncode != 0
+    assert "--speakers from 1 to 10" in refused.stderr
+    with transaction(services.research) as session:
+        assert list(session.scalars(select(Recording.speakers))) == []
