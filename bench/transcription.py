@@ -140,6 +140,10 @@ def child_stages(
             start = time.perf_counter()
             listening.add(piece.samples, piece.offset_s)
             stages["diarize"] += time.perf_counter() - start
+            # Progress on stderr, so a run cut short still tells how far it got and how fast.
+            seen = piece.offset_s + piece.duration_s
+            done = ", ".join(f"{k} {v:.0f} s" for k, v in stages.items())
+            print(f"  to {seen / 60:.1f} min: {done}; RSS {peak_rss_mb():.0f} MB", file=sys.stderr)
             del piece
     start = time.perf_counter()
     turns = listening.turns(2)
@@ -192,7 +196,8 @@ def run_diarization_bench(args: argparse.Namespace) -> None:
         ]
         env = dict(os.environ, HF_HUB_OFFLINE="1")
         start = time.perf_counter()
-        out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+        print(f"audio ready ({duration / 60:.1f} min); stages:", file=sys.stderr, flush=True)
+        out = subprocess.run(cmd, env=env, check=True, stdout=subprocess.PIPE, text=True)
         wall = time.perf_counter() - start
         result = json.loads(out.stdout.strip().splitlines()[-1])
     print(
