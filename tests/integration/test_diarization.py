@@ -18,6 +18,7 @@ from fieldvault.workers.diarization import (
     DiarizationError,
     SpeakerTurn,
     campplus_weights,
+    windows,
 )
 from fieldvault.workers.transcription import Segment, Word
 from fieldvault.workers.turns import label_speakers
@@ -89,6 +90,20 @@ def test_words_of_a_segment_that_spans_two_speakers_are_split(
         for who in ("A", "B")
     }
     assert by_reference == {"A": {"speaker-1"}, "B": {"speaker-2"}}
+
+
+def test_an_hour_of_alike_prints_is_still_split_by_voice(diarizer: CamPlusPlusDiarizer) -> None:
+    """The bench's hour is one clip 64 times over: near-identical prints must not fragment."""
+    import numpy as np
+
+    samples = decode(io.BytesIO((DATA / "dialogue_en.ogg").read_bytes()))
+    spans = [w for a, b in diarizer.speech(samples) for w in windows(a, b)]
+    prints = diarizer.embed(samples, spans)
+    once = diarizer.cluster(prints, 2)
+    noise = np.random.default_rng(0).normal(0, 1e-3, (64 * len(prints), prints.shape[1]))
+    hour = diarizer.cluster((np.tile(prints, (64, 1)) + noise).astype(np.float32), 2)
+    flipped = [1 - label for label in once]
+    assert hour in (once * 64, flipped * 64)
 
 
 def test_one_speaker_asked_for_gives_one(diarizer: CamPlusPlusDiarizer) -> None:
