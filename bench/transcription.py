@@ -9,6 +9,13 @@ the pipeline asks for them; it also runs once more without them, to show what th
 WER of each against the reference and of the pipeline against faster-whisper direct are printed.
 
     .venv/bin/python bench/transcription.py [--minutes 5] [--skip-reference] [--device cuda]
+    .venv/bin/python bench/transcription.py --diarization [--minutes 60]
+
+``--diarization`` times each stage of a single-track two-voice interview in one process, as the
+job runs them piece by piece (decode, VAD, transcribe, diarize; then speaker labels and the
+pseudonymisation engine), with the peak RSS, and scores the speakers against the reference: the
+recording is tests/data/dialogue_en.ogg (made by make_dialogues.py) repeated to ``--minutes``
+and encoded as Ogg/Opus again, as a phone would send it.
 """
 
 from __future__ import annotations
@@ -60,6 +67,160 @@ def build_audio(folder: Path, minutes: float) -> tuple[Path, float, str]:
         pcm = np.clip(np.concatenate(sequence), -1.0, 1.0) * 32767
         out.writeframes(pcm.astype("<i2").tobytes())
     return target, total, " ".join(texts)
+
+
+def build_dialogue(
+    folder: Path, minutes: float
+) -> tuple[Path, float, list[tuple[float, float, str]]]:
+    """tests/data/dialogue_en.ogg repeated to ``minutes`` as Ogg/Opus, and its reference turns."""
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(DATA))
+    from encode_opus import main as encode_opus  # type: ignore[import-not-found]
+
+    from fieldvault.media.decode import decode
+    from tests.diarization_eval import reference
+
+    clip = decode(io.BytesIO((DATA / "dialogue_en.ogg").read_bytes()))
+    turns = reference("dialogue_en")
+    length = len(clip) / 16000
+    copies = max(1, round(minutes * 60 / length))
+    wav = folder / "dialogue.wav"
+    with wave.open(str(wav), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        pcm = (np.clip(clip, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+        for _ in range(copies):
+            out.writeframes(pcm)
+    target = folder / "dialogue.ogg"
+    encode_opus(str(wav), str(target))
+    wav.unlink()
+    ref = [(a + i * length, b + i * length, who) for i in range(copies) for a, b, who in turns]
+    return target, copies * length, ref
+
+
+def child_stages(
+    audio: Path, model_dir: Path, device: str, compute: str, batch_size: int, ref: Path
+) -> dict[str, object]:
+    """Each stage of a single-track job, timed in this one process, with the peak RSS."""
+    from fieldvault.config.settings import load_settings
+    from fieldvault.media.decode import decode_pieces
+    from fieldvault.pseudonymise import pseudonymise_lines
+    from fieldvault.workers.queue import build_diarizer, build_engine
+    from fieldvault.workers.transcription import BATCHED_VAD, placed, speech_intervals
+    from fieldvault.workers.turns import label_speakers
+    from tests.diarization_eval import score
+
+    settings = load_settings(
+        environ={},
+        model_dir=model_dir,
+        whisper_device=device,
+        whisper_compute_type=compute,
+        whisper_batch_size=batch_size,
+    )
+    engine = build_engine(settings)
+    diarizer = build_diarizer(settings)
+    assert diarizer is not None
+    stages = dict.fromkeys(("decode", "vad", "transcribe", "diarize", "pseudonymise"), 0.0)
+    segments, after = [], 0.0
+    listening = diarizer.listen()
+    with audio.open("rb") as fh:
+        pieces = decode_pieces(fh)
+        while True:
+            start = time.perf_counter()
+            piece = next(pieces, None)
+            stages["decode"] += time.perf_counter() - start
+            if piece is None:
+                break
+            start = time.perf_counter()
+            speech_intervals(piece.samples, options=BATCHED_VAD)
+            stages["vad"] += time.perf_counter() - start
+            start = time.perf_counter()
+            result = engine.transcribe(piece.samples, "en")
+            heard = list(placed(result.segments, piece.offset_s, after))
+            after = max([after] + [s.end for s in heard])
+            segments += heard
+            stages["transcribe"] += time.perf_counter() - start
+            start = time.perf_counter()
+            listening.add(piece.samples, piece.offset_s)
+            stages["diarize"] += time.perf_counter() - start
+            # Progress on stderr, so a run cut short still tells how far it got and how fast.
+            seen = piece.offset_s + piece.duration_s
+            done = ", ".join(f"{k} {v:.0f} s" for k, v in stages.items())
+            print(f"  to {seen / 60:.1f} min: {done}; RSS {peak_rss_mb():.0f} MB", file=sys.stderr)
+            del piece
+    start = time.perf_counter()
+    turns = listening.turns(2)
+    segments = label_speakers(segments, turns)
+    stages["diarize"] += time.perf_counter() - start
+    start = time.perf_counter()
+    pseudonymise_lines([s.text for s in segments], language="en")
+    stages["pseudonymise"] += time.perf_counter() - start
+    reference_turns = [tuple(t) for t in json.loads(ref.read_text())]
+    scores = score(reference_turns, [(t.start, t.end, t.speaker) for t in turns])
+    return {
+        "stages": stages,
+        "rss_mb": peak_rss_mb(),
+        "text": " ".join(s.text for s in segments),
+        "confusion": scores.confusion,
+        "der": scores.der,
+        "median_boundary_s": scores.median_boundary_error,
+        "speakers": sorted({s.speaker for s in segments}),
+    }
+
+
+def run_diarization_bench(args: argparse.Namespace) -> None:
+    """The 60-minute single-track interview, stage by stage (see the module docstring)."""
+    from fieldvault.workers import weights
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        model_dir = folder / "models"
+        weights.install("base", model_dir)
+        audio, duration, ref = build_dialogue(folder, args.minutes)
+        ref_path = folder / "reference.json"
+        ref_path.write_text(json.dumps(ref))
+        cmd = [
+            sys.executable,
+            __file__,
+            "--child",
+            "stages",
+            "--audio",
+            str(audio),
+            "--model-dir",
+            str(model_dir),
+            "--device",
+            args.device,
+            "--compute-type",
+            args.compute_type,
+            "--batch-size",
+            str(args.batch_size),
+            "--reference",
+            str(ref_path),
+        ]
+        env = dict(os.environ, HF_HUB_OFFLINE="1")
+        start = time.perf_counter()
+        print(f"audio ready ({duration / 60:.1f} min); stages:", file=sys.stderr, flush=True)
+        out = subprocess.run(cmd, env=env, check=True, stdout=subprocess.PIPE, text=True)
+        wall = time.perf_counter() - start
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+    print(
+        f"single-track two-voice interview {duration / 60:.1f} min (Ogg/Opus), "
+        f"{os.cpu_count()} CPU(s), base {args.compute_type}, batch {args.batch_size}"
+    )
+    total = 0.0
+    for stage, seconds in result["stages"].items():
+        total += seconds
+        print(f"  {stage:13} {seconds:8.1f} s")
+    print(f"  {'all stages':13} {total:8.1f} s (target <= 360 s); process {wall:.1f} s with loads")
+    print(f"  peak RSS {result['rss_mb']:.0f} MB (target <= 2048 MB)")
+    print(
+        f"  speakers {result['speakers']}: wrong speaker {result['confusion']:.2%}, "
+        f"DER {result['der']:.2%}, median boundary error {result['median_boundary_s']:.2f} s"
+    )
+    print("  (VAD is measured apart; transcribe and diarize each run their own VAD too)")
 
 
 def peak_rss_mb() -> float:
@@ -226,12 +387,28 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=3, help="Runs of faster-whisper and pipeline (median)."
     )
+    parser.add_argument(
+        "--diarization", action="store_true", help="Stages of a two-voice single-track job."
+    )
     parser.add_argument("--child")
     parser.add_argument("--audio", type=Path)
     parser.add_argument("--model-dir", type=Path)
+    parser.add_argument("--reference", type=Path)
     args = parser.parse_args()
+    if args.diarization and not args.child:
+        run_diarization_bench(args)
+        return
     if args.child:
-        if args.child == "openai":
+        if args.child == "stages":
+            result = child_stages(
+                args.audio,
+                args.model_dir,
+                args.device,
+                args.compute_type,
+                args.batch_size,
+                args.reference,
+            )
+        elif args.child == "openai":
             result = child_openai(args.audio, args.model_dir, args.device)
         elif args.child in {"faster", "sequential", "no-words"}:
             result = child_faster(

@@ -17,7 +17,7 @@ from fieldvault.bot.notifier import build_notifier
 from fieldvault.storage.models import utcnow
 from fieldvault.storage.services import Services
 from fieldvault.web.app import MAX_UPLOAD_BYTES, create_app
-from fieldvault.workers.queue import Worker, build_engine, build_huey, queue_probe
+from fieldvault.workers.queue import Worker, build_diarizer, build_engine, build_huey, queue_probe
 from fieldvault.workers.scheduler import Scheduler
 
 __all__ = ["build_scheduler", "build_web_app", "build_worker"]
@@ -34,6 +34,7 @@ def build_worker(
         services,
         huey,
         lambda: build_engine(settings),
+        diarizer_factory=lambda: build_diarizer(settings),
         scheduler=scheduler,
         clock=clock,
         notifier_factory=lambda: build_notifier(services),

@@ -40,6 +40,7 @@ ADVICE: dict[str, str] = {
         "upload at most {limit} files (one per speaker) per recording, or raise "
         "FIELDVAULT_MAX_RECORDING_TRACKS"
     ),
+    "recording.bad-speakers": "give --speakers from 1 to {limit}, or leave it out",
     "transcript.not_found": "`fieldvault jobs {study_id}` shows the transcription jobs",
     # Speakers and interview metadata (domain/speakers.py, domain/interviews.py).
     "speaker.no_transcript": (

@@ -38,6 +38,13 @@ log = logging.getLogger("fieldvault.worker")
     help="Language of the interview (no, nn, en…); default: the study's transcription_language.",
 )
 @interview_options
+@click.option(
+    "--speakers",
+    type=int,
+    metavar="N",
+    help="How many people speak in a single-track recording (for telling voices apart); "
+    "default: the study's [interviews] speakers.",
+)
 @click.pass_context
 def upload(
     ctx: click.Context,
@@ -49,6 +56,7 @@ def upload(
     interviewer: str | None,
     mode: str | None,
     host_track: int | None,
+    speakers: int | None,
 ) -> None:
     """Encrypt one interview's recording (several files = per-speaker tracks) and queue it."""
     facts = interview_facts(interview_date, interviewer, mode, host_track)
@@ -64,6 +72,7 @@ def upload(
             source="cli",
             now=utcnow(),
             interview=facts,
+            speakers=speakers,
         )
     # Queue it now so a running worker starts at once; a worker's sweep would find it anyway.
     try:

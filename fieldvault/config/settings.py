@@ -283,6 +283,11 @@ class Settings(BaseSettings):
         ge=0,
         description="faster-whisper: speech chunks decoded together; 0 = one after another.",
     )
+    diarization: bool = Field(
+        default=True,
+        description="Tell the voices of a single-track recording apart (CAM++, offline); "
+        "per-speaker tracks are never diarized.",
+    )
     max_recording_hours: float = Field(
         default=6.0,
         gt=0,

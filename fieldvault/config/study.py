@@ -282,6 +282,18 @@ class ParticipantVariable(_Model):
     choices: list[NonBlank] | None = None
 
 
+# The most speakers diarization is asked to find in one recording (a group interview at most).
+MAX_SPEAKERS = 10
+
+
+class Interviews(_Model):
+    """How the study's interviews are held, as far as transcription needs to know."""
+
+    # Voices in a single-track interview (diarization finds this many); an upload may say
+    # otherwise. Per-speaker tracks are not diarized.
+    speakers: Annotated[int, Field(ge=1, le=MAX_SPEAKERS)] = 2
+
+
 class Policies(_Model):
     """What fieldvault does on withdrawal and at deadlines."""
 
@@ -338,6 +350,7 @@ class StudyDefinition(_Model):
     timezone: Annotated[str, AfterValidator(_timezone)] = "Europe/Oslo"
     # What the interviews are spoken in, for Whisper; an upload may say otherwise.
     transcription_language: Annotated[str, AfterValidator(_transcription_language)] = DETECT
+    interviews: Interviews = Field(default_factory=Interviews)
     interview_guide: InterviewGuide = Field(default_factory=InterviewGuide)
     codebook: Codebook = Field(default_factory=Codebook)
     participant_variables: list[ParticipantVariable] = Field(default_factory=list)

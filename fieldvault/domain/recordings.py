@@ -21,7 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from fieldvault.config.languages import UnknownLanguage, interview_language
 from fieldvault.config.settings import Settings
-from fieldvault.config.study import StudyDefinition
+from fieldvault.config.study import MAX_SPEAKERS, StudyDefinition
 from fieldvault.domain import consent
 from fieldvault.domain.consent import State
 from fieldvault.domain.errors import DomainError
@@ -93,6 +93,7 @@ def accept_recording(
     now: dt.datetime,
     interview: InterviewFacts | None = None,
     actor: str | None = None,
+    speakers: int | None = None,
 ) -> Recording:
     """Encrypt and keep one interview's audio files and queue its transcription, or refuse.
 
@@ -100,6 +101,8 @@ def accept_recording(
     track); it is checked before anything is stored. Without a date, the first track's
     container creation time gives it when it has a usable one.
     The audit names ``actor`` (a logged-in researcher, ``researcher:<id>``), else ``source``.
+    ``speakers`` is how many voices a single-track recording holds, for diarization (None:
+    the study's ``[interviews] speakers``).
 
     No research-database transaction is open while a file arrives, is encrypted or is probed
     (a slow link or a long decode must not lock out consents, withdrawals or the sweep): each
@@ -114,6 +117,7 @@ def accept_recording(
         raise ValueError(f"unknown source {source!r}")
     if not files:
         raise RecordingRefused("no audio file given")
+    check_speakers(speakers)
     who = actor or source
     language = _check_intake(research, study_id, code, language, who, len(files), now)
     interview = _check_interview(research, study_id, interview, now)
@@ -122,7 +126,18 @@ def accept_recording(
     try:
         tracks = _receive_tracks(services, study_id, code, files, reserved, now)
         try:
-            return _record(research, study_id, code, tracks, language, source, now, interview, who)
+            return _record(
+                research,
+                study_id,
+                code,
+                tracks,
+                language,
+                source,
+                now,
+                interview,
+                who,
+                speakers=speakers,
+            )
         except StaleDataError:
             # SQLite reads outside the write transaction, so the row lock above does not hold
             # there: a clean-up that deleted the row meanwhile shows as an update of no row.
@@ -132,6 +147,23 @@ def accept_recording(
         if isinstance(exc, RecordingRefused):
             _audit_refusal(research, study_id, code, who, exc.reason, len(files), now)
         raise
+
+
+def check_speakers(speakers: int | None) -> None:
+    """Refuse a speaker count diarization cannot be asked for (1 to MAX_SPEAKERS)."""
+    if speakers is not None and not 1 <= speakers <= MAX_SPEAKERS:
+        raise RecordingRefused(
+            f"{speakers} speakers: an interview has 1 to {MAX_SPEAKERS} speakers",
+            "bad-speakers",
+            limit=MAX_SPEAKERS,
+        )
+
+
+def diarization_speakers(session: Session, recording: Recording) -> int:
+    """How many voices to find in a single-track recording: the upload's, else the study's."""
+    if recording.speakers is not None:
+        return recording.speakers
+    return load_definition(session, recording.study_id).interviews.speakers
 
 
 def recording_limits(settings: Settings) -> AudioLimits:
@@ -245,6 +277,8 @@ def _record(
     now: dt.datetime,
     interview: InterviewFacts,
     actor: str,
+    *,
+    speakers: int | None = None,
 ) -> Recording:
     """The one short writing transaction: check again, then keep the recording and its job."""
     with transaction(research) as session:
@@ -267,6 +301,7 @@ def _record(
             kept.append((row, info))
         recording = _add_rows(session, participant, kept, language, source, now)
         _interview_facts(session, recording, interview, kept, now)
+        recording.speakers = speakers
         if State(participant.state) is State.CONSENTED:
             consent.transition(participant, State.INTERVIEWED, now)
         audit.append(

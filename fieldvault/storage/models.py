@@ -271,6 +271,8 @@ class Recording(ResearchBase):
     interviewer: Mapped[str | None] = mapped_column(String(64), nullable=True)
     interview_mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
     host_track: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # How many speakers the upload said a single-track interview has; None: the study's number.
+    speakers: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
 
     tracks: Mapped[list[RecordingTrack]] = relationship(
         back_populates="recording", order_by="RecordingTrack.position"

@@ -39,6 +39,7 @@ ADVICE: dict[str, str] = {
         "send at most {limit} files (one per speaker) per recording; the limit is the "
         "server's FIELDVAULT_MAX_RECORDING_TRACKS"
     ),
+    "recording.bad-speakers": "send a 'speakers' field from 1 to {limit}, or leave it out",
 }
 
 
@@ -67,7 +68,7 @@ def _status(exc: Exception) -> tuple[int, str]:
             return 409, "study-ended"
         if exc.reason == "interrupted":
             return 409, "interrupted"
-        if exc.reason in {"too-long", "too-many-tracks", "bad-interview"}:
+        if exc.reason in {"too-long", "too-many-tracks", "bad-interview", "bad-speakers"}:
             return 422, exc.reason
         return 422, "bad-audio"
     return 422, "refused"

@@ -21,7 +21,7 @@ import io
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import BinaryIO, TypeVar, overload
+from typing import Any, BinaryIO, TypeVar, overload
 
 from aiohttp import BodyPartReader, MultipartReader
 
@@ -34,7 +34,7 @@ IN_FLIGHT = 4 * 1024 * 1024  # most plaintext bytes waiting between the loop and
 MAX_FIELD = 256  # a language code, a date, a mode or a short label; anything longer is refused
 Files = Sequence[tuple[str, BinaryIO]]
 # The optional text fields of the form, before the files (the domain needs them first).
-FIELDS = ("language", "interview_date", "interviewer", "mode", "host_track")
+FIELDS = ("language", "speakers", "interview_date", "interviewer", "mode", "host_track")
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class UploadFields:
     """The form's text fields as sent (None: not sent); the view turns them into facts."""
 
     language: str | None = None
+    # How many people speak in a single-track recording (diarization); None: the study's.
+    speakers: int | None = None
     interview_date: str | None = None
     interviewer: str | None = None
     mode: str | None = None
@@ -263,7 +265,13 @@ async def _text_field(
         )
     if files_started:
         raise BadForm(f"put the {part.name!r} field before the files in the form")
-    return replace(fields, **{part.name: await _read_field(part) or None})
+    value = await _read_field(part) or None
+    if part.name != "speakers":
+        texts: dict[str, Any] = {part.name: value}
+        return replace(fields, **texts)
+    if value is not None and not value.isdigit():
+        raise BadForm("the 'speakers' field is a whole number (how many people speak)")
+    return replace(fields, speakers=None if value is None else int(value))
 
 
 async def _forward(part: BodyPartReader, channel: Channel, total: int, limit: int) -> int:
@@ -287,7 +295,8 @@ async def stream_upload(
     """Feed the form's file parts to ``accept(files, fields)`` in a thread, as they arrive.
 
     ``run_blocking`` runs a callable in a worker thread (``loop.run_in_executor``). The
-    optional text fields (``FIELDS``: language, interview date, interviewer, mode, host track)
+    optional text fields (``FIELDS``: language, speakers, interview date, interviewer, mode,
+    host track)
     must come before the files, since the domain needs them first.
     """
     loop = asyncio.get_running_loop()

@@ -92,6 +92,7 @@ def _accept(
         now=now,
         interview=_interview(fields),
         actor=actor,
+        speakers=fields.speakers,
     )
     tracks = sorted(recording.tracks, key=lambda t: t.position)
     return {
@@ -115,6 +116,7 @@ def _accept(
             "mode": recording.interview_mode,
             "host_track": (recording.host_track or 0) + 1,
         },
+        "speakers": recording.speakers,
         "transcription": "queued",
     }
 

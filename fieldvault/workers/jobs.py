@@ -21,7 +21,7 @@ import datetime as dt
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -32,9 +32,9 @@ from sqlalchemy.orm import Session
 
 from fieldvault.domain import consent
 from fieldvault.domain.consent import State
-from fieldvault.domain.recordings import recording_limits, speaker_label
+from fieldvault.domain.recordings import diarization_speakers, recording_limits, speaker_label
 from fieldvault.domain.speakers import guess_roles
-from fieldvault.media.decode import decode_pieces
+from fieldvault.media.decode import Piece, decode_pieces
 from fieldvault.media.probe import AudioProblem, AudioTooLong, AudioTooManyStreams, StreamReader
 from fieldvault.storage import audit
 from fieldvault.storage.content import BlobKind
@@ -49,6 +49,7 @@ from fieldvault.storage.models import (
     utcnow,
 )
 from fieldvault.storage.services import Services
+from fieldvault.workers.diarization import Diarizer, Listening
 from fieldvault.workers.leases import (
     DELETED,
     LEASE,
@@ -60,6 +61,7 @@ from fieldvault.workers.leases import (
     worker_id,
 )
 from fieldvault.workers.transcription import Engine, Segment, hear_pieces
+from fieldvault.workers.turns import label_speakers
 
 log = logging.getLogger(__name__)
 
@@ -108,13 +110,19 @@ class Outcome:
     transcript_id: int | None = None  # set when done: the pseudonymise job follows on it
 
 
-def run_transcription(services: Services, engine: Engine, job_id: int) -> Outcome:
-    """Claim and run one transcription job; raise to let the queue retry it."""
+def run_transcription(
+    services: Services, engine: Engine, job_id: int, diarizer: Diarizer | None = None
+) -> Outcome:
+    """Claim and run one transcription job; raise to let the queue retry it.
+
+    With a ``diarizer``, a single-track recording's speakers are told apart (per-speaker
+    tracks keep their track's speaker).
+    """
     me = worker_id()
     if not claim(services, job_id, me, utcnow()):
         return Outcome(job_id, "skipped")
     try:
-        return _run_claimed(services, engine, job_id, me)
+        return _run_claimed(services, engine, job_id, me, diarizer)
     except LostLease:
         return Outcome(job_id, "skipped")
     except Discard as stop:
@@ -206,7 +214,9 @@ def _record_failure(services: Services, job_id: int, me: str, exc: Exception) ->
         # Left queued with enqueued_at set: the queue's own retry (with back-off) runs it again.
 
 
-def _run_claimed(services: Services, engine: Engine, job_id: int, me: str) -> Outcome:
+def _run_claimed(
+    services: Services, engine: Engine, job_id: int, me: str, diarizer: Diarizer | None
+) -> Outcome:
     with transaction(services.research) as session:
         job = session.get(TranscriptionJob, job_id)
         assert job is not None
@@ -223,6 +233,7 @@ def _run_claimed(services: Services, engine: Engine, job_id: int, me: str) -> Ou
         tracks = list(rows)
         already = session.scalar(select(Transcript).where(Transcript.recording_id == recording.id))
         code = participant.code
+        speakers = diarization_speakers(session, recording)
         reason = discard_reason(session, recording.id)
     if reason is not None:
         raise Discard(reason)
@@ -236,7 +247,7 @@ def _run_claimed(services: Services, engine: Engine, job_id: int, me: str) -> Ou
     heartbeat = Heartbeat(services, job_id, me)
     heartbeat.start()
     try:
-        run = _Run(services, engine, job_id, me, heartbeat, recording, code)
+        run = _Run(services, engine, job_id, me, heartbeat, recording, code, diarizer, speakers)
         return _transcribe(run, tracks)
     finally:
         heartbeat.stop()
@@ -253,6 +264,8 @@ class _Run:
     heartbeat: Heartbeat
     recording: Recording
     code: str
+    diarizer: Diarizer | None = None  # for a single track: who speaks when
+    speakers: int = 2  # how many voices the diarizer finds
 
 
 def _transcribe(run: _Run, tracks: Sequence[tuple[RecordingTrack, BlobObject]]) -> Outcome:
@@ -302,7 +315,11 @@ def _delete(services: Services, object_ids: list[str]) -> None:
 def _hear(
     run: _Run, tracks: Sequence[tuple[RecordingTrack, BlobObject]]
 ) -> tuple[list[Segment], str | None]:
-    """Decode and transcribe each track in turn; the segments by time, and the language."""
+    """Decode and transcribe each track in turn; the segments by time, and the language.
+
+    A single track is diarized too, piece by piece as it is decoded (only voice prints are
+    kept), and its segments are split and labelled by speaker at the end of the track.
+    """
     services, engine, recording = run.services, run.engine, run.recording
     total = sum(track.duration_s for track, _ in tracks) or 1.0
     done_before = 0.0
@@ -315,12 +332,15 @@ def _hear(
         reader = StreamReader(partial(services.content.read, obj), obj.plaintext_size)
         # Piece by piece (about ten minutes each), so memory does not grow with the duration.
         pieces = decode_pieces(reader, limits=limits)  # type: ignore[arg-type]
+        listening = run.diarizer.listen() if run.diarizer and len(tracks) == 1 else None
+        heard: list[Segment] = []
         try:
             # The lazy generator runs here, in this process.
-            for segment, language in hear_pieces(engine, pieces, recording.language):
+            pieces_heard = pieces if listening is None else _listened(pieces, listening)
+            for segment, language in hear_pieces(engine, pieces_heard, recording.language):
                 detected = detected or language
                 segment.speaker = speaker_label(track.position, len(tracks))
-                segments.append(segment)
+                heard.append(segment)
                 if run.heartbeat.lost:
                     raise LostLease()
                 if time.monotonic() - last_update >= PROGRESS_EVERY_S:
@@ -330,11 +350,21 @@ def _hear(
         finally:
             pieces.close()
             reader.close()
+        if listening is not None:
+            heard = label_speakers(heard, listening.turns(run.speakers))
+        segments.extend(heard)
         done_before += track.duration_s
     # By the first word's start (segments are trimmed to their words): Whisper's own segment
     # start can be seconds early after a silence, which put answers before their questions.
     segments.sort(key=lambda s: (s.start, s.speaker))
     return segments, detected
+
+
+def _listened(pieces: Iterable[Piece], listening: Listening) -> Iterator[Piece]:
+    """The pieces, each heard by the diarizer before the engine transcribes it."""
+    for piece in pieces:
+        listening.add(piece.samples, piece.offset_s)
+        yield piece
 
 
 def _store_transcript(

